@@ -1,0 +1,177 @@
+/**
+ * Every failure a user can meet is one of these classes. Each carries a stable
+ * `code` (for scripts and logs) and the CLI exit code from the contract, and its
+ * message says what to do about it.
+ */
+
+export const ExitCode = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  notFound: 3,
+  conflict: 4,
+  unavailable: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export abstract class HfsError extends Error {
+  abstract readonly code: string;
+  abstract readonly exitCode: ExitCode;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input from the user: a key, value, flag, file or request. Nothing was changed. */
+export class InvalidInputError extends HfsError {
+  readonly code: string;
+  readonly exitCode = ExitCode.usage;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export class InvalidKeyError extends InvalidInputError {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(
+      "E_KEY_INVALID",
+      `invalid key ${JSON.stringify(printable(key))}: ${problem}. Keys are /-separated segments of [A-Za-z0-9_.-], no segment may start with '.', at most 255 bytes a segment and 1024 a key.`,
+    );
+  }
+}
+
+export class ValueTooLargeError extends InvalidInputError {
+  constructor(size: number, limit: number) {
+    super(
+      "E_VALUE_TOO_LARGE",
+      `value is ${size} bytes, over the limit of ${limit} bytes. Store large data elsewhere and keep a reference here, or raise the limit with HFS_MAX_VALUE_BYTES.`,
+    );
+  }
+}
+
+export class KeyNotFoundError extends HfsError {
+  readonly code = "E_NOT_FOUND";
+  readonly exitCode = ExitCode.notFound;
+  constructor(readonly key: string) {
+    super(`key ${JSON.stringify(key)} does not exist. List what exists with 'hfs-config ls -r'.`);
+  }
+}
+
+export class VersionConflictError extends HfsError {
+  readonly code = "E_VERSION_CONFLICT";
+  readonly exitCode = ExitCode.conflict;
+  constructor(
+    readonly key: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(
+      `version conflict on ${JSON.stringify(key)}: expected version ${expected}${expected === 0 ? " (must not exist)" : ""}, found ${actual}${actual === 0 ? " (does not exist)" : ""}. Read the key again and retry with --if-version ${actual}.`,
+    );
+  }
+}
+
+export class FencingError extends HfsError {
+  readonly code = "E_FENCED";
+  readonly exitCode = ExitCode.conflict;
+  constructor(
+    readonly lock: string,
+    readonly token: number,
+    readonly current: number,
+  ) {
+    super(
+      `write refused: fencing token ${token} for lock ${JSON.stringify(lock)} is stale, token ${current} has been issued since. This holder lost the lock; acquire it again before writing.`,
+    );
+  }
+}
+
+/** A state conflict other than a version: already initialized, last server, type clash. */
+export class ConflictError extends HfsError {
+  readonly exitCode = ExitCode.conflict;
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class LockTimeoutError extends HfsError {
+  readonly code = "E_LOCK_TIMEOUT";
+  readonly exitCode = ExitCode.conflict;
+  constructor(
+    readonly lock: string,
+    seconds: number,
+    holder: string,
+  ) {
+    super(
+      `lock ${JSON.stringify(lock)} still busy after ${seconds}s (held by ${holder}). See 'hfs-config locks'; wait longer with --timeout.`,
+    );
+  }
+}
+
+/** The config fs or a peer cannot be reached now; trying again later may work. */
+export class UnavailableError extends HfsError {
+  readonly exitCode = ExitCode.unavailable;
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Setup or environment is wrong: missing node.json, missing binaries, busy port. */
+export class SetupError extends HfsError {
+  readonly exitCode = ExitCode.error;
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A stored file does not parse: the config fs or state dir was damaged or edited by hand. */
+export class CorruptError extends HfsError {
+  readonly code = "E_CORRUPT";
+  readonly exitCode = ExitCode.error;
+  constructor(path: string, problem: string) {
+    super(`${path} is damaged: ${problem}. Run 'hfs-config repair', or restore it from a backup.`);
+  }
+}
+
+/** Errors from I/O on a GlusterFS mount whose outcome cannot be known (quorum lost, brick gone). */
+export const OUTCOME_UNKNOWN_ERRNOS = new Set(["ENOTCONN", "EROFS", "EIO", "ESTALE"]);
+
+export function isErrno(err: unknown, ...codes: string[]): err is NodeJS.ErrnoException {
+  return (
+    err instanceof Error &&
+    typeof (err as NodeJS.ErrnoException).code === "string" &&
+    (codes.length === 0 || codes.includes((err as NodeJS.ErrnoException).code as string))
+  );
+}
+
+/**
+ * Turns an I/O error on the config fs into the contract's "unavailable" when
+ * GlusterFS says the write may or may not have happened.
+ */
+export function translateFsError(err: unknown, what: string): unknown {
+  if (isErrno(err) && OUTCOME_UNKNOWN_ERRNOS.has(err.code as string)) {
+    return new UnavailableError(
+      "E_NO_QUORUM",
+      `${what} failed with ${err.code}: no quorum or config fs unreachable; the outcome is unknown. Check 'hfs-config status', bring servers back, then read the key again before retrying.`,
+    );
+  }
+  return err;
+}
+
+function printable(s: string): string {
+  const shown = s.length > 60 ? `${s.slice(0, 60)}…(${s.length} chars)` : s;
+  return shown;
+}
