@@ -25,10 +25,13 @@ export function parseKey(raw: string): string {
     if (seg.startsWith(".")) {
       throw new InvalidKeyError(
         raw,
-        seg === RESERVED_DIR ? "'.hfs' is reserved for hfs-config itself" : `segment '${seg}' starts with '.'`,
+        seg === RESERVED_DIR
+          ? "'.hfs' is reserved for hfs-config itself"
+          : `segment '${seg}' starts with '.'`,
       );
     }
-    if (!SEGMENT.test(seg)) throw new InvalidKeyError(raw, `segment '${seg}' has a character outside [A-Za-z0-9_.-]`);
+    if (!SEGMENT.test(seg))
+      throw new InvalidKeyError(raw, `segment '${seg}' has a character outside [A-Za-z0-9_.-]`);
     if (Buffer.byteLength(seg) > MAX_SEGMENT_BYTES) {
       throw new InvalidKeyError(raw, `a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
     }

@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { openSync, closeSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 
 /**
  * Processes go through this interface so that the daemon and the executors can be
@@ -44,7 +44,11 @@ export const systemProc: Proc = {
   spawnDetached(cmd, args, opts) {
     const fd = openSync(opts.logFile, "a");
     try {
-      const child = spawn(cmd, args, { detached: true, stdio: ["ignore", fd, fd], env: opts.env ?? process.env });
+      const child = spawn(cmd, args, {
+        detached: true,
+        stdio: ["ignore", fd, fd],
+        env: opts.env ?? process.env,
+      });
       child.unref();
       if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
       return child.pid;

@@ -6,7 +6,10 @@ import { isErrno } from "../errors.js";
 const TMP_MARK = ".hfs-tmp-";
 
 export function tempPathFor(target: string): string {
-  return join(dirname(target), `${TMP_MARK}${basename(target).slice(0, 100)}-${randomBytes(6).toString("hex")}`);
+  return join(
+    dirname(target),
+    `${TMP_MARK}${basename(target).slice(0, 100)}-${randomBytes(6).toString("hex")}`,
+  );
 }
 
 export function isTempName(name: string): boolean {
@@ -17,7 +20,11 @@ export function isTempName(name: string): boolean {
  * Write to a temp file beside the target, fsync it, rename it over the target and
  * fsync the directory: a crash at any instant leaves the old or the new content.
  */
-export async function writeFileAtomic(target: string, data: Uint8Array | string, beforeCommit?: () => Promise<void>) {
+export async function writeFileAtomic(
+  target: string,
+  data: Uint8Array | string,
+  beforeCommit?: () => Promise<void>,
+) {
   const tmp = tempPathFor(target);
   const fh = await open(tmp, "wx", 0o644);
   try {

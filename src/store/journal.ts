@@ -1,9 +1,19 @@
-import { readdir, readFile, stat, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { ConflictError, CorruptError, isErrno } from "../errors.js";
 import { writeFileAtomic } from "./atomic.js";
 import type { Layout } from "./layout.js";
 
-export type ChangeOp = "set" | "rm" | "init" | "restore" | "lock" | "unlock" | "lease" | "expire" | "serve" | "retire";
+export type ChangeOp =
+  | "set"
+  | "rm"
+  | "init"
+  | "restore"
+  | "lock"
+  | "unlock"
+  | "lease"
+  | "expire"
+  | "serve"
+  | "retire";
 
 /** One write request, as the journal and `.hfs/generation.json` record it. */
 export interface ChangeRecord {
@@ -28,7 +38,10 @@ export async function readGeneration(layout: Layout): Promise<ChangeRecord> {
   return parseRecord(layout.generationFile, text);
 }
 
-export async function readJournalEntry(layout: Layout, generation: number): Promise<ChangeRecord | undefined> {
+export async function readJournalEntry(
+  layout: Layout,
+  generation: number,
+): Promise<ChangeRecord | undefined> {
   const path = layout.journalEntry(generation);
   try {
     return parseRecord(path, await readFile(path, "utf8"));
@@ -67,6 +80,7 @@ export async function recoverGeneration(layout: Layout): Promise<number> {
 }
 
 export async function writeIntent(layout: Layout, rec: ChangeRecord): Promise<void> {
+  await mkdir(layout.journalDir, { recursive: true });
   await writeFileAtomic(layout.journalEntry(rec.generation), `${JSON.stringify(rec)}\n`);
 }
 

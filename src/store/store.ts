@@ -122,7 +122,8 @@ export class Store {
   async set(rawKey: string, value: Uint8Array | string, opts: WriteOptions = {}): Promise<WriteResult> {
     const key = parseKey(rawKey);
     const data = typeof value === "string" ? Buffer.from(value) : value;
-    if (data.byteLength > this.maxValueBytes) throw new ValueTooLargeError(data.byteLength, this.maxValueBytes);
+    if (data.byteLength > this.maxValueBytes)
+      throw new ValueTooLargeError(data.byteLength, this.maxValueBytes);
     checkIfVersion(opts.ifVersion);
     return this.request("set", key, async (ctx) => {
       await this.checkParents(key);
@@ -139,7 +140,8 @@ export class Store {
         throw new VersionConflictError(key, opts.ifVersion, current);
       }
       await this.checkFencing(opts.fencing);
-      const version = current === 0 ? ((await readVersionRecord(this.layout, key))?.version ?? 0) + 1 : current + 1;
+      const version =
+        current === 0 ? ((await readVersionRecord(this.layout, key))?.version ?? 0) + 1 : current + 1;
       await writeIntent(this.layout, this.record(ctx.generation, "set", key, version));
       await writeVersionRecord(this.layout, { key, version });
       await mkdir(dirname(path), { recursive: true });
@@ -149,7 +151,10 @@ export class Store {
     });
   }
 
-  async rm(rawKey: string, opts: WriteOptions & { recursive?: boolean } = {}): Promise<WriteResult & { removed: string[] }> {
+  async rm(
+    rawKey: string,
+    opts: WriteOptions & { recursive?: boolean } = {},
+  ): Promise<WriteResult & { removed: string[] }> {
     const key = parseKey(rawKey);
     checkIfVersion(opts.ifVersion);
     let removed: string[] = [];
@@ -157,14 +162,21 @@ export class Store {
       const path = this.layout.keyPath(key);
       const kind = await kindOf(path);
       if (kind === "missing" || kind === "other") {
-        if (opts.ifVersion !== undefined && opts.ifVersion !== 0) throw new VersionConflictError(key, opts.ifVersion, 0);
+        if (opts.ifVersion !== undefined && opts.ifVersion !== 0)
+          throw new VersionConflictError(key, opts.ifVersion, 0);
         throw new KeyNotFoundError(key);
       }
       if (kind === "dir" && !opts.recursive) {
-        throw new InvalidInputError("E_IS_DIR", `${key} is a directory; pass -r to remove it and everything under it.`);
+        throw new InvalidInputError(
+          "E_IS_DIR",
+          `${key} is a directory; pass -r to remove it and everything under it.`,
+        );
       }
       if (kind === "dir" && opts.ifVersion !== undefined) {
-        throw new InvalidInputError("E_IS_DIR", `${key} is a directory; --if-version applies to values only.`);
+        throw new InvalidInputError(
+          "E_IS_DIR",
+          `${key} is a directory; --if-version applies to values only.`,
+        );
       }
       if (kind === "value" && opts.ifVersion !== undefined) {
         const current = effectiveVersion(await readVersionRecord(this.layout, key), true);
@@ -175,7 +187,11 @@ export class Store {
       await writeIntent(this.layout, this.record(ctx.generation, "rm", key));
       for (const k of removed) {
         const rec = await readVersionRecord(this.layout, k);
-        await writeVersionRecord(this.layout, { key: k, version: effectiveVersion(rec, true) + 1, deleted: true });
+        await writeVersionRecord(this.layout, {
+          key: k,
+          version: effectiveVersion(rec, true) + 1,
+          deleted: true,
+        });
       }
       await ctx.lock.assertHeld();
       if (kind === "dir") {
@@ -228,7 +244,8 @@ export class Store {
   /**
    * Runs `body` as one write request: under the cluster-wide write lock, with the
    * next generation reserved; the generation is committed when `body` succeeds.
-   * Other modules (init, restore, locks, leases) build their writes on this.
+   * Other modules (init, restore, locks, leases) build their writes on this; a body
+   * that changes anything must first record its intent with `writeIntent`.
    */
   async request<T extends object>(
     op: ChangeOp,
@@ -236,9 +253,14 @@ export class Store {
     body: (ctx: RequestContext) => Promise<T & { version?: number }>,
   ): Promise<T & WriteResult> {
     return this.exclusive(async (lock) => {
-      const generation = (await recoverGeneration(this.layout)) + 1;
-      const out = await body({ generation, lock, layout: this.layout });
+      const ctx: RequestContext = {
+        generation: (await recoverGeneration(this.layout)) + 1,
+        lock,
+        layout: this.layout,
+      };
+      const out = await body(ctx);
       await lock.assertHeld();
+      const generation = ctx.generation;
       await commitGeneration(this.layout, this.record(generation, op, key, out.version), this.journalLimit);
       return { ...out, key, version: out.version ?? 0, generation };
     });
@@ -300,7 +322,9 @@ export class Store {
     if (!f) return;
     let current = 0;
     try {
-      const rec = JSON.parse(await readFile(join(this.layout.locksDir, `${f.lock}.json`), "utf8")) as { token?: number };
+      const rec = JSON.parse(await readFile(join(this.layout.locksDir, `${f.lock}.json`), "utf8")) as {
+        token?: number;
+      };
       current = rec.token ?? 0;
     } catch (err) {
       if (!isErrno(err, "ENOENT")) throw err;

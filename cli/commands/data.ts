@@ -1,0 +1,182 @@
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { InvalidInputError, isErrno } from "../../src/errors.js";
+import { parseKey } from "../../src/keys.js";
+import type { Store } from "../../src/store/store.js";
+import { Context } from "../context.js";
+import { fencing, wholeNumber } from "../parse.js";
+
+export function registerData(program: Command): void {
+  program
+    .command("get")
+    .description("print a key's value; for a directory, list its entries")
+    .argument("<key>", "the key, e.g. app/db/host")
+    .addHelpText("after", "\nExamples:\n  $ hfs-config get app/db/host\n  $ hfs-config get app/db --json")
+    .action(async (key: string, _o, cmd: Command) => {
+      const ctx = new Context(cmd);
+      parseKey(key);
+      const store = await ctx.store();
+      const res = await store.get(key);
+      if (res.kind === "value") {
+        if (ctx.json) {
+          const text = decodeUtf8(res.value);
+          ctx.out(
+            text === undefined
+              ? {
+                  key: res.key,
+                  value: res.value.toString("base64"),
+                  encoding: "base64",
+                  version: res.version,
+                }
+              : { key: res.key, value: text, version: res.version },
+            () => "",
+          );
+        } else {
+          process.stdout.write(res.value);
+          if (process.stdout.isTTY && !res.value.toString().endsWith("\n")) process.stdout.write("\n");
+        }
+        return;
+      }
+      if (ctx.json) {
+        ctx.out({ key: res.key, entries: await subtree(store, res.key) }, () => "");
+      } else {
+        ctx.out(res.entries, (es) => es.map((e) => (e.kind === "dir" ? `${e.name}/` : e.name)).join("\n"));
+      }
+    });
+
+  program
+    .command("set")
+    .description("store a value (from the argument, --file F, or '-' for stdin)")
+    .argument("<key>", "the key")
+    .argument("[value]", "the value; '-' reads stdin")
+    .option("--file <file>", "read the value from a file")
+    .option(
+      "--if-version <v>",
+      "compare-and-set: only if the key's version is V (0: must not exist)",
+      wholeNumber("--if-version"),
+    )
+    .option("--fencing <lock:token>", "refuse if a newer token for LOCK has been issued", fencing)
+    .option("--ephemeral", "keep the entry only while this command runs (needs --ttl)")
+    .option("--ttl <seconds>", "lease time for --ephemeral", wholeNumber("--ttl", 1))
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hfs-config set app/db/host db1.example\n  $ hfs-config set app/db/host db2.example --if-version 3\n  $ hfs-config set app/motd --file motd.txt\n  $ echo on | hfs-config set features/x -",
+    )
+    .action(async (key: string, value: string | undefined, o: SetOpts, cmd: Command) => {
+      const ctx = new Context(cmd);
+      parseKey(key);
+      if (o.ephemeral && o.ttl === undefined) throw usage("--ephemeral needs --ttl SECONDS.");
+      if (o.ttl !== undefined && !o.ephemeral) throw usage("--ttl only goes with --ephemeral.");
+      const data = await readValue(value, o.file);
+      const store = await ctx.store();
+      if (o.ephemeral) {
+        const { runEphemeral } = await import("./ephemeral.js");
+        await runEphemeral(ctx, store, key, data, o.ttl as number);
+        return;
+      }
+      const res = await store.set(key, data, { ifVersion: o.ifVersion, fencing: o.fencing });
+      ctx.out(res, (r) => `${r.key}: version ${r.version} (generation ${r.generation})`);
+    });
+
+  program
+    .command("ls")
+    .description("list keys under a prefix (directories end in '/')")
+    .argument("[prefix]", "a key prefix; default: the root")
+    .option("-r, --recursive", "list every key below the prefix")
+    .addHelpText("after", "\nExamples:\n  $ hfs-config ls\n  $ hfs-config ls app -r")
+    .action(async (prefix: string | undefined, o: { recursive?: boolean }, cmd: Command) => {
+      const ctx = new Context(cmd);
+      const store = await ctx.store();
+      const keys = await store.ls(prefix, { recursive: o.recursive });
+      ctx.out(keys, (ks) => ks.join("\n"));
+    });
+
+  program
+    .command("rm")
+    .description("remove a key (-r for a directory and everything under it)")
+    .argument("<key>", "the key")
+    .option("-r, --recursive", "remove a directory and everything under it")
+    .option("--if-version <v>", "only if the key's version is V", wholeNumber("--if-version"))
+    .option("--fencing <lock:token>", "refuse if a newer token for LOCK has been issued", fencing)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hfs-config rm app/db/host --if-version 4\n  $ hfs-config rm app -r",
+    )
+    .action(
+      async (
+        key: string,
+        o: { recursive?: boolean; ifVersion?: number; fencing?: { lock: string; token: number } },
+        cmd: Command,
+      ) => {
+        const ctx = new Context(cmd);
+        parseKey(key);
+        const store = await ctx.store();
+        const res = await store.rm(key, o);
+        ctx.out(
+          res,
+          (r) =>
+            `removed ${r.key} (${r.removed.length} value${r.removed.length === 1 ? "" : "s"}, generation ${r.generation})`,
+        );
+      },
+    );
+}
+
+interface SetOpts {
+  file?: string;
+  ifVersion?: number;
+  fencing?: { lock: string; token: number };
+  ephemeral?: boolean;
+  ttl?: number;
+}
+
+function usage(msg: string): InvalidInputError {
+  return new InvalidInputError("E_USAGE", msg);
+}
+
+async function readValue(value: string | undefined, file: string | undefined): Promise<Buffer> {
+  if (file !== undefined && value !== undefined)
+    throw usage("give the value either as an argument or with --file, not both.");
+  if (file !== undefined) {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      if (isErrno(err, "ENOENT", "EISDIR", "EACCES"))
+        throw usage(`--file ${file}: ${(err as NodeJS.ErrnoException).code}; give a readable file.`);
+      throw err;
+    }
+  }
+  if (value === undefined)
+    throw usage("set needs a value: 'set KEY VALUE', 'set KEY --file F' or 'set KEY -' (stdin).");
+  if (value === "-") {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  return Buffer.from(value);
+}
+
+function decodeUtf8(buf: Buffer): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(buf);
+  } catch {
+    return undefined;
+  }
+}
+
+type Subtree = { [name: string]: string | Subtree };
+
+/** A directory as the JSON shape init accepts: values as strings, subdirectories as objects. */
+async function subtree(store: Store, key: string): Promise<Subtree> {
+  const res = await store.get(key);
+  const out: Subtree = {};
+  if (res.kind !== "dir") return out;
+  for (const e of res.entries) {
+    const child = `${key}/${e.name}`;
+    if (e.kind === "dir") out[e.name] = await subtree(store, child);
+    else {
+      const v = await store.get(child).catch(() => undefined);
+      if (v?.kind === "value") out[e.name] = v.value.toString("utf8");
+    }
+  }
+  return out;
+}

@@ -1,0 +1,12 @@
+import type { Command } from "commander";
+import { registerData } from "./data.js";
+import { registerSetup } from "./setup.js";
+import { registerStatus } from "./status.js";
+import { registerTree } from "./tree.js";
+
+export function registerCommands(program: Command): void {
+  registerSetup(program);
+  registerData(program);
+  registerTree(program);
+  registerStatus(program);
+}

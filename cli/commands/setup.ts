@@ -1,0 +1,137 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { type Command, Option } from "commander";
+import { InvalidInputError, isErrno, SetupError } from "../../src/errors.js";
+import { membersFromPeers } from "../../src/members/from-peers.js";
+import { parseMembersFile } from "../../src/members/members.js";
+import { parsePeerStatus } from "../../src/members/peer-status.js";
+import {
+  DEFAULT_BRICK_PORT,
+  DEFAULT_STATUS_PORT,
+  type NodeConfig,
+  writeNodeConfig,
+} from "../../src/node/config.js";
+import { parseAddress, parseNodeName, parsePort } from "../../src/node/names.js";
+import { systemProc } from "../../src/proc.js";
+import { Context } from "../context.js";
+
+interface SetupOpts {
+  name: string;
+  address: string;
+  statusPort?: string;
+  brickPort?: string;
+  members?: string;
+  membersFrom?: string;
+  engine: "gluster" | "dir";
+  dir?: string;
+  volume: string;
+  force?: boolean;
+}
+
+export function registerSetup(program: Command): void {
+  program
+    .command("setup")
+    .description("write this node's identity (node.json in the state dir); idempotent")
+    .requiredOption("--name <name>", "this node's name: [a-z0-9][a-z0-9-]*")
+    .requiredOption("--address <addr>", "the address other members reach this node at")
+    .option("--status-port <port>", `the daemon's HTTP status port (default ${DEFAULT_STATUS_PORT})`)
+    .option("--brick-port <port>", `the brick's port when this node serves (default ${DEFAULT_BRICK_PORT})`)
+    .option("--members <file>", "members file: one 'NAME ADDRESS[:STATUS_PORT]' a line, # comments")
+    .addOption(
+      new Option("--members-from <source>", "read members from 'gluster peer status'").choices(["gluster"]),
+    )
+    .addOption(
+      new Option("--engine <engine>", "where the config fs lives")
+        .choices(["gluster", "dir"])
+        .default("gluster"),
+    )
+    .option("--dir <path>", "the config fs directory (dir engine)")
+    .option("--volume <name>", "the config volume's name (gluster engine)", "hfs-config")
+    .option("--force", "change an existing node.json")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hfs-config setup --name n1 --address 127.0.0.1 --engine dir --dir /srv/hfs\n  $ hfs-config setup --name n1 --address 10.0.0.1 --members /etc/hfs/members",
+    )
+    .action(async (o: SetupOpts, cmd: Command) => {
+      const ctx = new Context(cmd);
+      const cfg = await planConfig(o);
+      if (cfg.engine === "dir") await mkdir(cfg.dir as string, { recursive: true });
+      const outcome = await writeNodeConfig(ctx.paths, cfg, Boolean(o.force));
+      ctx.out(
+        { outcome, stateDir: ctx.paths.dir, node: cfg },
+        (r) => `${r.outcome} ${ctx.paths.nodeFile}: ${cfg.name} (${cfg.engine} engine)`,
+      );
+    });
+}
+
+async function planConfig(o: SetupOpts): Promise<NodeConfig> {
+  const name = parseNodeName(o.name);
+  const address = parseAddress(o.address);
+  const statusPort =
+    o.statusPort === undefined ? DEFAULT_STATUS_PORT : parsePort(o.statusPort, "--status-port");
+  const brickPort = o.brickPort === undefined ? DEFAULT_BRICK_PORT : parsePort(o.brickPort, "--brick-port");
+  if (o.members && o.membersFrom)
+    throw new InvalidInputError("E_USAGE", "give --members FILE or --members-from gluster, not both.");
+  if (o.engine === "dir" && !o.dir)
+    throw new InvalidInputError("E_USAGE", "--engine dir needs --dir PATH (the config fs directory).");
+  if (o.engine !== "dir" && o.dir)
+    throw new InvalidInputError("E_USAGE", "--dir only goes with --engine dir.");
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(o.volume)) {
+    throw new InvalidInputError("E_USAGE", `--volume ${JSON.stringify(o.volume)}: use [a-z0-9][a-z0-9-]*.`);
+  }
+  if (o.engine === "gluster" && statusPort === brickPort) {
+    throw new InvalidInputError("E_USAGE", "--status-port and --brick-port must differ.");
+  }
+  let members: NodeConfig["members"] = [];
+  let membersFrom: NodeConfig["membersFrom"] = "self";
+  if (o.members) {
+    let text: string;
+    try {
+      text = await readFile(o.members, "utf8");
+    } catch (err) {
+      if (isErrno(err))
+        throw new InvalidInputError(
+          "E_BAD_MEMBERS",
+          `--members ${o.members}: ${err.code}; give a readable members file.`,
+        );
+      throw err;
+    }
+    members = parseMembersFile(text, o.members);
+    membersFrom = "file";
+  } else if (o.membersFrom === "gluster") {
+    const res = await systemProc.run("gluster", ["peer", "status"], { timeoutMs: 20_000 });
+    if (res.spawnError) {
+      throw new SetupError(
+        "E_GLUSTER_MISSING",
+        "'gluster' is not installed; use --members FILE, or install glusterfs-server.",
+      );
+    }
+    if (res.code !== 0) {
+      throw new SetupError(
+        "E_GLUSTER_PEERS",
+        `'gluster peer status' failed: ${res.stderr.trim() || res.stdout.trim()}. Is glusterd running? Or use --members FILE.`,
+      );
+    }
+    members = membersFromPeers(parsePeerStatus(res.stdout));
+    membersFrom = "gluster";
+  }
+  const self = members.find((m) => m.name === name);
+  if (self && self.address !== address) {
+    throw new InvalidInputError(
+      "E_BAD_MEMBERS",
+      `the members list gives ${name} the address ${self.address}, but --address is ${address}; make them agree.`,
+    );
+  }
+  const cfg: NodeConfig = {
+    name,
+    address,
+    statusPort,
+    brickPort,
+    engine: o.engine,
+    members,
+    membersFrom,
+    volume: o.volume,
+  };
+  if (o.engine === "dir") cfg.dir = resolve(o.dir as string);
+  return cfg;
+}

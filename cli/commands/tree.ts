@@ -1,0 +1,72 @@
+import type { Command } from "commander";
+import { backup, restore } from "../../src/backup/backup.js";
+import { replaceTree } from "../../src/init/replace.js";
+import { readInitSource } from "../../src/init/source.js";
+import { emptyDir } from "../../src/init/tree.js";
+import { backupName, Context } from "../context.js";
+
+export function registerTree(program: Command): void {
+  program
+    .command("init")
+    .description("populate an empty config fs from a directory, a .json or a .yaml file")
+    .option(
+      "--from <source>",
+      "DIR, FILE.json or FILE.yaml (maps become directories, lists multi-valued directories)",
+    )
+    .option("--force", "replace a populated config fs (a backup is saved first)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hfs-config init --from cluster.yaml\n  $ hfs-config init --from ./config-tree --force",
+    )
+    .action(async (o: { from?: string; force?: boolean }, cmd: Command) => {
+      const ctx = new Context(cmd);
+      const store = await ctx.store();
+      const tree = o.from ? await readInitSource(o.from, store.maxValueBytes) : emptyDir();
+      const res = await replaceTree(store, tree, {
+        op: "init",
+        force: Boolean(o.force),
+        backupFile: backupName(ctx.paths, "init"),
+      });
+      ctx.out(res, (r) =>
+        [
+          r.backup ? `saved the previous tree to ${r.backup}` : "",
+          `initialized ${r.keys} keys (generation ${r.generation})`,
+        ]
+          .filter(Boolean)
+          .join("\n"),
+      );
+    });
+
+  program
+    .command("backup")
+    .description("write the whole tree (versions and generation included) to a tar.gz file")
+    .argument("<file>", "the archive to write")
+    .addHelpText("after", "\nExample:\n  $ hfs-config backup /root/hfs-$(date +%F).tar.gz")
+    .action(async (file: string, _o, cmd: Command) => {
+      const ctx = new Context(cmd);
+      const res = await backup(await ctx.store(), file);
+      ctx.out(res, (r) => `wrote ${r.file} (generation ${r.generation})`);
+    });
+
+  program
+    .command("restore")
+    .description("put a backup back (refuses a populated config fs unless --force)")
+    .argument("<file>", "an archive written by 'hfs-config backup'")
+    .option("--force", "replace a populated config fs (the current tree is saved first)")
+    .addHelpText("after", "\nExample:\n  $ hfs-config restore /root/hfs-2026-11-21.tar.gz --force")
+    .action(async (file: string, o: { force?: boolean }, cmd: Command) => {
+      const ctx = new Context(cmd);
+      const res = await restore(await ctx.store(), file, {
+        force: Boolean(o.force),
+        backupFile: backupName(ctx.paths, "restore"),
+      });
+      ctx.out(res, (r) =>
+        [
+          r.backup ? `saved the previous tree to ${r.backup}` : "",
+          `restored ${r.keys} keys (generation ${r.generation})`,
+        ]
+          .filter(Boolean)
+          .join("\n"),
+      );
+    });
+}

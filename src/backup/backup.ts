@@ -1,0 +1,63 @@
+import { rename, rm } from "node:fs/promises";
+import { dirname, relative, resolve } from "node:path";
+import { InvalidInputError } from "../errors.js";
+import { type ReplaceResult, replaceTree } from "../init/replace.js";
+import { readTree } from "../init/source.js";
+import { tempPathFor } from "../store/atomic.js";
+import type { Store } from "../store/store.js";
+import { extractArchive, writeArchive } from "./archive.js";
+
+/** Writes the whole tree to `file` (tar.gz), atomically, as one consistent generation. */
+export async function backup(store: Store, file: string): Promise<{ file: string; generation: number }> {
+  const target = resolve(file);
+  const rel = relative(resolve(store.root), target);
+  if (!rel.startsWith("..") && rel !== target) {
+    throw new InvalidInputError(
+      "E_BAD_BACKUP",
+      `${file} is inside the config fs; write the backup somewhere else.`,
+    );
+  }
+  const tmp = tempPathFor(target);
+  try {
+    return await store.exclusive(async () => {
+      const generation = (await store.generation()).generation;
+      await writeArchive(store.layout, tmp);
+      await rename(tmp, target);
+      return { file: target, generation };
+    });
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (
+      (err as NodeJS.ErrnoException).code === "ENOENT" &&
+      (err as NodeJS.ErrnoException).path?.startsWith(dirname(target))
+    ) {
+      throw new InvalidInputError("E_BAD_BACKUP", `cannot write ${file}: its directory does not exist.`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Puts a backup back. The archive is unpacked and checked whole first; then, as
+ * one write request, the tree is replaced. Versions and the generation only grow,
+ * so a compare-and-set or a watcher from before the restore can never be fooled.
+ */
+export async function restore(
+  store: Store,
+  file: string,
+  opts: { force: boolean; backupFile: string },
+): Promise<ReplaceResult> {
+  const archive = await extractArchive(resolve(file));
+  try {
+    const tree = (await readTree(archive.dir, "", store.maxValueBytes)) as Parameters<typeof replaceTree>[1];
+    return await replaceTree(store, tree, {
+      op: "restore",
+      force: opts.force,
+      backupFile: opts.backupFile,
+      versionFloor: archive.versions,
+      generationFloor: archive.generation,
+    });
+  } finally {
+    await archive.cleanup();
+  }
+}

@@ -1,0 +1,64 @@
+import { InvalidInputError } from "../errors.js";
+import { parseAddress, parseNodeName, parsePort } from "../node/names.js";
+
+export interface Member {
+  name: string;
+  address: string;
+  /** Undefined: the cluster's default status port. */
+  statusPort?: number;
+}
+
+/**
+ * Parses a members file: one member a line, `NAME ADDRESS[:STATUS_PORT]`, `#`
+ * comments, IPv6 in brackets when a port follows (`[fd00::1]:24800`).
+ */
+export function parseMembersFile(text: string, source = "members file"): Member[] {
+  const out: Member[] = [];
+  const seen = new Map<string, number>();
+  text.split(/\r?\n/).forEach((rawLine, i) => {
+    const lineNo = i + 1;
+    const line = rawLine.replace(/#.*$/, "").trim();
+    if (line === "") return;
+    const fail = (problem: string): never => {
+      throw new InvalidInputError(
+        "E_BAD_MEMBERS",
+        `${source} line ${lineNo}: ${problem} (${JSON.stringify(rawLine.trim())}). Each line is 'NAME ADDRESS[:STATUS_PORT]', e.g. 'n1 10.0.0.1:24800'.`,
+      );
+    };
+    const parts = line.split(/\s+/);
+    if (parts.length !== 2) fail(`expected 2 fields, found ${parts.length}`);
+    const [name, addr] = parts as [string, string];
+    try {
+      parseNodeName(name, "member name");
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    const prev = seen.get(name);
+    if (prev !== undefined) fail(`member ${name} is already listed on line ${prev}`);
+    seen.set(name, lineNo);
+    let address = addr;
+    let port: string | undefined;
+    const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(addr);
+    if (bracket) {
+      address = bracket[1] as string;
+      port = bracket[2];
+    } else if ((addr.match(/:/g) ?? []).length === 1) {
+      [address, port] = addr.split(":") as [string, string];
+    }
+    const member: Member = { name, address: "" };
+    try {
+      member.address = parseAddress(address, "member address");
+      if (port !== undefined) member.statusPort = parsePort(port, "status port");
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    out.push(member);
+  });
+  return out;
+}
+
+/** The local node is always a member, with the address and port it was set up with. */
+export function withSelf(members: Member[], self: Required<Member>): Member[] {
+  const others = members.filter((m) => m.name !== self.name);
+  return [...others, self].sort((a, b) => (a.name < b.name ? -1 : 1));
+}

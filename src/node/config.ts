@@ -1,0 +1,79 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { ConflictError, CorruptError, isErrno, SetupError } from "../errors.js";
+import type { Member } from "../members/members.js";
+import { writeFileAtomic } from "../store/atomic.js";
+import type { StatePaths } from "./state-dir.js";
+
+export type EngineName = "gluster" | "dir";
+
+export const DEFAULT_STATUS_PORT = 24800;
+export const DEFAULT_BRICK_PORT = 24801;
+
+/** This node's identity: node.json in the state dir. */
+export interface NodeConfig {
+  name: string;
+  address: string;
+  statusPort: number;
+  brickPort: number;
+  engine: EngineName;
+  /** The config fs for the dir engine. */
+  dir?: string;
+  members: Member[];
+  membersFrom: "file" | "gluster" | "self";
+  /** Volume name used in generated volfiles. */
+  volume: string;
+}
+
+export async function readNodeConfig(paths: StatePaths): Promise<NodeConfig> {
+  let text: string;
+  try {
+    text = await readFile(paths.nodeFile, "utf8");
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) {
+      throw new SetupError(
+        "E_NO_SETUP",
+        `this node is not set up: ${paths.nodeFile} does not exist. Run 'hfs-config setup --name NAME --address ADDR ...' first (or pass the right --state-dir / HFS_STATE_DIR).`,
+      );
+    }
+    throw err;
+  }
+  try {
+    const cfg = JSON.parse(text) as NodeConfig;
+    if (typeof cfg.name !== "string" || (cfg.engine !== "dir" && cfg.engine !== "gluster")) {
+      throw new Error("missing name or engine");
+    }
+    return { ...cfg, members: cfg.members ?? [] };
+  } catch (err) {
+    throw new CorruptError(paths.nodeFile, `${(err as Error).message}; run setup again with --force`);
+  }
+}
+
+export type SetupOutcome = "created" | "unchanged" | "changed";
+
+/**
+ * Writes node.json. Idempotent: the same identity again changes nothing; a
+ * different one needs `force`, because a node's name and address are what its
+ * marker and its peers know it by.
+ */
+export async function writeNodeConfig(
+  paths: StatePaths,
+  cfg: NodeConfig,
+  force: boolean,
+): Promise<SetupOutcome> {
+  let existing: NodeConfig | undefined;
+  try {
+    existing = await readNodeConfig(paths);
+  } catch (err) {
+    if (!(err instanceof SetupError)) throw err;
+  }
+  if (existing && JSON.stringify(existing) === JSON.stringify(cfg)) return "unchanged";
+  if (existing && !force) {
+    throw new ConflictError(
+      "E_ALREADY_SETUP",
+      `this node is already set up as ${existing.name} (${existing.engine} engine) in ${paths.dir}, with different settings. Pass --force to change them.`,
+    );
+  }
+  await mkdir(paths.dir, { recursive: true });
+  await writeFileAtomic(paths.nodeFile, `${JSON.stringify(cfg, null, 2)}\n`);
+  return existing ? "changed" : "created";
+}

@@ -1,0 +1,47 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+/** --state-dir, then HFS_STATE_DIR, then /var/lib/hfs-config for root or the XDG state dir. */
+export function resolveStateDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag) return resolve(flag);
+  if (env.HFS_STATE_DIR) return resolve(env.HFS_STATE_DIR);
+  if (process.getuid?.() === 0) return "/var/lib/hfs-config";
+  const xdg = env.XDG_STATE_HOME || join(homedir(), ".local", "state");
+  return join(xdg, "hfs-config");
+}
+
+/** Node-local paths, never replicated. */
+export class StatePaths {
+  constructor(readonly dir: string) {}
+  get nodeFile() {
+    return join(this.dir, "node.json");
+  }
+  get brickDir() {
+    return join(this.dir, "brick");
+  }
+  get volfilesDir() {
+    return join(this.dir, "volfiles");
+  }
+  get runDir() {
+    return join(this.dir, "run");
+  }
+  get logDir() {
+    return join(this.dir, "log");
+  }
+  get mountsDir() {
+    return join(this.dir, "mounts");
+  }
+  /** Symlink to the mount in use; the config fs path for the gluster engine. */
+  get currentMount() {
+    return join(this.dir, "config");
+  }
+  get backupsDir() {
+    return join(this.dir, "backups");
+  }
+  get daemonPidFile() {
+    return join(this.runDir, "daemon.pid");
+  }
+  get daemonLog() {
+    return join(this.logDir, "daemon.log");
+  }
+}
