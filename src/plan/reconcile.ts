@@ -1,0 +1,181 @@
+import type { Action, Discrepancy, Marker, MemberAnswer, MountTarget, Observation, Plan } from "./types.js";
+
+const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * Decides what a node must do, from what it observed. Pure: no I/O, no clock.
+ *
+ * The invariant it protects: every node writes through exactly the marker list.
+ * Answers only bootstrap the first mount (markers cannot be read before a mount);
+ * once mounted, markers decide, servers that do not answer stay in the list
+ * (degraded, never a subset), tombstones win over markers and answers, and a brick
+ * with another volume id is never mounted.
+ */
+export function reconcile(obs: Observation): Plan {
+  const d: Discrepancy[] = [];
+  const actions: Action[] = [];
+  const tomb = new Set((obs.tombstones ?? []).map((t) => t.name));
+  const answers = new Map(obs.answers.map((a) => [a.name, a]));
+  const self = obs.self;
+  const volumeId = obs.volumeId ?? consensusVolumeId(obs.answers);
+
+  // This node's own brick first: a tombstoned or locally retired node never serves again.
+  const selfRetired = self.retired || tomb.has(self.name);
+  if (selfRetired) {
+    if (tomb.has(self.name)) {
+      d.push({ kind: "self-retired", node: self.name, detail: `${self.name} is retired (tombstone); its brick must not serve` });
+    }
+    if (self.brickRunning) actions.push({ type: "stop-local-brick", reason: `${self.name} is retired` });
+    if (self.server) actions.push({ type: "forget-server-role", reason: `${self.name} is retired; serve again only with a fresh brick` });
+  } else if (self.server && !self.brickRunning) {
+    actions.push({ type: "start-local-brick", reason: `${self.name} is a server and its brick is not running` });
+  }
+
+  const isForeign = (a: MemberAnswer | undefined) =>
+    Boolean(a?.answered && a.server && volumeId && a.volumeId && a.volumeId !== volumeId);
+  for (const a of obs.answers) {
+    if (isForeign(a)) {
+      d.push({
+        kind: "foreign-brick",
+        node: a.name,
+        volumeId: a.volumeId as string,
+        detail: `${a.name} serves a brick of volume ${a.volumeId}, not ${volumeId}; it is never mounted`,
+      });
+    }
+  }
+
+  if (obs.markers === null || obs.mounted === null) {
+    // Not mounted yet: mount whoever says it serves this volume; the markers are checked once readable.
+    const candidates = obs.answers
+      .filter((a) => a.answered && a.server && !a.retired && a.brick && !isForeign(a) && !tomb.has(a.name))
+      .filter((a) => !(a.name === self.name && selfRetired))
+      .map((a) => ({ name: a.name, ...(a.brick as { address: string; port: number }) }))
+      .sort(byName);
+    if (candidates.length === 0) {
+      d.push({ kind: "no-servers", detail: "no member answered as a server; waiting for one ('hfs-config serve')" });
+    } else {
+      actions.push({ type: "mount", servers: candidates, reason: `first mount from the servers that answered: ${names(candidates)}` });
+    }
+    return { discrepancies: d, actions, writable: false, settled: false };
+  }
+
+  const marked = obs.markers.filter((m) => !tomb.has(m.name) && !isForeign(answers.get(m.name))).sort(byName);
+  const markedNames = marked.map((m) => m.name);
+  const mounted = [...obs.mounted].sort();
+  let settled = true;
+
+  if (marked.length === 0) {
+    d.push({ kind: "no-servers", detail: "the config fs lists no servers" });
+  } else if (!sameList(mounted, markedNames)) {
+    settled = false;
+    d.push({
+      kind: "mount-mismatch",
+      mounted,
+      markers: markedNames,
+      detail: `mounted [${mounted.join(", ")}] but the markers say [${markedNames.join(", ")}]`,
+    });
+    actions.push({
+      type: "mount",
+      servers: marked.map(toTarget),
+      reason: `remount with the marker list [${markedNames.join(", ")}] before any write`,
+    });
+  }
+
+  for (const m of marked) {
+    const a = answers.get(m.name);
+    if (!a?.answered || !a.server) {
+      d.push({ kind: "server-down", node: m.name, detail: `${m.name} is a marked server but does not serve now; running degraded` });
+    }
+  }
+  const reachable = marked.filter((m) => {
+    const a = answers.get(m.name);
+    return a?.answered && a.server;
+  });
+  const quorum = reachable.length * 2 > marked.length || (reachable.length * 2 === marked.length && reachable[0]?.name === marked[0]?.name);
+  if (marked.length > 0 && !quorum) {
+    d.push({
+      kind: "no-quorum",
+      reachable: reachable.map((r) => r.name),
+      marked: markedNames,
+      detail: `only ${reachable.length} of ${marked.length} servers serve; writes are refused until a majority returns (markers are never dropped automatically)`,
+    });
+  }
+
+  const markerNames = new Set(obs.markers.map((m) => m.name));
+  for (const a of obs.answers) {
+    if (!a.answered || !a.server) continue;
+    if (tomb.has(a.name)) {
+      d.push({ kind: "retired-still-serving", node: a.name, detail: `${a.name} is retired but still serves; it is excluded and its daemon stops it` });
+      continue;
+    }
+    if (!markerNames.has(a.name) && !isForeign(a) && a.brick && a.volumeId && a.volumeId === volumeId) {
+      d.push({ kind: "unmarked-server", node: a.name, detail: `${a.name} serves this volume but has no marker (a serve cut short)` });
+      actions.push({
+        type: "add-marker",
+        marker: { name: a.name, ...a.brick, since: 0 },
+        reason: `${a.name}'s brick carries this volume's id; finish its serve`,
+      });
+    }
+  }
+
+  const gens: Record<string, number> = {};
+  for (const m of reachable) {
+    const g = answers.get(m.name)?.brickGeneration;
+    if (typeof g === "number") gens[m.name] = g;
+  }
+  const distinct = new Set(Object.values(gens));
+  if (distinct.size > 1) {
+    const consensus = consensusGeneration(Object.values(gens));
+    d.push({
+      kind: "generation-split",
+      generations: gens,
+      consensus,
+      detail: `bricks hold different generations (${Object.entries(gens).map(([n, g]) => `${n}=${g}`).join(", ")}); consensus ${consensus}`,
+    });
+  }
+  if ((obs.pendingHeals ?? 0) > 0) {
+    d.push({ kind: "pending-heals", count: obs.pendingHeals as number, detail: `${obs.pendingHeals} entries wait to be healed` });
+  }
+  if (settled && quorum && (distinct.size > 1 || (obs.pendingHeals ?? 0) > 0)) {
+    actions.push({ type: "heal", reason: "bricks differ; crawl the mount so every brick converges on the consensus copy" });
+  }
+
+  return { discrepancies: d, actions, writable: settled && quorum && marked.length > 0, settled };
+}
+
+/** The majority generation among bricks; ties go to the highest. */
+export function consensusGeneration(gens: number[]): number {
+  const counts = new Map<number, number>();
+  for (const g of gens) counts.set(g, (counts.get(g) ?? 0) + 1);
+  let best = -1;
+  let bestCount = 0;
+  for (const [g, c] of counts) {
+    if (c > bestCount || (c === bestCount && g > best)) {
+      best = g;
+      bestCount = c;
+    }
+  }
+  return best;
+}
+
+/** Before anything is mounted, the volume id most answering servers carry. */
+function consensusVolumeId(answers: MemberAnswer[]): string | null {
+  const counts = new Map<string, number>();
+  for (const a of answers) if (a.answered && a.server && a.volumeId) counts.set(a.volumeId, (counts.get(a.volumeId) ?? 0) + 1);
+  let best: string | null = null;
+  let n = 0;
+  for (const [id, c] of counts) if (c > n) [best, n] = [id, c];
+  return best;
+}
+
+function toTarget(m: Marker): MountTarget {
+  return { name: m.name, address: m.address, port: m.port };
+}
+
+function names(ts: MountTarget[]): string {
+  return `[${ts.map((t) => t.name).join(", ")}]`;
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,89 @@
+/** What a node knows about the cluster at one moment: the planner's whole input. */
+
+export interface BrickAddress {
+  address: string;
+  port: number;
+}
+
+/** One member's answer to GET /v1/status, or the fact that it did not answer. */
+export interface MemberAnswer {
+  name: string;
+  answered: boolean;
+  server?: boolean;
+  retired?: boolean;
+  ready?: boolean;
+  brick?: BrickAddress | null;
+  volumeId?: string | null;
+  /** The generation the member's own brick holds (read from the brick, not the mount). */
+  brickGeneration?: number | null;
+}
+
+/** `.hfs/servers/<node>.json` */
+export interface Marker extends BrickAddress {
+  name: string;
+  since: number;
+}
+
+/** `.hfs/retired/<node>.json` */
+export interface Tombstone {
+  name: string;
+  retiredAt: number;
+  by: string;
+}
+
+export interface LocalState {
+  name: string;
+  /** This node's state dir says it serves a brick. */
+  server: boolean;
+  /** This node's state dir says it was retired (its brick must never serve again). */
+  retired: boolean;
+  brickRunning: boolean;
+  volumeId: string | null;
+  brick: BrickAddress | null;
+}
+
+export interface Observation {
+  self: LocalState;
+  answers: MemberAnswer[];
+  /** Null while nothing is mounted, so the config fs cannot be read. */
+  markers: Marker[] | null;
+  tombstones: Tombstone[] | null;
+  /** Server names of the graph currently mounted; null when nothing is mounted. */
+  mounted: string[] | null;
+  /** The cluster's volume id, from `.hfs/volume.json` or this node's own brick. */
+  volumeId: string | null;
+  pendingHeals?: number;
+}
+
+export interface MountTarget extends BrickAddress {
+  name: string;
+}
+
+export type Discrepancy =
+  | { kind: "no-servers"; detail: string }
+  | { kind: "server-down"; node: string; detail: string }
+  | { kind: "unmarked-server"; node: string; detail: string }
+  | { kind: "foreign-brick"; node: string; volumeId: string; detail: string }
+  | { kind: "retired-still-serving"; node: string; detail: string }
+  | { kind: "self-retired"; node: string; detail: string }
+  | { kind: "mount-mismatch"; mounted: string[]; markers: string[]; detail: string }
+  | { kind: "no-quorum"; reachable: string[]; marked: string[]; detail: string }
+  | { kind: "generation-split"; generations: Record<string, number>; consensus: number; detail: string }
+  | { kind: "pending-heals"; count: number; detail: string };
+
+export type Action =
+  | { type: "stop-local-brick"; reason: string }
+  | { type: "start-local-brick"; reason: string }
+  | { type: "mount"; servers: MountTarget[]; reason: string }
+  | { type: "add-marker"; marker: Marker; reason: string }
+  | { type: "forget-server-role"; reason: string }
+  | { type: "heal"; reason: string };
+
+export interface Plan {
+  discrepancies: Discrepancy[];
+  actions: Action[];
+  /** False when writes must be refused (no quorum, or the mount does not match the markers). */
+  writable: boolean;
+  /** True once the mount matches the markers: the daemon may report ready. */
+  settled: boolean;
+}
