@@ -22,6 +22,7 @@ import {
   DEFAULT_JOURNAL_LIMIT,
   readChanges,
   readGeneration,
+  readJournalEntry,
   recoverGeneration,
   writeIntent,
 } from "./journal.js";
@@ -261,7 +262,10 @@ export class Store {
       const out = await body(ctx);
       await lock.assertHeld();
       const generation = ctx.generation;
-      await commitGeneration(this.layout, this.record(generation, op, key, out.version), this.journalLimit);
+      const rec = this.record(generation, op, key, out.version);
+      // A body that wrote no intent (nothing to roll forward) still owes the journal its entry.
+      if (!(await readJournalEntry(this.layout, generation))) await writeIntent(this.layout, rec);
+      await commitGeneration(this.layout, rec, this.journalLimit);
       return { ...out, key, version: out.version ?? 0, generation };
     });
   }

@@ -1,0 +1,36 @@
+export {
+  type AcquireOptions,
+  acquireLock,
+  DEFAULT_LOCK_POLL_MS,
+  type LockHandle,
+  type LockInfo,
+  listLocks,
+  lockLostError,
+  readLockRecord,
+} from "./cluster-lock.js";
+export {
+  type EphemeralHandle,
+  type EphemeralOptions,
+  type EphemeralRegistration,
+  setEphemeral,
+} from "./ephemeral.js";
+export { DEFAULT_SWEEP_MS, type ExpiredLease, ExpirySweeper, type SweeperOptions } from "./expiry-sweeper.js";
+export {
+  DEFAULT_TTL_MS,
+  Lease,
+  type LeaseInfo,
+  type LeaseOptions,
+  type LeaseRecord,
+  listLeases,
+  MIN_TTL_MS,
+} from "./lease.js";
+export { DEAD_FRACTION, LeaseObserver, SELF_LOST_FRACTION } from "./lease-observer.js";
+export {
+  type LockHolder,
+  type LockRecord,
+  type LockWaiter,
+  MAX_LOCK_NAME_BYTES,
+  parseLockName,
+} from "./lock-record.js";
+export { journalIntent, requestIfNeeded } from "./request.js";
+export { DEFAULT_WATCH_POLL_MS, matchesPrefix, type WatchEvent, type WatchOptions, watch } from "./watch.js";

@@ -1,0 +1,200 @@
+import { stat } from "node:fs/promises";
+import { watch as chokidarWatch, type FSWatcher } from "chokidar";
+import type { Clock } from "../clock.js";
+import { InvalidInputError } from "../errors.js";
+import { parsePrefix, RESERVED_DIR } from "../keys.js";
+import { type ChangeOp, type ChangeRecord, JournalGapError } from "../store/journal.js";
+import type { Layout } from "../store/layout.js";
+import type { Store } from "../store/store.js";
+
+export interface WatchEvent {
+  generation: number;
+  op: ChangeOp;
+  key: string;
+  node: string;
+  /** Wall-clock ms on the writing node; for people, not for ordering (use generation). */
+  ts: number;
+  version?: number;
+}
+
+export interface WatchOptions {
+  /**
+   * The last generation already seen: replay starts at since+1. By default only
+   * changes committed after iteration starts (the first next()) are reported.
+   */
+  since?: number;
+  /** Ends the iteration quietly when aborted. */
+  signal?: AbortSignal;
+  pollMs?: number;
+  clock?: Clock;
+  /**
+   * Also wake on filesystem events (dir engine only). Polling stays the ground
+   * truth; see FsWaker for why this is only ever an accelerator.
+   */
+  fsEvents?: boolean;
+}
+
+export const DEFAULT_WATCH_POLL_MS = 100;
+
+/**
+ * True when a change to `key` concerns a watcher of `prefix`: the key itself,
+ * anything under it, or an ancestor (an `rm -r a` removes `a/b`). Whole-tree
+ * events (init, restore: key "") concern everyone; `.hfs/` keys (lock and lease
+ * bookkeeping) concern no one.
+ */
+export function matchesPrefix(prefix: string, key: string): boolean {
+  if (key === RESERVED_DIR || key.startsWith(`${RESERVED_DIR}/`)) return false;
+  if (key === "" || prefix === "") return true;
+  return key === prefix || key.startsWith(`${prefix}/`) || prefix.startsWith(`${key}/`);
+}
+
+/**
+ * Changes under `prefix`, in generation order, with no gaps and no duplicates.
+ *
+ * Each poll is one read of `.hfs/generation.json`, whatever the tree's size;
+ * only when it moved are the new journal entries read, by number. Polling is
+ * what works on a GlusterFS mount, where inotify never hears other nodes' writes.
+ * Throws the store's JournalGapError (exit 4) when the journal no longer holds
+ * the next generation, rather than skip what it cannot show.
+ */
+export async function* watch(
+  store: Store,
+  rawPrefix?: string,
+  opts: WatchOptions = {},
+): AsyncGenerator<WatchEvent, void, undefined> {
+  const prefix = parsePrefix(rawPrefix);
+  const { since, signal } = opts;
+  if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) {
+    throw new InvalidInputError("E_BAD_SINCE", `--since must be a whole number >= 0, got ${since}.`);
+  }
+  const clock = opts.clock ?? store.clock;
+  const pollMs = Math.max(1, opts.pollMs ?? DEFAULT_WATCH_POLL_MS);
+  if (signal?.aborted) return;
+
+  const head0 = await store.generation();
+  if (since !== undefined && since > head0.generation) {
+    throw new InvalidInputError(
+      "E_BAD_SINCE",
+      `--since ${since} is ahead of the current generation ${head0.generation}. Take G from 'hfs-config status' or from an event already seen.`,
+    );
+  }
+  let last = since ?? head0.generation;
+  const waker = opts.fsEvents ? await FsWaker.start(store.layout) : undefined;
+  try {
+    for (;;) {
+      const head = await store.generation();
+      if (head.generation < last) {
+        // The generation went back (the tree was replaced behind the store): what we
+        // saw before no longer exists, which is a gap as far as this watcher knows.
+        throw new JournalGapError(last, head.generation);
+      }
+      while (last < head.generation) {
+        for (const rec of await readBatch(store, last, head)) {
+          if (rec.generation !== last + 1) throw new JournalGapError(last, rec.generation);
+          last = rec.generation;
+          if (matchesPrefix(prefix, rec.key)) yield toEvent(rec);
+          if (signal?.aborted) return;
+        }
+      }
+      if (signal?.aborted) return;
+      try {
+        await (waker ? waker.wait(pollMs, clock, signal) : clock.sleep(pollMs, signal));
+      } catch (err) {
+        if (signal?.aborted) return;
+        throw err;
+      }
+    }
+  } finally {
+    await waker?.close();
+  }
+}
+
+/**
+ * The entries after `last`, up to `head`. The head's own entry is also in
+ * generation.json, so a missing head entry is recovered from there instead of
+ * reported as a gap.
+ */
+async function readBatch(store: Store, last: number, head: ChangeRecord): Promise<ChangeRecord[]> {
+  try {
+    const batch = await store.changes(last, head.generation);
+    if (batch.length === 0 && last + 1 === head.generation) return [head];
+    return batch;
+  } catch (err) {
+    if (err instanceof JournalGapError && last + 1 === head.generation) return [head];
+    throw err;
+  }
+}
+
+function toEvent(rec: ChangeRecord): WatchEvent {
+  const ev: WatchEvent = { generation: rec.generation, op: rec.op, key: rec.key, node: rec.node, ts: rec.ts };
+  if (rec.version !== undefined) ev.version = rec.version;
+  return ev;
+}
+
+/**
+ * Wakes a watcher as soon as `.hfs/generation.json` is replaced, on the dir
+ * engine. It watches the `.hfs` directory, not the file: every commit renames a
+ * new file over the old one, which a watch on the file's inode would lose. The
+ * events are only a hint: a missed or spurious one costs at most one poll
+ * interval, never an event, because what is reported always comes from reading
+ * the generation and the journal. On a GlusterFS mount inotify does not see other
+ * nodes' writes at all, so there the poll alone keeps the latency bound.
+ */
+class FsWaker {
+  private pending = false;
+  private wake: (() => void) | undefined;
+
+  private constructor(private readonly watcher: FSWatcher | undefined) {}
+
+  static async start(layout: Layout): Promise<FsWaker> {
+    try {
+      if (!(await stat(layout.reserved)).isDirectory()) return new FsWaker(undefined);
+    } catch {
+      // No `.hfs` yet (empty config fs): polling alone until the first write creates it.
+      return new FsWaker(undefined);
+    }
+    const gen = layout.generationFile;
+    const dir = layout.reserved;
+    const watcher = chokidarWatch(dir, {
+      depth: 0,
+      ignoreInitial: true,
+      // atomic's unlink/add coalescing would delay the very event we want.
+      atomic: false,
+      persistent: false,
+      ignored: (p: string) => p !== dir && p !== gen,
+    });
+    const waker = new FsWaker(watcher);
+    watcher.on("all", () => waker.fire());
+    watcher.on("error", () => {});
+    return waker;
+  }
+
+  private fire(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  async wait(ms: number, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return;
+    }
+    const early = new AbortController();
+    const onAbort = () => early.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.wake = () => early.abort("woken");
+    try {
+      await clock.sleep(ms, early.signal);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+    } finally {
+      this.wake = undefined;
+      this.pending = false;
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,219 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Clock } from "../clock.js";
+import { isErrno } from "../errors.js";
+import type { GlusterBinaries } from "../gluster/binaries.js";
+import { findRunning, type Net, prepareBrickDir, readBrickVolumeId, startBrick, stopBrick } from "../gluster/brick.js";
+import { listGlusterMounts, realMountSwitchOps, switchMount, unmountVolume } from "../gluster/mount.js";
+import { renderClientVolfile, renderServerVolfile, type VolfileTemplates } from "../gluster/volfile.js";
+import type { NodeConfig } from "../node/config.js";
+import type { StatePaths } from "../node/state-dir.js";
+import type { MountTarget } from "../plan/types.js";
+import type { Proc } from "../proc.js";
+import { writeFileAtomic } from "../store/atomic.js";
+
+export interface GlusterDeps {
+  proc: Proc;
+  clock: Clock;
+  bins: GlusterBinaries;
+  templates: VolfileTemplates;
+  net?: Net;
+}
+
+/** `server.json` in the state dir: present while this node serves a brick. */
+export interface ServerState {
+  volumeId: string;
+  since: number;
+}
+
+export interface MountState {
+  index: number;
+  servers: MountTarget[];
+}
+
+/**
+ * This node's brick and mount: the side effects the daemon's executor performs,
+ * kept in one place so the planner never touches them.
+ */
+export class LocalVolume {
+  constructor(
+    readonly paths: StatePaths,
+    readonly cfg: NodeConfig,
+    readonly deps: GlusterDeps,
+  ) {}
+
+  get serverStateFile() {
+    return join(this.paths.dir, "server.json");
+  }
+  get retiredFile() {
+    return join(this.paths.dir, "retired.json");
+  }
+  get brickVolfile() {
+    return join(this.paths.volfilesDir, "brick.vol");
+  }
+  get brickPidFile() {
+    return join(this.paths.runDir, "brick.pid");
+  }
+  get brickLog() {
+    return join(this.paths.logDir, "brick.log");
+  }
+  get mountStateFile() {
+    return join(this.paths.runDir, "mount.json");
+  }
+  get brick(): MountTarget {
+    return { name: this.cfg.name, address: this.cfg.address, port: this.cfg.brickPort };
+  }
+
+  async serverState(): Promise<ServerState | null> {
+    return readJson<ServerState>(this.serverStateFile);
+  }
+  async retired(): Promise<boolean> {
+    return (await readJson(this.retiredFile)) !== null;
+  }
+
+  /** Addresses allowed to reach the brick: every member, this node, and loopback for local tools. */
+  allowedAddresses(): string[] {
+    return [...new Set([...this.cfg.members.map((m) => m.address), this.cfg.address, "127.0.0.1"])];
+  }
+
+  serverVolfile(volumeId: string): string {
+    return renderServerVolfile(this.deps.templates.server, {
+      volume: this.cfg.volume,
+      volumeId,
+      servers: [this.brick],
+      node: this.cfg.name,
+      brickDir: this.paths.brickDir,
+      allowedAddresses: this.allowedAddresses(),
+    });
+  }
+
+  clientVolfile(volumeId: string, servers: MountTarget[]): string {
+    return renderClientVolfile(this.deps.templates.client, { volume: this.cfg.volume, volumeId, servers });
+  }
+
+  /** Creates or checks the brick dir for `volumeId` and starts glusterfsd; records that this node serves. */
+  async startBrick(volumeId: string): Promise<number> {
+    await prepareBrickDir(this.deps, { brickDir: this.paths.brickDir, volumeId });
+    const res = await startBrick(this.deps, {
+      volume: this.cfg.volume,
+      node: this.cfg.name,
+      volfilePath: this.brickVolfile,
+      volfileText: this.serverVolfile(volumeId),
+      address: this.cfg.address,
+      port: this.cfg.brickPort,
+      logFile: this.brickLog,
+      pidFile: this.brickPidFile,
+    });
+    if (!(await this.serverState())) {
+      await mkdir(this.paths.dir, { recursive: true });
+      await writeFileAtomic(this.serverStateFile, `${JSON.stringify({ volumeId, since: this.deps.clock.now() })}\n`);
+    }
+    return res.pid;
+  }
+
+  async brickPid(): Promise<number | undefined> {
+    return findRunning(this.deps, this.brickPidFile, this.deps.bins.glusterfsd, this.brickVolfile);
+  }
+
+  async stopBrick(): Promise<void> {
+    await stopBrick(this.deps, { pidFile: this.brickPidFile, volfilePath: this.brickVolfile });
+  }
+
+  /** After retirement: the brick never serves again; it is kept aside, not deleted, in case it holds the only copy. */
+  async forgetServerRole(by: string): Promise<void> {
+    await this.stopBrick();
+    await writeFileAtomic(this.retiredFile, `${JSON.stringify({ at: this.deps.clock.now(), by })}\n`);
+    await rm(this.serverStateFile, { force: true });
+  }
+
+  /** Serving anew after retirement: set the old brick aside and start from an empty one. */
+  async setOldBrickAside(): Promise<string | undefined> {
+    const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[:.]/g, "-");
+    const aside = `${this.paths.brickDir}.retired-${stamp}`;
+    try {
+      await rename(this.paths.brickDir, aside);
+    } catch (err) {
+      if (!isErrno(err, "ENOENT")) throw err;
+      return undefined;
+    } finally {
+      await rm(this.retiredFile, { force: true });
+      await rm(this.serverStateFile, { force: true });
+    }
+    return aside;
+  }
+
+  async brickVolumeId(): Promise<string | undefined> {
+    try {
+      return await readBrickVolumeId(this.deps, this.paths.brickDir);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The generation this node's brick holds, read from the brick itself. */
+  async brickGeneration(): Promise<number | null> {
+    const rec = await readJson<{ generation: number }>(join(this.paths.brickDir, ".hfs", "generation.json"));
+    return rec?.generation ?? null;
+  }
+
+  /** Entries AFR has recorded as needing heal on this brick (features/index's xattrop dir). */
+  async pendingHeals(): Promise<number> {
+    try {
+      const names = await readdir(join(this.paths.brickDir, ".glusterfs", "indices", "xattrop"));
+      return names.filter((n) => !n.startsWith("xattrop-")).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  async mountState(): Promise<MountState | null> {
+    return readJson<MountState>(this.mountStateFile);
+  }
+
+  /** Mounts `servers` beside the current mount, switches the `config` symlink, retires the old mount. */
+  async mount(volumeId: string, servers: MountTarget[]): Promise<MountState> {
+    const sorted = [...servers].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const ops = realMountSwitchOps(this.deps, {
+      volume: this.cfg.volume,
+      volfileText: this.clientVolfile(volumeId, sorted),
+      logDir: this.paths.logDir,
+    });
+    await mkdir(this.paths.mountsDir, { recursive: true });
+    await mkdir(this.paths.runDir, { recursive: true });
+    const res = await switchMount(ops, { mountsDir: this.paths.mountsDir, currentLink: this.paths.currentMount });
+    const state: MountState = { index: res.index, servers: sorted };
+    await writeFileAtomic(this.mountStateFile, `${JSON.stringify(state)}\n`);
+    return state;
+  }
+
+  /** Whether the mount the state file names is still a live glusterfs mount. */
+  async mountAlive(state: MountState | null): Promise<boolean> {
+    if (!state) return false;
+    const mp = join(this.paths.mountsDir, String(state.index));
+    return (await listGlusterMounts({}, this.paths.mountsDir)).some((m) => m.mountPoint === mp);
+  }
+
+  /** Takes down every mount under this node's mounts dir: at shutdown, and before a fresh start. */
+  async unmountAll(): Promise<void> {
+    for (const m of await listGlusterMounts({}, this.paths.mountsDir)) {
+      const pid = await findRunning(this.deps, `${m.mountPoint}.pid`, this.deps.bins.glusterfs, `${m.mountPoint}.vol`);
+      await unmountVolume(this.deps, { mountPoint: m.mountPoint, pid, lazy: true, graceMs: 1000 }).catch(() => {});
+    }
+    await rm(this.paths.currentMount, { force: true });
+    await rm(this.mountStateFile, { force: true });
+  }
+
+  newVolumeId(): string {
+    return randomUUID();
+  }
+}
+
+async function readJson<T>(path: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as T;
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return null;
+    throw err;
+  }
+}
