@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { isErrno } from "../errors.js";
@@ -157,14 +157,30 @@ export class LocalVolume {
     return rec?.generation ?? null;
   }
 
-  /** Entries AFR has recorded as needing heal on this brick (features/index's xattrop dir). */
+  /**
+   * Entries AFR has recorded as needing heal on this brick (features/index's xattrop
+   * dir). An entry whose gfid no longer exists on the brick is stale (the object was
+   * removed); a self-heal daemon would purge it, so it is not counted.
+   */
   async pendingHeals(): Promise<number> {
+    const base = join(this.paths.brickDir, ".glusterfs");
+    let names: string[];
     try {
-      const names = await readdir(join(this.paths.brickDir, ".glusterfs", "indices", "xattrop"));
-      return names.filter((n) => !n.startsWith("xattrop-")).length;
+      names = await readdir(join(base, "indices", "xattrop"));
     } catch {
       return 0;
     }
+    let n = 0;
+    for (const gfid of names) {
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(gfid)) continue;
+      try {
+        await lstat(join(base, gfid.slice(0, 2), gfid.slice(2, 4), gfid));
+        n++;
+      } catch {
+        // stale
+      }
+    }
+    return n;
   }
 
   async mountState(): Promise<MountState | null> {

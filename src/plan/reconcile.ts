@@ -14,7 +14,10 @@ const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1
 export function reconcile(obs: Observation): Plan {
   const d: Discrepancy[] = [];
   const actions: Action[] = [];
-  const tomb = new Set((obs.tombstones ?? []).map((t) => t.name));
+  // Once mounted, our own reading of the tombstones decides; before that, what members report.
+  const tomb = new Set(
+    obs.tombstones !== null ? obs.tombstones.map((t) => t.name) : obs.answers.flatMap((a) => (a.answered ? (a.tombstones ?? []) : [])),
+  );
   const answers = new Map(obs.answers.map((a) => [a.name, a]));
   const self = obs.self;
   const volumeId = obs.volumeId ?? consensusVolumeId(obs.answers);

@@ -16,6 +16,8 @@ export interface MemberAnswer {
   volumeId?: string | null;
   /** The generation the member's own brick holds (read from the brick, not the mount). */
   brickGeneration?: number | null;
+  /** Tombstones the member read from its mount: lets a node that is not mounted yet learn it was retired. */
+  tombstones?: string[] | undefined;
 }
 
 /** `.hfs/servers/<node>.json` */

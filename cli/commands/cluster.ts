@@ -1,0 +1,103 @@
+import { writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { callDaemon } from "../../src/daemon/control-client.js";
+import { startDaemon } from "../../src/daemon/main.js";
+import type { RepairReport } from "../../src/daemon/repair.js";
+import type { RetireResult, ServeResult } from "../../src/daemon/serve.js";
+import { InvalidInputError } from "../../src/errors.js";
+import { parseNodeName } from "../../src/node/names.js";
+import { Context } from "../context.js";
+import { renderVolfileFor } from "../volfile.js";
+
+export function registerCluster(program: Command): void {
+  program
+    .command("daemon")
+    .description("run this node's daemon in the foreground: brick, mount, status endpoint, healing")
+    .addHelpText("after", "\nExample:\n  $ hfs-config --state-dir /var/lib/hfs-config daemon\n\nSIGTERM or SIGINT stop it cleanly: the mount is taken down and the local brick stopped.")
+    .action(async (_o, cmd: Command) => {
+      const ctx = new Context(cmd);
+      const running = await startDaemon(ctx.paths);
+      // Exit only once everything the daemon supervises is stopped; the loop ending is part of stopping.
+      const sig = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once("SIGTERM", () => resolve("SIGTERM"));
+        process.once("SIGINT", () => resolve("SIGINT"));
+      });
+      process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: "info", msg: `received ${sig}, stopping` })}\n`);
+      await running.stop();
+      process.exit(0);
+    });
+
+  program
+    .command("serve")
+    .description("make this node a config server: brick, glusterfsd, marker; returns once its brick is healed")
+    .addHelpText("after", "\nExample:\n  $ hfs-config serve\n\nThe first server creates the volume; later ones join it. The daemon must run.")
+    .action(async (_o, cmd: Command) => {
+      const ctx = new Context(cmd);
+      await ctx.config();
+      const res = await callDaemon<ServeResult>(ctx.paths, "POST", "/v1/serve", {});
+      ctx.out(res, (r) =>
+        r.alreadyServing
+          ? `${r.node} already serves (servers: ${r.servers.join(", ")})`
+          : `${r.node} serves${r.created ? ` (created volume ${r.volumeId})` : ""}; servers: ${r.servers.join(", ")}${r.setAside ? `\nold brick set aside at ${r.setAside}` : ""}`,
+      );
+    });
+
+  program
+    .command("retire")
+    .description("remove a server's marker and leave a tombstone; its brick is stopped")
+    .argument("[node]", "the server to retire (default: this node)")
+    .option("--force", "allow retiring the last server")
+    .addHelpText("after", "\nExamples:\n  $ hfs-config retire            # this node\n  $ hfs-config retire n3         # a server that will never come back")
+    .action(async (node: string | undefined, o: { force?: boolean }, cmd: Command) => {
+      const ctx = new Context(cmd);
+      if (node !== undefined) parseNodeName(node);
+      await ctx.config();
+      const res = await callDaemon<RetireResult>(ctx.paths, "POST", "/v1/retire", { node, force: Boolean(o.force) });
+      ctx.out(res, (r) => `retired ${r.node} (generation ${r.generation}); servers now: ${r.servers.join(", ") || "none"}`);
+    });
+
+  program
+    .command("volfile")
+    .description("write the client volfile for the marker list (or --server: this node's brick volfile)")
+    .option("--server", "this node's brick volfile instead")
+    .option("-o, --output <file>", "write to FILE instead of stdout")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hfs-config volfile -o /tmp/hfs.vol && glusterfs -f /tmp/hfs.vol /mnt/hfs   # manual repair mount\n  $ hfs-config volfile --server",
+    )
+    .action(async (o: { server?: boolean; output?: string }, cmd: Command) => {
+      const ctx = new Context(cmd);
+      const cfg = await ctx.config();
+      if (cfg.engine !== "gluster") {
+        throw new InvalidInputError("E_DIR_ENGINE", "this node uses the dir engine: there is no GlusterFS volume and no volfile.");
+      }
+      const { text, servers, source } = await renderVolfileFor(ctx.paths, cfg, Boolean(o.server));
+      if (o.output) {
+        await writeFile(o.output, text, { mode: 0o600 });
+        if (!ctx.json) process.stderr.write(`wrote ${o.output} (servers: ${servers.join(", ")}, from ${source})\n`);
+        else ctx.out({ file: o.output, servers, source }, () => "");
+      } else if (ctx.json) ctx.out({ volfile: text, servers, source }, () => "");
+      else process.stdout.write(text);
+    });
+
+  program
+    .command("repair")
+    .description("reconcile and heal now: prints the discrepancies and the actions taken")
+    .option("--dry-run", "only print the plan")
+    .addHelpText("after", "\nExamples:\n  $ hfs-config repair --dry-run\n  $ hfs-config repair --json")
+    .action(async (o: { dryRun?: boolean }, cmd: Command) => {
+      const ctx = new Context(cmd);
+      await ctx.config();
+      if (!ctx.json && process.stderr.isTTY) process.stderr.write("repairing: reconciling and crawling the config fs...\n");
+      const res = await callDaemon<RepairReport>(ctx.paths, "POST", "/v1/repair", { dryRun: Boolean(o.dryRun) });
+      ctx.out(res, (r) =>
+        [
+          r.discrepancies.length === 0 ? "no discrepancies" : "discrepancies:",
+          ...r.discrepancies.map((d) => `  ${d.kind}: ${d.detail}`),
+          r.actions.length === 0 ? "no actions" : `actions${r.dryRun ? " (dry run, not carried out)" : ""}:`,
+          ...r.actions.map((a) => `  ${a.type}: ${a.reason}`),
+          `pending heals: ${r.pendingHeals}`,
+        ].join("\n"),
+      );
+    });
+}

@@ -1,0 +1,54 @@
+import { join } from "node:path";
+import { readMarkers, readVolumeRecord } from "../src/cluster/markers.js";
+import { assertMounted } from "../src/engine/open.js";
+import { SetupError, UnavailableError } from "../src/errors.js";
+import { findGlusterBinaries } from "../src/gluster/binaries.js";
+import { loadVolfileTemplates } from "../src/gluster/volfile.js";
+import { LocalVolume } from "../src/daemon/local-volume.js";
+import type { NodeConfig } from "../src/node/config.js";
+import type { StatePaths } from "../src/node/state-dir.js";
+import { systemClock } from "../src/clock.js";
+import { systemProc } from "../src/proc.js";
+import { Layout } from "../src/store/layout.js";
+
+/**
+ * The marker list comes from the mount when there is one; otherwise from this
+ * node's own brick, so a volfile can be had for manual repair even when the
+ * daemon cannot mount.
+ */
+export async function renderVolfileFor(paths: StatePaths, cfg: NodeConfig, server: boolean) {
+  const v = new LocalVolume(paths, cfg, {
+    proc: systemProc,
+    clock: systemClock,
+    bins: await findGlusterBinaries(),
+    templates: await loadVolfileTemplates(),
+  });
+  const st = await v.serverState();
+  if (server) {
+    if (!st) throw new SetupError("E_NOT_A_SERVER", `${cfg.name} is not a server, so it has no brick volfile. Run 'hfs-config serve' first.`);
+    return { text: v.serverVolfile(st.volumeId), servers: [cfg.name], source: "server.json" };
+  }
+  let layout: Layout;
+  let source: string;
+  try {
+    await assertMounted(paths.currentMount);
+    layout = new Layout(paths.currentMount);
+    source = "the mounted config fs";
+  } catch {
+    if (!st) {
+      throw new UnavailableError(
+        "E_NOT_MOUNTED",
+        "the config fs is not mounted here and this node has no brick to read the markers from. Run 'hfs-config volfile' on a server.",
+      );
+    }
+    layout = new Layout(paths.brickDir);
+    source = `this node's brick ${join(paths.brickDir, ".hfs/servers")}`;
+  }
+  const markers = await readMarkers(layout);
+  const volumeId = (await readVolumeRecord(layout))?.volumeId ?? st?.volumeId;
+  if (markers.length === 0 || !volumeId) {
+    throw new UnavailableError("E_NO_SERVERS", `no server markers found in ${source}; is any node serving? See 'hfs-config status'.`);
+  }
+  const servers = markers.map((m) => ({ name: m.name, address: m.address, port: m.port }));
+  return { text: v.clientVolfile(volumeId, servers), servers: servers.map((s) => s.name).sort(), source };
+}

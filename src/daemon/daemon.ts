@@ -1,0 +1,422 @@
+import { realpath } from "node:fs/promises";
+import type { Clock } from "../clock.js";
+import { readMarkers, readTombstones, readVolumeRecord, type VolumeRecord, writeMarker } from "../cluster/markers.js";
+import { type EphemeralHandle, ExpirySweeper, setEphemeral } from "../coord/index.js";
+import { openStore } from "../engine/open.js";
+import { InvalidInputError, UnavailableError } from "../errors.js";
+import { withSelf } from "../members/members.js";
+import type { NodeConfig } from "../node/config.js";
+import type { StatePaths } from "../node/state-dir.js";
+import { reconcile } from "../plan/reconcile.js";
+import type { Action, LocalState, Marker, MemberAnswer, Observation, Plan, Tombstone } from "../plan/types.js";
+import type { Proc } from "../proc.js";
+import type { Store } from "../store/store.js";
+import { VERSION } from "../version.js";
+import type { LocalVolume } from "./local-volume.js";
+import type { Logger } from "./log.js";
+import { type StatusFetcher, type StatusReport, toAnswer } from "./peers.js";
+
+export interface DaemonDeps {
+  proc: Proc;
+  clock: Clock;
+  fetchStatus: StatusFetcher;
+  logger: Logger;
+  /** The gluster engine's brick and mount; absent for the dir engine. */
+  volume?: LocalVolume;
+}
+
+export interface DaemonOptions {
+  tickMs?: number;
+  peerTimeoutMs?: number;
+  /** TTL of the daemon's own liveness entry `_daemons/<node>`. */
+  aliveTtlMs?: number;
+}
+
+interface Known {
+  markers: Marker[] | null;
+  tombstones: Tombstone[] | null;
+  volume: VolumeRecord | null;
+}
+
+export const ALIVE_PREFIX = "_daemons";
+
+/**
+ * The node daemon: observes (its own state, every member's answer, the markers in
+ * the config fs), asks the pure planner what to do, and carries the plan out.
+ * Ticks, serve and retire run one at a time.
+ */
+export class Daemon {
+  readonly store: Store;
+  private stopped = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private known: Known = { markers: null, tombstones: null, volume: null };
+  private lastPlan: Plan | undefined;
+  private lastAnswers: MemberAnswer[] = [];
+  private mounted: string[] | null = null;
+  private generation: number | null = null;
+  private ready = false;
+  private retired = false;
+  private server = false;
+  private brickGeneration: number | null = null;
+  private pendingHeals = 0;
+  private sweeper: ExpirySweeper | undefined;
+  private alive: EphemeralHandle | undefined;
+  private healing: Promise<void> | undefined;
+  private lastHealAt = Number.NEGATIVE_INFINITY;
+  private wake: (() => void) | undefined;
+  private lastDiscrepancyText = "";
+
+  constructor(
+    readonly paths: StatePaths,
+    readonly cfg: NodeConfig,
+    readonly deps: DaemonDeps,
+    readonly opts: DaemonOptions = {},
+  ) {
+    this.store = openStore(paths, cfg);
+  }
+
+  private get log() {
+    return this.deps.logger;
+  }
+
+  /** Runs the loop until stop(). */
+  async run(): Promise<void> {
+    this.log.log("info", "daemon starting", { engine: this.cfg.engine, members: this.cfg.members.map((m) => m.name) });
+    while (!this.stopped) {
+      try {
+        await this.exclusive(() => this.tick());
+      } catch (err) {
+        this.log.log("error", "tick failed", { error: (err as Error).message });
+      }
+      if (this.stopped) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.opts.tickMs ?? 1000);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** Stops the loop, then everything this daemon supervises: liveness entry, sweeper, mount, brick. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.wake?.();
+    await this.queue.catch(() => {});
+    await this.alive?.close();
+    await this.sweeper?.stop();
+    if (this.deps.volume) {
+      await this.deps.volume.unmountAll().catch((err) => this.log.log("error", "unmount failed", { error: String(err) }));
+      await this.deps.volume.stopBrick().catch((err) => this.log.log("error", "brick stop failed", { error: String(err) }));
+    }
+    this.log.log("info", "daemon stopped");
+  }
+
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  status(): StatusReport {
+    const v = this.deps.volume;
+    return {
+      name: this.cfg.name,
+      address: this.cfg.address,
+      engine: this.cfg.engine,
+      server: this.server,
+      retired: this.retired,
+      ready: this.ready,
+      brick: this.server && v ? { address: this.cfg.address, port: this.cfg.brickPort } : null,
+      mounted: this.mounted ?? [],
+      generation: this.generation,
+      version: VERSION,
+      volumeId: this.known.volume?.volumeId ?? null,
+      brickGeneration: this.brickGeneration,
+      pendingHeals: this.pendingHeals,
+      markers: this.known.markers?.map((m) => m.name).sort() ?? null,
+      tombstones: this.known.tombstones?.map((t) => t.name).sort() ?? null,
+      discrepancies: (this.lastPlan?.discrepancies ?? []).map((d) => ({ kind: d.kind, detail: d.detail })),
+      alive: [],
+    };
+  }
+
+  async statusWithAlive(): Promise<StatusReport> {
+    const report = this.status();
+    if (this.ready) {
+      try {
+        report.alive = (await this.store.ls(ALIVE_PREFIX)).map((k) => k.slice(ALIVE_PREFIX.length + 1));
+      } catch {
+        // No liveness entries yet, or the config fs is briefly unreachable.
+      }
+    }
+    return report;
+  }
+
+  /** Members' answers as the planner wants them, ours included. */
+  get answers(): MemberAnswer[] {
+    return this.lastAnswers;
+  }
+
+  get plan(): Plan | undefined {
+    return this.lastPlan;
+  }
+
+  async localState(): Promise<LocalState> {
+    const v = this.deps.volume;
+    if (!v) {
+      return { name: this.cfg.name, server: false, retired: false, brickRunning: false, volumeId: null, brick: null };
+    }
+    const st = await v.serverState();
+    return {
+      name: this.cfg.name,
+      server: st !== null,
+      retired: await v.retired(),
+      brickRunning: (await v.brickPid()) !== undefined,
+      volumeId: st?.volumeId ?? null,
+      brick: { address: this.cfg.address, port: this.cfg.brickPort },
+    };
+  }
+
+  private async collectAnswers(local: LocalState): Promise<MemberAnswer[]> {
+    const members = withSelf(this.cfg.members, {
+      name: this.cfg.name,
+      address: this.cfg.address,
+      statusPort: this.cfg.statusPort,
+    });
+    const timeout = this.opts.peerTimeoutMs ?? 1500;
+    return Promise.all(
+      members.map(async (m): Promise<MemberAnswer> => {
+        if (m.name === this.cfg.name) {
+          return {
+            name: m.name,
+            answered: true,
+            server: local.server && local.brickRunning && !local.retired,
+            retired: local.retired,
+            ready: this.ready,
+            brick: local.brick,
+            volumeId: local.volumeId,
+            brickGeneration: this.brickGeneration,
+          };
+        }
+        return toAnswer(m.name, await this.deps.fetchStatus(m, timeout));
+      }),
+    );
+  }
+
+  /** Reads markers, tombstones and the volume record from the mount; keeps the last good reading on failure. */
+  private async readKnown(): Promise<void> {
+    try {
+      const [markers, tombstones, volume] = await Promise.all([
+        readMarkers(this.store.layout),
+        readTombstones(this.store.layout),
+        readVolumeRecord(this.store.layout),
+      ]);
+      this.known = { markers, tombstones, volume };
+      this.generation = (await this.store.generation()).generation;
+    } catch (err) {
+      this.log.log("warn", "cannot read the config fs; keeping the last known markers", { error: (err as Error).message });
+    }
+  }
+
+  async observe(): Promise<Observation> {
+    const local = await this.localState();
+    this.server = local.server && !local.retired;
+    this.retired = local.retired || Boolean(this.known.tombstones?.some((t) => t.name === this.cfg.name));
+    const v = this.deps.volume;
+    if (v) {
+      this.brickGeneration = local.server ? await v.brickGeneration() : null;
+      this.pendingHeals = local.server ? await v.pendingHeals() : 0;
+    }
+    this.lastAnswers = await this.collectAnswers(local);
+    let mounted: string[] | null = null;
+    if (!v) {
+      mounted = [];
+      await this.readKnown();
+    } else {
+      const ms = await v.mountState();
+      if (await v.mountAlive(ms)) {
+        mounted = (ms?.servers ?? []).map((s) => s.name).sort();
+        await this.readKnown();
+      } else if (ms) {
+        this.log.log("warn", "the config fs mount is gone; mounting again", { index: ms.index });
+      }
+    }
+    this.mounted = mounted;
+    return {
+      self: local,
+      answers: this.lastAnswers,
+      markers: this.known.markers,
+      tombstones: this.known.tombstones,
+      // Not mounted but markers known (the mount died): an empty mount makes the planner remount the markers.
+      mounted: mounted ?? (this.known.markers ? [] : null),
+      volumeId: this.known.volume?.volumeId ?? local.volumeId,
+      pendingHeals: this.pendingHeals,
+    };
+  }
+
+  /** One observe-plan-apply round. */
+  async tick(): Promise<Plan> {
+    const obs = await this.observe();
+    const plan = this.cfg.engine === "dir" ? dirPlan() : reconcile(obs);
+    this.lastPlan = plan;
+    this.logDiscrepancies(plan);
+    let remounted = false;
+    for (const action of plan.actions) {
+      try {
+        if (await this.apply(action, obs, plan)) remounted = true;
+      } catch (err) {
+        this.log.log("error", "action failed", { action: action.type, reason: action.reason, error: (err as Error).message });
+      }
+    }
+    if (remounted) {
+      // Markers must be read through the new graph before this node reports ready.
+      this.ready = false;
+      this.wake?.();
+      return plan;
+    }
+    this.ready = plan.settled && this.mounted !== null;
+    if (this.ready) await this.afterReady();
+    return plan;
+  }
+
+  private logDiscrepancies(plan: Plan): void {
+    const text = JSON.stringify(plan.discrepancies.map((d) => d.detail));
+    if (text === this.lastDiscrepancyText) return;
+    this.lastDiscrepancyText = text;
+    for (const d of plan.discrepancies) this.log.log("warn", "discrepancy", { kind: d.kind, detail: d.detail });
+  }
+
+  /** Carries out one action; true when it changed the mount. */
+  private async apply(action: Action, obs: Observation, plan: Plan): Promise<boolean> {
+    const v = this.deps.volume;
+    if (!v) return false;
+    switch (action.type) {
+      case "stop-local-brick":
+        this.log.log("info", "stopping the local brick", { reason: action.reason });
+        await v.stopBrick();
+        return false;
+      case "forget-server-role":
+        this.log.log("info", "giving up the server role", { reason: action.reason });
+        await v.forgetServerRole(this.cfg.name);
+        this.server = false;
+        this.retired = true;
+        return false;
+      case "start-local-brick": {
+        if (!obs.self.volumeId) return false;
+        this.log.log("info", "starting the local brick", { reason: action.reason });
+        await v.startBrick(obs.self.volumeId);
+        return false;
+      }
+      case "mount": {
+        const volumeId = obs.volumeId ?? obs.answers.find((a) => a.answered && a.server && a.volumeId)?.volumeId;
+        if (!volumeId) return false;
+        this.log.log("info", "mounting", { servers: action.servers.map((s) => s.name), reason: action.reason });
+        const st = await v.mount(volumeId, action.servers);
+        this.mounted = st.servers.map((s) => s.name);
+        await this.readKnown();
+        return true;
+      }
+      case "add-marker":
+        if (!plan.writable) return false;
+        this.log.log("info", "adding a marker", { node: action.marker.name, reason: action.reason });
+        await writeMarker(this.store, { ...action.marker, since: this.deps.clock.now() });
+        return false;
+      case "heal":
+        this.startHeal(action.reason);
+        return false;
+    }
+  }
+
+  /** Crawls the mount so AFR heals every entry it looks up; one crawl at a time, not more than every 5 s. */
+  startHeal(reason: string, force = false): Promise<void> {
+    if (this.healing) return this.healing;
+    const now = this.deps.clock.monotonic();
+    if (!force && now - this.lastHealAt < 5000) return Promise.resolve();
+    this.lastHealAt = now;
+    this.healing = (async () => {
+      try {
+        const root = await realpath(this.paths.currentMount);
+        this.log.log("info", "healing: crawling the config fs", { reason });
+        const r = await this.deps.proc.run("find", [root, "-exec", "stat", "--format=%i", "{}", "+"], { timeoutMs: 300_000 });
+        if (r.code !== 0) this.log.log("warn", "heal crawl had errors", { stderr: r.stderr.slice(0, 500) });
+      } catch (err) {
+        this.log.log("warn", "heal crawl failed", { error: (err as Error).message });
+      } finally {
+        this.healing = undefined;
+      }
+    })();
+    return this.healing;
+  }
+
+  private async afterReady(): Promise<void> {
+    if (!this.sweeper) {
+      this.sweeper = new ExpirySweeper(this.store, {
+        clock: this.deps.clock,
+        onError: () => {},
+        onExpired: (info) => this.log.log("info", "expired a dead lease", { ...info }),
+      });
+      this.sweeper.start();
+    }
+    if ((!this.alive || this.alive.lost) && (this.cfg.engine === "dir" || this.lastPlan?.writable)) {
+      try {
+        await this.alive?.close();
+        this.alive = await setEphemeral(
+          this.store,
+          `${ALIVE_PREFIX}/${this.cfg.name}`,
+          JSON.stringify({ address: this.cfg.address, statusPort: this.cfg.statusPort, pid: process.pid }),
+          { ttlMs: this.opts.aliveTtlMs ?? 10_000 },
+        );
+      } catch (err) {
+        this.alive = undefined;
+        this.log.log("warn", "could not write the liveness entry", { error: (err as Error).message });
+      }
+    }
+  }
+
+  // -- serve and retire --------------------------------------------------------------------------
+
+  /** Waits, without holding the loop, until `cond` holds; throws `onTimeout()` after `ms`. */
+  async waitFor(cond: () => boolean | Promise<boolean>, ms: number, onTimeout: () => Error): Promise<void> {
+    const deadline = this.deps.clock.monotonic() + ms;
+    while (!(await cond())) {
+      if (this.stopped) throw new UnavailableError("E_DAEMON_STOPPING", "the daemon is stopping; run the command again once it is back.");
+      if (this.deps.clock.monotonic() >= deadline) throw onTimeout();
+      this.wake?.();
+      await this.deps.clock.sleep(200);
+    }
+  }
+
+  requireGluster(what: string): LocalVolume {
+    if (!this.deps.volume) {
+      throw new InvalidInputError(
+        "E_DIR_ENGINE",
+        `'${what}' manages GlusterFS bricks; this node uses the dir engine, where the config fs is a plain directory with no servers.`,
+      );
+    }
+    return this.deps.volume;
+  }
+
+  get isMounted(): boolean {
+    return this.mounted !== null;
+  }
+
+  get knownState(): Known {
+    return this.known;
+  }
+
+  setMounted(names: string[]): void {
+    this.mounted = names;
+  }
+
+  refresh(): Promise<void> {
+    return this.readKnown();
+  }
+}
+
+function dirPlan(): Plan {
+  return { discrepancies: [], actions: [], writable: true, settled: true };
+}

@@ -1,0 +1,138 @@
+import { chmod, rm } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { HfsError, SetupError } from "../errors.js";
+import type { Daemon } from "./daemon.js";
+import { retire, serve } from "./serve.js";
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  if (err instanceof HfsError) {
+    const http = err.exitCode === 2 ? 400 : err.exitCode === 3 ? 404 : err.exitCode === 4 ? 409 : err.exitCode === 5 ? 503 : 500;
+    send(res, http, { error: { code: err.code, message: err.message, exitCode: err.exitCode } });
+    return;
+  }
+  send(res, 500, { error: { code: "E_INTERNAL", message: (err as Error)?.message ?? String(err), exitCode: 1 } });
+}
+
+async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<unknown> {
+  let body = "";
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > limit) throw new HttpError(413, "E_TOO_LARGE", "request body over 64 KiB");
+  }
+  if (body.trim() === "") return {};
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new HttpError(400, "E_BAD_JSON", "request body is not JSON");
+  }
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The public endpoint every member queries: GET /v1/status, nothing else. */
+export function statusHandler(d: Daemon) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/v1/status") return send(res, 404, { error: { code: "E_NOT_FOUND", message: "only GET /v1/status is served here" } });
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.setHeader("allow", "GET, HEAD");
+      return send(res, 405, { error: { code: "E_METHOD", message: `${req.method} is not allowed on /v1/status; use GET` } });
+    }
+    d.statusWithAlive().then(
+      (s) => send(res, 200, s),
+      (err) => sendError(res, err),
+    );
+  };
+}
+
+/**
+ * The local control endpoint, on a unix socket in the state dir (mode 0600): only
+ * root on this node can make it serve, retire or repair.
+ */
+export function controlHandler(d: Daemon, extra: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {}) {
+  const routes: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {
+    "/v1/serve": () => serve(d),
+    "/v1/retire": (b) => {
+      if (b.node !== undefined && typeof b.node !== "string") throw new HttpError(400, "E_BAD_REQUEST", "node must be a string");
+      return retire(d, b.node as string | undefined, b.force === true);
+    },
+    ...extra,
+  };
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    if (path === "/v1/status" && req.method === "GET") {
+      d.statusWithAlive().then(
+        (s) => send(res, 200, s),
+        (err) => sendError(res, err),
+      );
+      return;
+    }
+    const route = routes[path];
+    if (!route) return send(res, 404, { error: { code: "E_NOT_FOUND", message: `no such endpoint ${path}` } });
+    if (req.method !== "POST") return send(res, 405, { error: { code: "E_METHOD", message: "use POST" } });
+    readBody(req)
+      .then((body) => {
+        if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "E_BAD_REQUEST", "body must be a JSON object");
+        return route(body as Record<string, unknown>);
+      })
+      .then(
+        (out) => send(res, 200, out),
+        (err) => {
+          if (err instanceof HttpError) send(res, err.status, { error: { code: err.code, message: err.message, exitCode: 2 } });
+          else sendError(res, err);
+        },
+      );
+  };
+}
+
+export function listenTcp(handler: ReturnType<typeof statusHandler>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer(handler);
+    srv.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EADDRINUSE") {
+        reject(
+          new SetupError(
+            "E_PORT_IN_USE",
+            `status port ${port} on ${host} is already in use (another daemon for this node?). Find it with 'ss -ltnp sport = :${port}', or choose another port with 'hfs-config setup --status-port P --force'.`,
+          ),
+        );
+      } else if (err.code === "EADDRNOTAVAIL") {
+        reject(new SetupError("E_ADDRESS_NOT_LOCAL", `${host} is not an address of this machine; fix it with 'hfs-config setup --address A --force'.`));
+      } else reject(err);
+    });
+    srv.listen({ host, port }, () => resolve(srv));
+  });
+}
+
+export async function listenUnix(handler: ReturnType<typeof controlHandler>, socketPath: string): Promise<Server> {
+  await rm(socketPath, { force: true });
+  const srv = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    srv.once("error", reject);
+    srv.listen(socketPath, () => resolve());
+  });
+  await chmod(socketPath, 0o600);
+  return srv;
+}
+
+export function closeServer(srv: Server | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!srv) return resolve();
+    srv.close(() => resolve());
+    srv.closeAllConnections?.();
+  });
+}

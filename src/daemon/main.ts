@@ -1,0 +1,91 @@
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import type { Server } from "node:http";
+import { systemClock } from "../clock.js";
+import { SetupError } from "../errors.js";
+import { findGlusterBinaries } from "../gluster/binaries.js";
+import { loadVolfileTemplates } from "../gluster/volfile.js";
+import { readNodeConfig } from "../node/config.js";
+import type { StatePaths } from "../node/state-dir.js";
+import { systemProc } from "../proc.js";
+import { controlSocket } from "./control-client.js";
+import { Daemon } from "./daemon.js";
+import { closeServer, controlHandler, listenTcp, listenUnix, statusHandler } from "./http.js";
+import { LocalVolume } from "./local-volume.js";
+import { jsonLogger } from "./log.js";
+import { httpStatusFetcher } from "./peers.js";
+import { repairHandler } from "./repair.js";
+
+export interface RunningDaemon {
+  daemon: Daemon;
+  stop(): Promise<void>;
+  done: Promise<void>;
+}
+
+/** Starts the daemon for the node in `paths`: one per state dir, guarded by its pid file. */
+export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } = {}): Promise<RunningDaemon> {
+  const cfg = await readNodeConfig(paths);
+  await mkdir(paths.runDir, { recursive: true });
+  await claimPidFile(paths.daemonPidFile);
+  const logger = jsonLogger(paths.daemonLog, cfg.name);
+  let volume: LocalVolume | undefined;
+  try {
+    if (cfg.engine === "gluster") {
+      const bins = await findGlusterBinaries();
+      volume = new LocalVolume(paths, cfg, { proc: systemProc, clock: systemClock, bins, templates: await loadVolfileTemplates() });
+      // Mounts left by a daemon that died are not trusted: the loop mounts afresh from the markers.
+      await volume.unmountAll();
+    }
+  } catch (err) {
+    await rm(paths.daemonPidFile, { force: true });
+    throw err;
+  }
+  const daemon = new Daemon(
+    paths,
+    cfg,
+    { proc: systemProc, clock: systemClock, fetchStatus: httpStatusFetcher(cfg.statusPort), logger, volume },
+    { tickMs: opts.tickMs },
+  );
+  let http: Server | undefined;
+  let control: Server | undefined;
+  try {
+    http = await listenTcp(statusHandler(daemon), cfg.address, cfg.statusPort);
+    control = await listenUnix(controlHandler(daemon, repairHandler(daemon)), controlSocket(paths));
+  } catch (err) {
+    await closeServer(http);
+    await rm(paths.daemonPidFile, { force: true });
+    throw err;
+  }
+  logger.log("info", "listening", { status: `${cfg.address}:${cfg.statusPort}`, control: controlSocket(paths) });
+  const done = daemon.run();
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await closeServer(http);
+      await closeServer(control);
+      await daemon.stop();
+      await done.catch(() => {});
+      await rm(controlSocket(paths), { force: true });
+      await rm(paths.daemonPidFile, { force: true });
+    })();
+    return stopping;
+  };
+  return { daemon, stop, done };
+}
+
+async function claimPidFile(file: string): Promise<void> {
+  try {
+    const pid = Number((await readFile(file, "utf8")).trim());
+    if (Number.isInteger(pid) && pid > 1 && pid !== process.pid && systemProc.alive(pid)) {
+      const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+      if (cmd.includes("hfs-config") || cmd.includes("daemon")) {
+        throw new SetupError(
+          "E_DAEMON_RUNNING",
+          `a daemon for this state dir already runs (pid ${pid}, ${file}). Stop it first ('kill ${pid}'), or use another --state-dir.`,
+        );
+      }
+    }
+  } catch (err) {
+    if (err instanceof SetupError) throw err;
+  }
+  await writeFile(file, `${process.pid}\n`);
+}

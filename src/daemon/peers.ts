@@ -1,0 +1,70 @@
+import { request } from "node:http";
+import type { Member } from "../members/members.js";
+import type { MemberAnswer } from "../plan/types.js";
+
+/** What GET /v1/status answers. */
+export interface StatusReport {
+  name: string;
+  address: string;
+  server: boolean;
+  retired: boolean;
+  ready: boolean;
+  brick: { address: string; port: number } | null;
+  mounted: string[];
+  generation: number | null;
+  version: string;
+  engine: "gluster" | "dir";
+  volumeId: string | null;
+  brickGeneration: number | null;
+  pendingHeals: number;
+  markers: string[] | null;
+  tombstones: string[] | null;
+  discrepancies: { kind: string; detail: string }[];
+  alive: string[];
+}
+
+export type StatusFetcher = (member: Member, timeoutMs: number) => Promise<StatusReport | undefined>;
+
+/** GET http://address:port/v1/status with a hard timeout; undefined when the member does not answer. */
+export function httpStatusFetcher(defaultPort: number): StatusFetcher {
+  return (member, timeoutMs) =>
+    new Promise((resolve) => {
+      const req = request(
+        { host: member.address, port: member.statusPort ?? defaultPort, path: "/v1/status", method: "GET", timeout: timeoutMs },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c) => {
+            body += c;
+            if (body.length > 1_000_000) req.destroy();
+          });
+          res.on("end", () => {
+            try {
+              resolve(res.statusCode === 200 ? (JSON.parse(body) as StatusReport) : undefined);
+            } catch {
+              resolve(undefined);
+            }
+          });
+          res.on("error", () => resolve(undefined));
+        },
+      );
+      req.on("timeout", () => req.destroy());
+      req.on("error", () => resolve(undefined));
+      req.end();
+    });
+}
+
+export function toAnswer(name: string, report: StatusReport | undefined): MemberAnswer {
+  if (!report || report.name !== name) return { name, answered: false };
+  return {
+    name,
+    answered: true,
+    server: report.server,
+    retired: report.retired,
+    ready: report.ready,
+    brick: report.brick,
+    volumeId: report.volumeId,
+    brickGeneration: report.brickGeneration,
+    tombstones: report.tombstones ?? undefined,
+  };
+}

@@ -1,0 +1,136 @@
+import { retireServer, writeMarker } from "../cluster/markers.js";
+import { ConflictError, UnavailableError } from "../errors.js";
+import type { Daemon } from "./daemon.js";
+
+export interface ServeResult {
+  node: string;
+  volumeId: string;
+  created: boolean;
+  alreadyServing: boolean;
+  servers: string[];
+  setAside?: string;
+}
+
+const MOUNT_WAIT_MS = 90_000;
+const HEAL_WAIT_MS = 180_000;
+
+/**
+ * Makes this node a server: brick ready, glusterfsd running, marker written, and
+ * returns only once every daemon can mount the new list and this brick holds a
+ * full copy. The first server of a cluster creates the volume.
+ */
+export async function serve(d: Daemon): Promise<ServeResult> {
+  const v = d.requireGluster("serve");
+  const self = d.cfg.name;
+
+  // What we need first: either our daemon's mount of the existing volume, or certainty there is none yet.
+  await d.waitFor(
+    () => d.isMounted || (d.answers.length > 0 && !d.answers.some((a) => a.answered && a.server && a.name !== self) && !d.knownState.markers),
+    MOUNT_WAIT_MS,
+    () =>
+      new UnavailableError(
+        "E_NOT_MOUNTED",
+        `other servers answer, but this node's daemon has not mounted the config volume within ${MOUNT_WAIT_MS / 1000}s. Check 'hfs-config status' and the daemon's log (${d.paths.daemonLog}).`,
+      ),
+  );
+
+  const res = await d.exclusive(async (): Promise<ServeResult> => {
+    const local = await d.localState();
+    const tombstoned = local.retired || Boolean(d.knownState.tombstones?.some((t) => t.name === self));
+    const marked = Boolean(d.knownState.markers?.some((m) => m.name === self));
+    if (!tombstoned && local.server && local.brickRunning && marked) {
+      return {
+        node: self,
+        volumeId: local.volumeId as string,
+        created: false,
+        alreadyServing: true,
+        servers: (d.knownState.markers ?? []).map((m) => m.name),
+      };
+    }
+    let setAside: string | undefined;
+    if (tombstoned) {
+      setAside = await v.setOldBrickAside();
+      d.deps.logger.log("info", "serving anew after retirement: the old brick is set aside", { setAside });
+    }
+    const marker = { name: self, address: d.cfg.address, port: d.cfg.brickPort, since: d.deps.clock.now() };
+    if (!d.isMounted) {
+      const volumeId = (tombstoned ? null : local.volumeId) ?? v.newVolumeId();
+      d.deps.logger.log("info", "no server answers and no markers are known: creating the config volume", { volumeId });
+      await v.startBrick(volumeId);
+      const st = await v.mount(volumeId, [v.brick]);
+      d.setMounted(st.servers.map((s) => s.name));
+      await writeMarker(d.store, marker, {
+        volume: { volume: d.cfg.volume, volumeId, createdAt: d.deps.clock.now(), createdBy: self },
+      });
+      await d.refresh();
+      return { node: self, volumeId, created: true, alreadyServing: false, servers: [self], setAside };
+    }
+    const volume = d.knownState.volume;
+    if (!volume) {
+      throw new ConflictError(
+        "E_NO_VOLUME_RECORD",
+        "the mounted config volume has no .hfs/volume.json, so its identity is unknown. Run 'hfs-config repair' first.",
+      );
+    }
+    await v.startBrick(volume.volumeId);
+    await writeMarker(d.store, marker, { clearTombstone: tombstoned });
+    await d.refresh();
+    return {
+      node: self,
+      volumeId: volume.volumeId,
+      created: false,
+      alreadyServing: false,
+      servers: (d.knownState.markers ?? []).map((m) => m.name),
+      setAside,
+    };
+  });
+  if (!res.alreadyServing) await waitHealed(d);
+  return res;
+}
+
+/** Until this node mounts the marker list with its own brick in it and the brick holds the whole tree. */
+async function waitHealed(d: Daemon): Promise<void> {
+  const v = d.requireGluster("serve");
+  await d.waitFor(
+    async () => {
+      const st = d.status();
+      if (!st.ready || !st.mounted.includes(d.cfg.name)) return false;
+      await d.startHeal("a new brick joined", true);
+      const pending = await v.pendingHeals();
+      const brickGen = await v.brickGeneration();
+      const peersPending = d.answers.some((a) => a.answered && a.server && a.name !== d.cfg.name && (a.brickGeneration ?? -1) !== brickGen);
+      return pending === 0 && brickGen !== null && brickGen === st.generation && !peersPending;
+    },
+    HEAL_WAIT_MS,
+    () =>
+      new UnavailableError(
+        "E_HEAL_TIMEOUT",
+        `this node serves, but its brick did not finish healing within ${HEAL_WAIT_MS / 1000}s. It keeps healing in the background; follow it with 'hfs-config status'.`,
+      ),
+  );
+}
+
+export interface RetireResult {
+  node: string;
+  generation: number;
+  servers: string[];
+}
+
+/** Replaces NODE's marker with a tombstone; a local brick is stopped once the mount no longer uses it. */
+export async function retire(d: Daemon, node: string | undefined, force: boolean): Promise<RetireResult> {
+  d.requireGluster("retire");
+  const target = node ?? d.cfg.name;
+  return d.exclusive(async () => {
+    if (!d.isMounted) {
+      throw new UnavailableError(
+        "E_NOT_MOUNTED",
+        "the config fs is not mounted on this node, so the markers cannot be changed. Check 'hfs-config status'.",
+      );
+    }
+    const generation = await retireServer(d.store, target, { force, by: d.cfg.name });
+    d.deps.logger.log("info", "retired a server", { node: target, force });
+    await d.tick();
+    await d.tick();
+    return { node: target, generation, servers: (d.knownState.markers ?? []).map((m) => m.name) };
+  });
+}
