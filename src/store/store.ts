@@ -274,7 +274,6 @@ export class Store {
   async exclusive<T>(body: (lock: DirLock) => Promise<T>): Promise<T> {
     const run = async () =>
       this.io("writing", async () => {
-        await this.opts.precheck?.();
         await mkdir(this.layout.tmpDir, { recursive: true });
         const lock = await DirLock.acquire(this.layout.writeLock, this.layout.tmpDir, {
           node: this.node,
@@ -345,6 +344,7 @@ export class Store {
   /** Runs I/O on the config fs, turning GlusterFS's "outcome unknown" errors into exit 5. */
   private async io<T>(what: string, body: () => Promise<T>): Promise<T> {
     try {
+      await this.opts.precheck?.();
       return await body();
     } catch (err) {
       throw translateFsError(err, what);

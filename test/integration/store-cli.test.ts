@@ -147,6 +147,12 @@ describe("a newcomer's tour on the dir engine", () => {
   });
 });
 
+async function generationOf(n: Awaited<ReturnType<typeof dirNode>>): Promise<number> {
+  const r = await n.run(["status", "--json"]);
+  expect(r.code, `status failed: ${r.stderr}`).toBe(0);
+  return JSON.parse(r.stdout).generation;
+}
+
 describe("bad input is refused with exit 2 and changes nothing", () => {
   let n: Awaited<ReturnType<typeof dirNode>>;
   beforeEach(async () => {
@@ -167,12 +173,12 @@ describe("bad input is refused with exit 2 and changes nothing", () => {
   ];
   it.each(cases)("%s", async (_name, args, problem) => {
     const before = await snapshot(n.cfgDir);
-    const gen = JSON.parse((await n.run(["status", "--json"])).stdout).generation;
+    const gen = await generationOf(n);
     const r = await n.run(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(problem);
     expect(await snapshot(n.cfgDir)).toEqual(before);
-    expect(JSON.parse((await n.run(["status", "--json"])).stdout).generation).toBe(gen);
+    expect(await generationOf(n)).toBe(gen);
   });
 
   it("an oversized value", async () => {

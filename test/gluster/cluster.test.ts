@@ -1,0 +1,194 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { listGlusterMounts } from "../../src/gluster/mount.js";
+import { systemProc } from "../../src/proc.js";
+import { TestCluster, readPid, sleep } from "../helpers/cluster.js";
+import { describeGluster } from "../helpers/gluster.js";
+
+const NODES = ["n1", "n2", "n3"];
+
+describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
+  let c: TestCluster;
+
+  beforeAll(async () => {
+    c = await TestCluster.create(NODES);
+    for (const n of NODES) c.startDaemon(n);
+    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
+  });
+
+  afterAll(async () => {
+    await c?.cleanup();
+    // Nothing of ours may outlive the suite.
+    expect(await listGlusterMounts({}, c.base)).toEqual([]);
+    expect(await c.glusterPids()).toEqual([]);
+  });
+
+  it("before any server, data commands exit 5 saying nothing is mounted", async () => {
+    const s = await c.status("n1");
+    expect(s).toMatchObject({ ready: false, server: false, mounted: [] });
+    const r = await c.run("n1", ["get", "x"]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/not mounted/);
+  });
+
+  it("serve on n1, n2, n3: every daemon is ready with [n1, n2, n3]", async () => {
+    for (const n of NODES) {
+      const r = await c.run(n, ["serve", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    for (const n of NODES) {
+      const s = await c.waitReady(n, NODES);
+      expect(s).toMatchObject({ name: n, server: true, retired: false, brick: { address: "127.0.0.1", port: c.node(n).brickPort } });
+    }
+    const again = await c.run("n2", ["serve", "--json"]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ alreadyServing: true });
+  });
+
+  it("a key set through n1 is read through n3 and is on all three bricks", async () => {
+    expect((await c.run("n1", ["set", "app/db/host", "db1.example"])).code).toBe(0);
+    const r = await c.run("n3", ["get", "app/db/host", "--json"]);
+    expect(JSON.parse(r.stdout)).toMatchObject({ value: "db1.example", version: 1 });
+    for (const n of NODES) expect(await readFile(join(c.brickDir(n), "app/db/host"), "utf8")).toBe("db1.example");
+  });
+
+  it("status --json shows the cluster", async () => {
+    const r = await c.run("n2", ["status", "--json"]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ node: "n2", ready: true, markers: NODES, mounted: NODES, tombstones: [], discrepancies: [] });
+    expect(s.members).toEqual(NODES.map((name) => expect.objectContaining({ name, answered: true, server: true })));
+    expect(typeof s.generation).toBe("number");
+  });
+
+  it("volfile -o F, then plain glusterfs -f F MNT reads the key", async () => {
+    const f = join(c.base, "manual.vol");
+    const r = await c.run("n2", ["volfile", "-o", f]);
+    expect(r.code, r.stderr).toBe(0);
+    const text = await readFile(f, "utf8");
+    for (const n of NODES) expect(text).toContain(`volume hfs-config-client-${n}`);
+    const mnt = await c.mkdir("manual-mnt");
+    const pidFile = join(c.base, "manual.pid");
+    const m = await systemProc.run("glusterfs", ["-f", f, "-l", join(c.base, "manual.log"), "-p", pidFile, mnt]);
+    expect(m.code, m.stderr).toBe(0);
+    try {
+      const value = await c.waitFor("the manual mount to read", async () => {
+        try {
+          return await readFile(join(mnt, "app/db/host"), "utf8");
+        } catch {
+          return undefined;
+        }
+      }, 20_000);
+      expect(value).toBe("db1.example");
+    } finally {
+      await systemProc.run("umount", [mnt]);
+      const pid = await readPid(pidFile);
+      if (pid) await c.waitFor("manual glusterfs to exit", async () => !systemProc.alive(pid), 10_000).catch(() => systemProc.kill(pid, "SIGKILL"));
+    }
+    const server = await c.run("n1", ["volfile", "--server"]);
+    expect(server.stdout).toMatch(/option volume-id [0-9a-f-]{36}/);
+    expect(server.stdout).toContain(`option transport.socket.listen-port ${c.node("n1").brickPort}`);
+  });
+
+  it("one brick killed: writes still succeed, and the daemon brings it back", async () => {
+    const pid = await readPid(join(c.node("n3").state, "run", "brick.pid"));
+    expect(pid).toBeDefined();
+    process.kill(pid as number, "SIGKILL");
+    const r = await c.run("n1", ["set", "app/while-one-down", "yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitFor("n3's brick restarted", async () => {
+      const p = await readPid(join(c.node("n3").state, "run", "brick.pid"));
+      return p !== pid && p !== undefined && systemProc.alive(p);
+    });
+    await c.waitFor("the write healed onto n3's brick", async () => existsSync(join(c.brickDir("n3"), "app/while-one-down")), 60_000);
+  });
+
+  it("two of three servers down: set exits 5 with 'no quorum'; after they return nothing is lost", async () => {
+    await c.stopDaemon("n2");
+    await c.stopDaemon("n3");
+    const r = await c.run("n1", ["set", "app/during-outage", "x"]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/no quorum/);
+    const s = await c.status("n1");
+    expect(s?.mounted).toEqual(NODES);
+    expect(s?.discrepancies.map((d) => d.kind)).toEqual(expect.arrayContaining(["server-down", "no-quorum"]));
+    c.startDaemon("n2");
+    c.startDaemon("n3");
+    for (const n of NODES) await c.waitReady(n, NODES);
+    await c.waitFor("writes accepted again", async () => (await c.run("n1", ["set", "app/after", "ok"])).code === 0, 60_000);
+    for (const n of NODES) {
+      expect((await c.run(n, ["get", "app/db/host"])).stdout).toBe("db1.example");
+      expect((await c.run(n, ["get", "app/while-one-down"])).stdout).toBe("yes");
+      expect((await c.run(n, ["get", "app/after"])).stdout).toBe("ok");
+    }
+  });
+
+  it("retire of an unknown node is a clear usage error", async () => {
+    const r = await c.run("n1", ["retire", "nope"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nope is not a server of this volume/);
+  });
+
+  it("retire n3: n1 and n2 remount to [n1, n2] within 20 s and n3's glusterfsd is gone", async () => {
+    const pid = await readPid(join(c.node("n3").state, "run", "brick.pid"));
+    const r = await c.run("n1", ["retire", "n3"]);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitReady("n1", ["n1", "n2"], 20_000);
+    await c.waitReady("n2", ["n1", "n2"], 20_000);
+    await c.waitFor("n3's glusterfsd gone", async () => !systemProc.alive(pid as number), 20_000);
+    const s3 = await c.waitFor("n3 reports retired", async () => {
+      const s = await c.status("n3");
+      return s?.retired ? s : undefined;
+    }, 20_000);
+    expect(s3.server).toBe(false);
+    const st = JSON.parse((await c.run("n1", ["status", "--json"])).stdout);
+    expect(st).toMatchObject({ markers: ["n1", "n2"], tombstones: ["n3"] });
+  });
+
+  it("then retiring n2 works and retiring n1, the last, exits 4", async () => {
+    expect((await c.run("n1", ["retire", "n2"])).code).toBe(0);
+    await c.waitReady("n1", ["n1"], 20_000);
+    const last = await c.run("n1", ["retire", "n1"]);
+    expect(last.code).toBe(4);
+    expect(last.stderr).toMatch(/last server.*--force/);
+    expect((await c.run("n1", ["get", "app/db/host"])).stdout).toBe("db1.example");
+  });
+
+  it("a daemon whose status port is taken fails with a clear error", async () => {
+    const srv = createServer();
+    const port = c.node("n3").statusPort;
+    await c.stopDaemon("n3");
+    await new Promise<void>((r) => srv.listen({ host: "127.0.0.1", port }, () => r()));
+    try {
+      const child = c.startDaemon("n3");
+      const code = await new Promise<number | null>((r) => child.once("exit", r));
+      expect(code).toBe(1);
+      expect(c.node("n3").log.join("\n")).toMatch(/status port \d+ on 127.0.0.1 is already in use/);
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+  });
+
+  it("glusterfsd missing: the daemon says what to install", async () => {
+    const empty = join(c.base, "not-glusterfsd");
+    await writeFile(empty, "");
+    // A private mount namespace where /usr/sbin/glusterfsd is an empty, non-executable file.
+    const child = spawn(
+      "unshare",
+      ["-m", "sh", "-c", `mount --bind ${empty} /usr/sbin/glusterfsd && exec "$0" "$@"`, process.execPath, join(import.meta.dirname, "../../dist/cli/hfs-config.js"), "daemon"],
+      { env: { ...process.env, HFS_STATE_DIR: c.node("n3").state, PATH: "/usr/bin:/bin" }, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let err = "";
+    child.stderr?.on("data", (d) => {
+      err += d;
+    });
+    const code = await new Promise<number | null>((r) => child.once("exit", r));
+    expect(code).toBe(1);
+    expect(err).toMatch(/glusterfsd.*apt-get install -y glusterfs-server glusterfs-client/s);
+    await sleep(10);
+  });
+});
