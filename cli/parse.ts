@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "commander";
+import { parseLockName } from "../src/coord/lock-record.js";
 
 /** Option parsers for commander; a bad value becomes a usage error (exit 2). */
 export function wholeNumber(what: string, min = 0) {
@@ -23,10 +24,14 @@ export function seconds(what: string) {
 }
 
 export function fencing(raw: string): { lock: string; token: number } {
-  const m = /^([A-Za-z0-9_][A-Za-z0-9_.-]*):(\d+)$/.exec(raw);
-  if (!m)
+  const m = /^(.*):(\d+)$/.exec(raw);
+  if (!m || !Number.isSafeInteger(Number(m[2])))
     throw new InvalidArgumentError(
       `--fencing takes LOCK:TOKEN (e.g. deploy:17), got ${JSON.stringify(raw)}.`,
     );
-  return { lock: m[1] as string, token: Number(m[2]) };
+  try {
+    return { lock: parseLockName(m[1] as string), token: Number(m[2]) };
+  } catch (err) {
+    throw new InvalidArgumentError(`--fencing ${(err as Error).message}`);
+  }
 }

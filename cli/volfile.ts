@@ -1,13 +1,13 @@
 import { join } from "node:path";
+import { systemClock } from "../src/clock.js";
 import { readMarkers, readVolumeRecord } from "../src/cluster/markers.js";
+import { LocalVolume } from "../src/daemon/local-volume.js";
 import { assertMounted } from "../src/engine/open.js";
 import { SetupError, UnavailableError } from "../src/errors.js";
 import { findGlusterBinaries } from "../src/gluster/binaries.js";
 import { loadVolfileTemplates } from "../src/gluster/volfile.js";
-import { LocalVolume } from "../src/daemon/local-volume.js";
 import type { NodeConfig } from "../src/node/config.js";
 import type { StatePaths } from "../src/node/state-dir.js";
-import { systemClock } from "../src/clock.js";
 import { systemProc } from "../src/proc.js";
 import { Layout } from "../src/store/layout.js";
 
@@ -25,7 +25,11 @@ export async function renderVolfileFor(paths: StatePaths, cfg: NodeConfig, serve
   });
   const st = await v.serverState();
   if (server) {
-    if (!st) throw new SetupError("E_NOT_A_SERVER", `${cfg.name} is not a server, so it has no brick volfile. Run 'hfs-config serve' first.`);
+    if (!st)
+      throw new SetupError(
+        "E_NOT_A_SERVER",
+        `${cfg.name} is not a server, so it has no brick volfile. Run 'hfs-config serve' first.`,
+      );
     return { text: v.serverVolfile(st.volumeId), servers: [cfg.name], source: "server.json" };
   }
   let layout: Layout;
@@ -47,7 +51,10 @@ export async function renderVolfileFor(paths: StatePaths, cfg: NodeConfig, serve
   const markers = await readMarkers(layout);
   const volumeId = (await readVolumeRecord(layout))?.volumeId ?? st?.volumeId;
   if (markers.length === 0 || !volumeId) {
-    throw new UnavailableError("E_NO_SERVERS", `no server markers found in ${source}; is any node serving? See 'hfs-config status'.`);
+    throw new UnavailableError(
+      "E_NO_SERVERS",
+      `no server markers found in ${source}; is any node serving? See 'hfs-config status'.`,
+    );
   }
   const servers = markers.map((m) => ({ name: m.name, address: m.address, port: m.port }));
   return { text: v.clientVolfile(volumeId, servers), servers: servers.map((s) => s.name).sort(), source };

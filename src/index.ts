@@ -1,14 +1,22 @@
 /** The library scripts use to read and write configuration. */
-export * from "./errors.js";
-export { parseKey, parsePrefix } from "./keys.js";
-export { Store, type StoreOptions, type GetResult, type WriteResult, type WriteOptions, type Fencing } from "./store/store.js";
-export type { ChangeRecord } from "./store/journal.js";
-export { openStore } from "./engine/open.js";
-export { readNodeConfig, type NodeConfig } from "./node/config.js";
-export { resolveStateDir, StatePaths } from "./node/state-dir.js";
+
 export { backup, restore } from "./backup/backup.js";
-export { readInitSource } from "./init/source.js";
+export { openStore } from "./engine/open.js";
+export * from "./errors.js";
 export { replaceTree } from "./init/replace.js";
+export { readInitSource } from "./init/source.js";
+export { parseKey, parsePrefix } from "./keys.js";
+export { type NodeConfig, readNodeConfig } from "./node/config.js";
+export { resolveStateDir, StatePaths } from "./node/state-dir.js";
+export type { ChangeRecord } from "./store/journal.js";
+export {
+  type Fencing,
+  type GetResult,
+  Store,
+  type StoreOptions,
+  type WriteOptions,
+  type WriteResult,
+} from "./store/store.js";
 
 import { openStore } from "./engine/open.js";
 import { readNodeConfig } from "./node/config.js";

@@ -13,7 +13,10 @@ export function registerCluster(program: Command): void {
   program
     .command("daemon")
     .description("run this node's daemon in the foreground: brick, mount, status endpoint, healing")
-    .addHelpText("after", "\nExample:\n  $ hfs-config --state-dir /var/lib/hfs-config daemon\n\nSIGTERM or SIGINT stop it cleanly: the mount is taken down and the local brick stopped.")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ hfs-config --state-dir /var/lib/hfs-config daemon\n\nSIGTERM or SIGINT stop it cleanly: the mount is taken down and the local brick stopped.",
+    )
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
       const running = await startDaemon(ctx.paths);
@@ -22,15 +25,22 @@ export function registerCluster(program: Command): void {
         process.once("SIGTERM", () => resolve("SIGTERM"));
         process.once("SIGINT", () => resolve("SIGINT"));
       });
-      process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: "info", msg: `received ${sig}, stopping` })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ ts: new Date().toISOString(), level: "info", msg: `received ${sig}, stopping` })}\n`,
+      );
       await running.stop();
       process.exit(0);
     });
 
   program
     .command("serve")
-    .description("make this node a config server: brick, glusterfsd, marker; returns once its brick is healed")
-    .addHelpText("after", "\nExample:\n  $ hfs-config serve\n\nThe first server creates the volume; later ones join it. The daemon must run.")
+    .description(
+      "make this node a config server: brick, glusterfsd, marker; returns once its brick is healed",
+    )
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ hfs-config serve\n\nThe first server creates the volume; later ones join it. The daemon must run.",
+    )
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
       await ctx.config();
@@ -47,13 +57,23 @@ export function registerCluster(program: Command): void {
     .description("remove a server's marker and leave a tombstone; its brick is stopped")
     .argument("[node]", "the server to retire (default: this node)")
     .option("--force", "allow retiring the last server")
-    .addHelpText("after", "\nExamples:\n  $ hfs-config retire            # this node\n  $ hfs-config retire n3         # a server that will never come back")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hfs-config retire            # this node\n  $ hfs-config retire n3         # a server that will never come back",
+    )
     .action(async (node: string | undefined, o: { force?: boolean }, cmd: Command) => {
       const ctx = new Context(cmd);
       if (node !== undefined) parseNodeName(node);
       await ctx.config();
-      const res = await callDaemon<RetireResult>(ctx.paths, "POST", "/v1/retire", { node, force: Boolean(o.force) });
-      ctx.out(res, (r) => `retired ${r.node} (generation ${r.generation}); servers now: ${r.servers.join(", ") || "none"}`);
+      const res = await callDaemon<RetireResult>(ctx.paths, "POST", "/v1/retire", {
+        node,
+        force: Boolean(o.force),
+      });
+      ctx.out(
+        res,
+        (r) =>
+          `retired ${r.node} (generation ${r.generation}); servers now: ${r.servers.join(", ") || "none"}`,
+      );
     });
 
   program
@@ -69,12 +89,16 @@ export function registerCluster(program: Command): void {
       const ctx = new Context(cmd);
       const cfg = await ctx.config();
       if (cfg.engine !== "gluster") {
-        throw new InvalidInputError("E_DIR_ENGINE", "this node uses the dir engine: there is no GlusterFS volume and no volfile.");
+        throw new InvalidInputError(
+          "E_DIR_ENGINE",
+          "this node uses the dir engine: there is no GlusterFS volume and no volfile.",
+        );
       }
       const { text, servers, source } = await renderVolfileFor(ctx.paths, cfg, Boolean(o.server));
       if (o.output) {
         await writeFile(o.output, text, { mode: 0o600 });
-        if (!ctx.json) process.stderr.write(`wrote ${o.output} (servers: ${servers.join(", ")}, from ${source})\n`);
+        if (!ctx.json)
+          process.stderr.write(`wrote ${o.output} (servers: ${servers.join(", ")}, from ${source})\n`);
         else ctx.out({ file: o.output, servers, source }, () => "");
       } else if (ctx.json) ctx.out({ volfile: text, servers, source }, () => "");
       else process.stdout.write(text);
@@ -88,8 +112,11 @@ export function registerCluster(program: Command): void {
     .action(async (o: { dryRun?: boolean }, cmd: Command) => {
       const ctx = new Context(cmd);
       await ctx.config();
-      if (!ctx.json && process.stderr.isTTY) process.stderr.write("repairing: reconciling and crawling the config fs...\n");
-      const res = await callDaemon<RepairReport>(ctx.paths, "POST", "/v1/repair", { dryRun: Boolean(o.dryRun) });
+      if (!ctx.json && process.stderr.isTTY)
+        process.stderr.write("repairing: reconciling and crawling the config fs...\n");
+      const res = await callDaemon<RepairReport>(ctx.paths, "POST", "/v1/repair", {
+        dryRun: Boolean(o.dryRun),
+      });
       ctx.out(res, (r) =>
         [
           r.discrepancies.length === 0 ? "no discrepancies" : "discrepancies:",

@@ -71,7 +71,10 @@ export function registerData(program: Command): void {
       const store = await ctx.store();
       if (o.ephemeral) {
         const { runEphemeral } = await import("./ephemeral.js");
-        await runEphemeral(ctx, store, key, data, o.ttl as number);
+        await runEphemeral(ctx, store, key, data, o.ttl as number, {
+          ifVersion: o.ifVersion,
+          fencing: o.fencing,
+        });
         return;
       }
       const res = await store.set(key, data, { ifVersion: o.ifVersion, fencing: o.fencing });

@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { registerCluster } from "./cluster.js";
+import { registerCoord } from "./coord.js";
 import { registerData } from "./data.js";
 import { registerSetup } from "./setup.js";
 import { registerStatus } from "./status.js";
@@ -9,4 +11,6 @@ export function registerCommands(program: Command): void {
   registerData(program);
   registerTree(program);
   registerStatus(program);
+  registerCluster(program);
+  registerCoord(program);
 }

@@ -9,18 +9,31 @@ import { Context } from "../context.js";
 export function registerStatus(program: Command): void {
   program
     .command("status")
-    .description("show this node and the cluster: members, servers, markers, tombstones, mount, discrepancies, heals")
+    .description(
+      "show this node and the cluster: members, servers, markers, tombstones, mount, discrepancies, heals",
+    )
     .addHelpText("after", "\nExamples:\n  $ hfs-config status\n  $ hfs-config status --json | jq .generation")
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
       const cfg = await ctx.config();
-      const local = await callDaemon<StatusReport>(ctx.paths, "GET", "/v1/status", undefined, 10_000).catch(() => undefined);
+      const local = await callDaemon<StatusReport>(ctx.paths, "GET", "/v1/status", undefined, 10_000).catch(
+        () => undefined,
+      );
       const fetch = httpStatusFetcher(cfg.statusPort);
       const members = await Promise.all(
-        withSelf(cfg.members, { name: cfg.name, address: cfg.address, statusPort: cfg.statusPort }).map(async (m) => {
-          const r = m.name === cfg.name ? local : await fetch(m, 1500);
-          return { name: m.name, address: m.address, answered: Boolean(r), server: r?.server ?? false, ready: r?.ready ?? false, retired: r?.retired ?? false };
-        }),
+        withSelf(cfg.members, { name: cfg.name, address: cfg.address, statusPort: cfg.statusPort }).map(
+          async (m) => {
+            const r = m.name === cfg.name ? local : await fetch(m, 1500);
+            return {
+              name: m.name,
+              address: m.address,
+              answered: Boolean(r),
+              server: r?.server ?? false,
+              ready: r?.ready ?? false,
+              retired: r?.retired ?? false,
+            };
+          },
+        ),
       );
       let generation = local?.generation ?? null;
       if (cfg.engine === "dir") {
@@ -61,14 +74,18 @@ export function registerStatus(program: Command): void {
           `alive daemons: ${r.alive.join(", ") || "none seen"}`,
           "members:",
           ...r.members.map(
-            (m) => `  ${m.name.padEnd(12)} ${m.address.padEnd(16)} ${m.answered ? (m.server ? "server" : m.retired ? "retired" : "client") : "NOT ANSWERING"}${m.answered && !m.ready ? " (not ready)" : ""}`,
+            (m) =>
+              `  ${m.name.padEnd(12)} ${m.address.padEnd(16)} ${m.answered ? (m.server ? "server" : m.retired ? "retired" : "client") : "NOT ANSWERING"}${m.answered && !m.ready ? " (not ready)" : ""}`,
           ),
           r.discrepancies.length ? "discrepancies:" : "discrepancies: none",
           ...r.discrepancies.map((d) => `  ${d.kind}: ${d.detail}`),
         ].join("\n"),
       );
       if (cfg.engine === "gluster" && !local) {
-        throw new UnavailableError("E_DAEMON_UNREACHABLE", "this node's daemon does not answer; start it with 'hfs-config daemon'.");
+        throw new UnavailableError(
+          "E_DAEMON_UNREACHABLE",
+          "this node's daemon does not answer; start it with 'hfs-config daemon'.",
+        );
       }
     });
 }

@@ -76,16 +76,28 @@ export async function writeMarker(
         `${marker.name} was retired; its old brick must never serve again. Run 'hfs-config serve' on ${marker.name}: it sets the old brick aside and starts a fresh one.`,
       );
     }
-    await writeIntent(store.layout, { generation: ctx.generation, ts: store.clock.now(), node: store.node, op: "serve", key: `.hfs/servers/${marker.name}` });
+    await writeIntent(store.layout, {
+      generation: ctx.generation,
+      ts: store.clock.now(),
+      node: store.node,
+      op: "serve",
+      key: `.hfs/servers/${marker.name}`,
+    });
     if (opts.volume) {
       const current = await readVolumeRecord(store.layout);
       if (current && current.volumeId !== opts.volume.volumeId) {
-        throw new ConflictError("E_FOREIGN_VOLUME", `this config fs belongs to volume ${current.volumeId}, not ${opts.volume.volumeId}.`);
+        throw new ConflictError(
+          "E_FOREIGN_VOLUME",
+          `this config fs belongs to volume ${current.volumeId}, not ${opts.volume.volumeId}.`,
+        );
       }
       if (!current) await writeFileAtomic(volumeFile(store.layout), `${JSON.stringify(opts.volume)}\n`);
     }
     await mkdir(store.layout.serversDir, { recursive: true });
-    await writeFileAtomic(join(store.layout.serversDir, `${marker.name}.json`), `${JSON.stringify(marker)}\n`);
+    await writeFileAtomic(
+      join(store.layout.serversDir, `${marker.name}.json`),
+      `${JSON.stringify(marker)}\n`,
+    );
     if (tombstoned) await rm(tomb, { force: true });
     return {};
   });
@@ -93,7 +105,11 @@ export async function writeMarker(
 }
 
 /** Replaces a server's marker with a tombstone. Refuses the last server unless forced. */
-export async function retireServer(store: Store, name: string, opts: { force: boolean; by: string }): Promise<number> {
+export async function retireServer(
+  store: Store,
+  name: string,
+  opts: { force: boolean; by: string },
+): Promise<number> {
   const res = await store.request("retire", `.hfs/servers/${name}`, async (ctx) => {
     const markers = await readMarkers(store.layout);
     const tombs = await readTombstones(store.layout);
@@ -113,7 +129,13 @@ export async function retireServer(store: Store, name: string, opts: { force: bo
         `${name} is the last server; retiring it leaves the configuration with no copy anywhere. Serve another node first, or pass --force if you really mean to.`,
       );
     }
-    await writeIntent(store.layout, { generation: ctx.generation, ts: store.clock.now(), node: store.node, op: "retire", key: `.hfs/servers/${name}` });
+    await writeIntent(store.layout, {
+      generation: ctx.generation,
+      ts: store.clock.now(),
+      node: store.node,
+      op: "retire",
+      key: `.hfs/servers/${name}`,
+    });
     await mkdir(store.layout.retiredDir, { recursive: true });
     const tomb: Tombstone = { name, retiredAt: store.clock.now(), by: opts.by };
     await writeFileAtomic(join(store.layout.retiredDir, `${name}.json`), `${JSON.stringify(tomb)}\n`);

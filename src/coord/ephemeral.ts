@@ -11,7 +11,7 @@ import {
 import { parseKey } from "../keys.js";
 import { isTempName, writeFileAtomic } from "../store/atomic.js";
 import type { Layout } from "../store/layout.js";
-import type { Store } from "../store/store.js";
+import type { Fencing, Store } from "../store/store.js";
 import { kindOf } from "../store/tree.js";
 import { effectiveVersion, readVersionRecord, writeVersionRecord } from "../store/versions.js";
 import { Lease } from "./lease.js";
@@ -125,6 +125,8 @@ export interface EphemeralOptions {
   lease?: Lease;
   /** Compare-and-set, as with `set --if-version` (0: the key must not exist). */
   ifVersion?: number;
+  /** As with `set --fencing`: refused (FencingError) once a newer token for the lock was issued. */
+  fencing?: Fencing;
 }
 
 export interface EphemeralHandle {
@@ -180,6 +182,7 @@ export async function setEphemeral(
       const current = effectiveVersion(rec, kind === "value");
       if (ifVersion !== undefined && ifVersion !== current)
         throw new VersionConflictError(key, ifVersion, current);
+      await store.checkFencing(opts.fencing);
       const version = current === 0 ? (rec?.version ?? 0) + 1 : current + 1;
       await journalIntent(store, ctx, "set", key, version);
       await writeVersionRecord(ctx.layout, { key, version });

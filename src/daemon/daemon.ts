@@ -1,6 +1,12 @@
 import { realpath } from "node:fs/promises";
 import type { Clock } from "../clock.js";
-import { readMarkers, readTombstones, readVolumeRecord, type VolumeRecord, writeMarker } from "../cluster/markers.js";
+import {
+  readMarkers,
+  readTombstones,
+  readVolumeRecord,
+  type VolumeRecord,
+  writeMarker,
+} from "../cluster/markers.js";
 import { type EphemeralHandle, ExpirySweeper, setEphemeral } from "../coord/index.js";
 import { openStore } from "../engine/open.js";
 import { InvalidInputError, UnavailableError } from "../errors.js";
@@ -8,7 +14,15 @@ import { withSelf } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import { reconcile } from "../plan/reconcile.js";
-import type { Action, LocalState, Marker, MemberAnswer, Observation, Plan, Tombstone } from "../plan/types.js";
+import type {
+  Action,
+  LocalState,
+  Marker,
+  MemberAnswer,
+  Observation,
+  Plan,
+  Tombstone,
+} from "../plan/types.js";
 import type { Proc } from "../proc.js";
 import type { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
@@ -81,7 +95,10 @@ export class Daemon {
 
   /** Runs the loop until stop(). */
   async run(): Promise<void> {
-    this.log.log("info", "daemon starting", { engine: this.cfg.engine, members: this.cfg.members.map((m) => m.name) });
+    this.log.log("info", "daemon starting", {
+      engine: this.cfg.engine,
+      members: this.cfg.members.map((m) => m.name),
+    });
     while (!this.stopped) {
       try {
         await this.exclusive(() => this.tick());
@@ -109,8 +126,12 @@ export class Daemon {
     await this.alive?.close();
     await this.sweeper?.stop();
     if (this.deps.volume) {
-      await this.deps.volume.unmountAll().catch((err) => this.log.log("error", "unmount failed", { error: String(err) }));
-      await this.deps.volume.stopBrick().catch((err) => this.log.log("error", "brick stop failed", { error: String(err) }));
+      await this.deps.volume
+        .unmountAll()
+        .catch((err) => this.log.log("error", "unmount failed", { error: String(err) }));
+      await this.deps.volume
+        .stopBrick()
+        .catch((err) => this.log.log("error", "brick stop failed", { error: String(err) }));
     }
     this.log.log("info", "daemon stopped");
   }
@@ -168,7 +189,14 @@ export class Daemon {
   async localState(): Promise<LocalState> {
     const v = this.deps.volume;
     if (!v) {
-      return { name: this.cfg.name, server: false, retired: false, brickRunning: false, volumeId: null, brick: null };
+      return {
+        name: this.cfg.name,
+        server: false,
+        retired: false,
+        brickRunning: false,
+        volumeId: null,
+        brick: null,
+      };
     }
     const st = await v.serverState();
     return {
@@ -218,7 +246,9 @@ export class Daemon {
       this.known = { markers, tombstones, volume };
       this.generation = (await this.store.generation()).generation;
     } catch (err) {
-      this.log.log("warn", "cannot read the config fs; keeping the last known markers", { error: (err as Error).message });
+      this.log.log("warn", "cannot read the config fs; keeping the last known markers", {
+        error: (err as Error).message,
+      });
     }
   }
 
@@ -269,7 +299,11 @@ export class Daemon {
       try {
         if (await this.apply(action, obs, plan)) remounted = true;
       } catch (err) {
-        this.log.log("error", "action failed", { action: action.type, reason: action.reason, error: (err as Error).message });
+        this.log.log("error", "action failed", {
+          action: action.type,
+          reason: action.reason,
+          error: (err as Error).message,
+        });
       }
     }
     if (remounted) {
@@ -287,7 +321,8 @@ export class Daemon {
     const text = JSON.stringify(plan.discrepancies.map((d) => d.detail));
     if (text === this.lastDiscrepancyText) return;
     this.lastDiscrepancyText = text;
-    for (const d of plan.discrepancies) this.log.log("warn", "discrepancy", { kind: d.kind, detail: d.detail });
+    for (const d of plan.discrepancies)
+      this.log.log("warn", "discrepancy", { kind: d.kind, detail: d.detail });
   }
 
   /** Carries out one action; true when it changed the mount. */
@@ -312,9 +347,13 @@ export class Daemon {
         return false;
       }
       case "mount": {
-        const volumeId = obs.volumeId ?? obs.answers.find((a) => a.answered && a.server && a.volumeId)?.volumeId;
+        const volumeId =
+          obs.volumeId ?? obs.answers.find((a) => a.answered && a.server && a.volumeId)?.volumeId;
         if (!volumeId) return false;
-        this.log.log("info", "mounting", { servers: action.servers.map((s) => s.name), reason: action.reason });
+        this.log.log("info", "mounting", {
+          servers: action.servers.map((s) => s.name),
+          reason: action.reason,
+        });
         const st = await v.mount(volumeId, action.servers);
         this.mounted = st.servers.map((s) => s.name);
         await this.readKnown();
@@ -341,7 +380,9 @@ export class Daemon {
       try {
         const root = await realpath(this.paths.currentMount);
         this.log.log("info", "healing: crawling the config fs", { reason });
-        const r = await this.deps.proc.run("find", [root, "-exec", "stat", "--format=%i", "{}", "+"], { timeoutMs: 300_000 });
+        const r = await this.deps.proc.run("find", [root, "-exec", "stat", "--format=%i", "{}", "+"], {
+          timeoutMs: 300_000,
+        });
         if (r.code !== 0) this.log.log("warn", "heal crawl had errors", { stderr: r.stderr.slice(0, 500) });
       } catch (err) {
         this.log.log("warn", "heal crawl failed", { error: (err as Error).message });
@@ -383,7 +424,11 @@ export class Daemon {
   async waitFor(cond: () => boolean | Promise<boolean>, ms: number, onTimeout: () => Error): Promise<void> {
     const deadline = this.deps.clock.monotonic() + ms;
     while (!(await cond())) {
-      if (this.stopped) throw new UnavailableError("E_DAEMON_STOPPING", "the daemon is stopping; run the command again once it is back.");
+      if (this.stopped)
+        throw new UnavailableError(
+          "E_DAEMON_STOPPING",
+          "the daemon is stopping; run the command again once it is back.",
+        );
       if (this.deps.clock.monotonic() >= deadline) throw onTimeout();
       this.wake?.();
       await this.deps.clock.sleep(200);

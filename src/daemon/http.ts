@@ -12,11 +12,22 @@ function send(res: ServerResponse, code: number, body: unknown): void {
 
 function sendError(res: ServerResponse, err: unknown): void {
   if (err instanceof HfsError) {
-    const http = err.exitCode === 2 ? 400 : err.exitCode === 3 ? 404 : err.exitCode === 4 ? 409 : err.exitCode === 5 ? 503 : 500;
+    const http =
+      err.exitCode === 2
+        ? 400
+        : err.exitCode === 3
+          ? 404
+          : err.exitCode === 4
+            ? 409
+            : err.exitCode === 5
+              ? 503
+              : 500;
     send(res, http, { error: { code: err.code, message: err.message, exitCode: err.exitCode } });
     return;
   }
-  send(res, 500, { error: { code: "E_INTERNAL", message: (err as Error)?.message ?? String(err), exitCode: 1 } });
+  send(res, 500, {
+    error: { code: "E_INTERNAL", message: (err as Error)?.message ?? String(err), exitCode: 1 },
+  });
 }
 
 async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<unknown> {
@@ -47,10 +58,15 @@ class HttpError extends Error {
 export function statusHandler(d: Daemon) {
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "").split("?")[0];
-    if (path !== "/v1/status") return send(res, 404, { error: { code: "E_NOT_FOUND", message: "only GET /v1/status is served here" } });
+    if (path !== "/v1/status")
+      return send(res, 404, {
+        error: { code: "E_NOT_FOUND", message: "only GET /v1/status is served here" },
+      });
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("allow", "GET, HEAD");
-      return send(res, 405, { error: { code: "E_METHOD", message: `${req.method} is not allowed on /v1/status; use GET` } });
+      return send(res, 405, {
+        error: { code: "E_METHOD", message: `${req.method} is not allowed on /v1/status; use GET` },
+      });
     }
     d.statusWithAlive().then(
       (s) => send(res, 200, s),
@@ -63,11 +79,15 @@ export function statusHandler(d: Daemon) {
  * The local control endpoint, on a unix socket in the state dir (mode 0600): only
  * root on this node can make it serve, retire or repair.
  */
-export function controlHandler(d: Daemon, extra: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {}) {
+export function controlHandler(
+  d: Daemon,
+  extra: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {},
+) {
   const routes: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {
     "/v1/serve": () => serve(d),
     "/v1/retire": (b) => {
-      if (b.node !== undefined && typeof b.node !== "string") throw new HttpError(400, "E_BAD_REQUEST", "node must be a string");
+      if (b.node !== undefined && typeof b.node !== "string")
+        throw new HttpError(400, "E_BAD_REQUEST", "node must be a string");
       return retire(d, b.node as string | undefined, b.force === true);
     },
     ...extra,
@@ -82,24 +102,31 @@ export function controlHandler(d: Daemon, extra: Record<string, (body: Record<st
       return;
     }
     const route = routes[path];
-    if (!route) return send(res, 404, { error: { code: "E_NOT_FOUND", message: `no such endpoint ${path}` } });
+    if (!route)
+      return send(res, 404, { error: { code: "E_NOT_FOUND", message: `no such endpoint ${path}` } });
     if (req.method !== "POST") return send(res, 405, { error: { code: "E_METHOD", message: "use POST" } });
     readBody(req)
       .then((body) => {
-        if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "E_BAD_REQUEST", "body must be a JSON object");
+        if (typeof body !== "object" || body === null || Array.isArray(body))
+          throw new HttpError(400, "E_BAD_REQUEST", "body must be a JSON object");
         return route(body as Record<string, unknown>);
       })
       .then(
         (out) => send(res, 200, out),
         (err) => {
-          if (err instanceof HttpError) send(res, err.status, { error: { code: err.code, message: err.message, exitCode: 2 } });
+          if (err instanceof HttpError)
+            send(res, err.status, { error: { code: err.code, message: err.message, exitCode: 2 } });
           else sendError(res, err);
         },
       );
   };
 }
 
-export function listenTcp(handler: ReturnType<typeof statusHandler>, host: string, port: number): Promise<Server> {
+export function listenTcp(
+  handler: ReturnType<typeof statusHandler>,
+  host: string,
+  port: number,
+): Promise<Server> {
   return new Promise((resolve, reject) => {
     const srv = createServer(handler);
     srv.once("error", (err: NodeJS.ErrnoException) => {
@@ -111,14 +138,22 @@ export function listenTcp(handler: ReturnType<typeof statusHandler>, host: strin
           ),
         );
       } else if (err.code === "EADDRNOTAVAIL") {
-        reject(new SetupError("E_ADDRESS_NOT_LOCAL", `${host} is not an address of this machine; fix it with 'hfs-config setup --address A --force'.`));
+        reject(
+          new SetupError(
+            "E_ADDRESS_NOT_LOCAL",
+            `${host} is not an address of this machine; fix it with 'hfs-config setup --address A --force'.`,
+          ),
+        );
       } else reject(err);
     });
     srv.listen({ host, port }, () => resolve(srv));
   });
 }
 
-export async function listenUnix(handler: ReturnType<typeof controlHandler>, socketPath: string): Promise<Server> {
+export async function listenUnix(
+  handler: ReturnType<typeof controlHandler>,
+  socketPath: string,
+): Promise<Server> {
   await rm(socketPath, { force: true });
   const srv = createServer(handler);
   await new Promise<void>((resolve, reject) => {

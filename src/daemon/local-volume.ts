@@ -4,7 +4,14 @@ import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { isErrno } from "../errors.js";
 import type { GlusterBinaries } from "../gluster/binaries.js";
-import { findRunning, type Net, prepareBrickDir, readBrickVolumeId, startBrick, stopBrick } from "../gluster/brick.js";
+import {
+  findRunning,
+  type Net,
+  prepareBrickDir,
+  readBrickVolumeId,
+  startBrick,
+  stopBrick,
+} from "../gluster/brick.js";
 import { listGlusterMounts, realMountSwitchOps, switchMount, unmountVolume } from "../gluster/mount.js";
 import { renderClientVolfile, renderServerVolfile, type VolfileTemplates } from "../gluster/volfile.js";
 import type { NodeConfig } from "../node/config.js";
@@ -107,7 +114,10 @@ export class LocalVolume {
     });
     if (!(await this.serverState())) {
       await mkdir(this.paths.dir, { recursive: true });
-      await writeFileAtomic(this.serverStateFile, `${JSON.stringify({ volumeId, since: this.deps.clock.now() })}\n`);
+      await writeFileAtomic(
+        this.serverStateFile,
+        `${JSON.stringify({ volumeId, since: this.deps.clock.now() })}\n`,
+      );
     }
     return res.pid;
   }
@@ -197,7 +207,10 @@ export class LocalVolume {
     });
     await mkdir(this.paths.mountsDir, { recursive: true });
     await mkdir(this.paths.runDir, { recursive: true });
-    const res = await switchMount(ops, { mountsDir: this.paths.mountsDir, currentLink: this.paths.currentMount });
+    const res = await switchMount(ops, {
+      mountsDir: this.paths.mountsDir,
+      currentLink: this.paths.currentMount,
+    });
     const state: MountState = { index: res.index, servers: sorted };
     await writeFileAtomic(this.mountStateFile, `${JSON.stringify(state)}\n`);
     return state;
@@ -213,8 +226,15 @@ export class LocalVolume {
   /** Takes down every mount under this node's mounts dir: at shutdown, and before a fresh start. */
   async unmountAll(): Promise<void> {
     for (const m of await listGlusterMounts({}, this.paths.mountsDir)) {
-      const pid = await findRunning(this.deps, `${m.mountPoint}.pid`, this.deps.bins.glusterfs, `${m.mountPoint}.vol`);
-      await unmountVolume(this.deps, { mountPoint: m.mountPoint, pid, lazy: true, graceMs: 1000 }).catch(() => {});
+      const pid = await findRunning(
+        this.deps,
+        `${m.mountPoint}.pid`,
+        this.deps.bins.glusterfs,
+        `${m.mountPoint}.vol`,
+      );
+      await unmountVolume(this.deps, { mountPoint: m.mountPoint, pid, lazy: true, graceMs: 1000 }).catch(
+        () => {},
+      );
     }
     await rm(this.paths.currentMount, { force: true });
     await rm(this.mountStateFile, { force: true });

@@ -8,7 +8,11 @@ export interface Logger {
 }
 
 /** One JSON object a line, to stderr and to the daemon's log file. */
-export function jsonLogger(file: string | undefined, node: string, stream: NodeJS.WritableStream = process.stderr): Logger {
+export function jsonLogger(
+  file: string | undefined,
+  node: string,
+  stream: NodeJS.WritableStream = process.stderr,
+): Logger {
   if (file) mkdirSync(dirname(file), { recursive: true });
   return {
     log(level, msg, fields = {}) {

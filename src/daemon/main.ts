@@ -31,7 +31,12 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
   try {
     if (cfg.engine === "gluster") {
       const bins = await findGlusterBinaries();
-      volume = new LocalVolume(paths, cfg, { proc: systemProc, clock: systemClock, bins, templates: await loadVolfileTemplates() });
+      volume = new LocalVolume(paths, cfg, {
+        proc: systemProc,
+        clock: systemClock,
+        bins,
+        templates: await loadVolfileTemplates(),
+      });
       // Mounts left by a daemon that died are not trusted: the loop mounts afresh from the markers.
       await volume.unmountAll();
     }
@@ -55,7 +60,10 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
     await rm(paths.daemonPidFile, { force: true });
     throw err;
   }
-  logger.log("info", "listening", { status: `${cfg.address}:${cfg.statusPort}`, control: controlSocket(paths) });
+  logger.log("info", "listening", {
+    status: `${cfg.address}:${cfg.statusPort}`,
+    control: controlSocket(paths),
+  });
   const done = daemon.run();
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -30,7 +30,13 @@ export function httpStatusFetcher(defaultPort: number): StatusFetcher {
   return (member, timeoutMs) =>
     new Promise((resolve) => {
       const req = request(
-        { host: member.address, port: member.statusPort ?? defaultPort, path: "/v1/status", method: "GET", timeout: timeoutMs },
+        {
+          host: member.address,
+          port: member.statusPort ?? defaultPort,
+          path: "/v1/status",
+          method: "GET",
+          timeout: timeoutMs,
+        },
         (res) => {
           let body = "";
           res.setEncoding("utf8");

@@ -22,7 +22,8 @@ export function repairHandler(d: Daemon) {
       const actions: Action[] = [...plan.actions];
       let healed = false;
       if (!dryRun && d.deps.volume && d.isMounted) {
-        if (!actions.some((a) => a.type === "heal")) actions.push({ type: "heal", reason: "repair crawls the whole config fs" });
+        if (!actions.some((a) => a.type === "heal"))
+          actions.push({ type: "heal", reason: "repair crawls the whole config fs" });
         await d.startHeal("repair", true);
         healed = true;
       }

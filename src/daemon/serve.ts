@@ -25,7 +25,11 @@ export async function serve(d: Daemon): Promise<ServeResult> {
 
   // What we need first: either our daemon's mount of the existing volume, or certainty there is none yet.
   await d.waitFor(
-    () => d.isMounted || (d.answers.length > 0 && !d.answers.some((a) => a.answered && a.server && a.name !== self) && !d.knownState.markers),
+    () =>
+      d.isMounted ||
+      (d.answers.length > 0 &&
+        !d.answers.some((a) => a.answered && a.server && a.name !== self) &&
+        !d.knownState.markers),
     MOUNT_WAIT_MS,
     () =>
       new UnavailableError(
@@ -55,7 +59,9 @@ export async function serve(d: Daemon): Promise<ServeResult> {
     const marker = { name: self, address: d.cfg.address, port: d.cfg.brickPort, since: d.deps.clock.now() };
     if (!d.isMounted) {
       const volumeId = (tombstoned ? null : local.volumeId) ?? v.newVolumeId();
-      d.deps.logger.log("info", "no server answers and no markers are known: creating the config volume", { volumeId });
+      d.deps.logger.log("info", "no server answers and no markers are known: creating the config volume", {
+        volumeId,
+      });
       await v.startBrick(volumeId);
       const st = await v.mount(volumeId, [v.brick]);
       d.setMounted(st.servers.map((s) => s.name));
@@ -98,7 +104,9 @@ async function waitHealed(d: Daemon): Promise<void> {
       await d.startHeal("a new brick joined", true);
       const pending = await v.pendingHeals();
       const brickGen = await v.brickGeneration();
-      const peersPending = d.answers.some((a) => a.answered && a.server && a.name !== d.cfg.name && (a.brickGeneration ?? -1) !== brickGen);
+      const peersPending = d.answers.some(
+        (a) => a.answered && a.server && a.name !== d.cfg.name && (a.brickGeneration ?? -1) !== brickGen,
+      );
       return pending === 0 && brickGen !== null && brickGen === st.generation && !peersPending;
     },
     HEAL_WAIT_MS,

@@ -16,7 +16,9 @@ export function reconcile(obs: Observation): Plan {
   const actions: Action[] = [];
   // Once mounted, our own reading of the tombstones decides; before that, what members report.
   const tomb = new Set(
-    obs.tombstones !== null ? obs.tombstones.map((t) => t.name) : obs.answers.flatMap((a) => (a.answered ? (a.tombstones ?? []) : [])),
+    obs.tombstones !== null
+      ? obs.tombstones.map((t) => t.name)
+      : obs.answers.flatMap((a) => (a.answered ? (a.tombstones ?? []) : [])),
   );
   const answers = new Map(obs.answers.map((a) => [a.name, a]));
   const self = obs.self;
@@ -26,12 +28,23 @@ export function reconcile(obs: Observation): Plan {
   const selfRetired = self.retired || tomb.has(self.name);
   if (selfRetired) {
     if (tomb.has(self.name)) {
-      d.push({ kind: "self-retired", node: self.name, detail: `${self.name} is retired (tombstone); its brick must not serve` });
+      d.push({
+        kind: "self-retired",
+        node: self.name,
+        detail: `${self.name} is retired (tombstone); its brick must not serve`,
+      });
     }
     if (self.brickRunning) actions.push({ type: "stop-local-brick", reason: `${self.name} is retired` });
-    if (self.server) actions.push({ type: "forget-server-role", reason: `${self.name} is retired; serve again only with a fresh brick` });
+    if (self.server)
+      actions.push({
+        type: "forget-server-role",
+        reason: `${self.name} is retired; serve again only with a fresh brick`,
+      });
   } else if (self.server && !self.brickRunning) {
-    actions.push({ type: "start-local-brick", reason: `${self.name} is a server and its brick is not running` });
+    actions.push({
+      type: "start-local-brick",
+      reason: `${self.name} is a server and its brick is not running`,
+    });
   }
 
   const isForeign = (a: MemberAnswer | undefined) =>
@@ -55,9 +68,16 @@ export function reconcile(obs: Observation): Plan {
       .map((a) => ({ name: a.name, ...(a.brick as { address: string; port: number }) }))
       .sort(byName);
     if (candidates.length === 0) {
-      d.push({ kind: "no-servers", detail: "no member answered as a server; waiting for one ('hfs-config serve')" });
+      d.push({
+        kind: "no-servers",
+        detail: "no member answered as a server; waiting for one ('hfs-config serve')",
+      });
     } else {
-      actions.push({ type: "mount", servers: candidates, reason: `first mount from the servers that answered: ${names(candidates)}` });
+      actions.push({
+        type: "mount",
+        servers: candidates,
+        reason: `first mount from the servers that answered: ${names(candidates)}`,
+      });
     }
     return { discrepancies: d, actions, writable: false, settled: false };
   }
@@ -87,14 +107,20 @@ export function reconcile(obs: Observation): Plan {
   for (const m of marked) {
     const a = answers.get(m.name);
     if (!a?.answered || !a.server) {
-      d.push({ kind: "server-down", node: m.name, detail: `${m.name} is a marked server but does not serve now; running degraded` });
+      d.push({
+        kind: "server-down",
+        node: m.name,
+        detail: `${m.name} is a marked server but does not serve now; running degraded`,
+      });
     }
   }
   const reachable = marked.filter((m) => {
     const a = answers.get(m.name);
     return a?.answered && a.server;
   });
-  const quorum = reachable.length * 2 > marked.length || (reachable.length * 2 === marked.length && reachable[0]?.name === marked[0]?.name);
+  const quorum =
+    reachable.length * 2 > marked.length ||
+    (reachable.length * 2 === marked.length && reachable[0]?.name === marked[0]?.name);
   if (marked.length > 0 && !quorum) {
     d.push({
       kind: "no-quorum",
@@ -108,11 +134,19 @@ export function reconcile(obs: Observation): Plan {
   for (const a of obs.answers) {
     if (!a.answered || !a.server) continue;
     if (tomb.has(a.name)) {
-      d.push({ kind: "retired-still-serving", node: a.name, detail: `${a.name} is retired but still serves; it is excluded and its daemon stops it` });
+      d.push({
+        kind: "retired-still-serving",
+        node: a.name,
+        detail: `${a.name} is retired but still serves; it is excluded and its daemon stops it`,
+      });
       continue;
     }
     if (!markerNames.has(a.name) && !isForeign(a) && a.brick && a.volumeId && a.volumeId === volumeId) {
-      d.push({ kind: "unmarked-server", node: a.name, detail: `${a.name} serves this volume but has no marker (a serve cut short)` });
+      d.push({
+        kind: "unmarked-server",
+        node: a.name,
+        detail: `${a.name} serves this volume but has no marker (a serve cut short)`,
+      });
       actions.push({
         type: "add-marker",
         marker: { name: a.name, ...a.brick, since: 0 },
@@ -133,14 +167,23 @@ export function reconcile(obs: Observation): Plan {
       kind: "generation-split",
       generations: gens,
       consensus,
-      detail: `bricks hold different generations (${Object.entries(gens).map(([n, g]) => `${n}=${g}`).join(", ")}); consensus ${consensus}`,
+      detail: `bricks hold different generations (${Object.entries(gens)
+        .map(([n, g]) => `${n}=${g}`)
+        .join(", ")}); consensus ${consensus}`,
     });
   }
   if ((obs.pendingHeals ?? 0) > 0) {
-    d.push({ kind: "pending-heals", count: obs.pendingHeals as number, detail: `${obs.pendingHeals} entries wait to be healed` });
+    d.push({
+      kind: "pending-heals",
+      count: obs.pendingHeals as number,
+      detail: `${obs.pendingHeals} entries wait to be healed`,
+    });
   }
   if (settled && quorum && (distinct.size > 1 || (obs.pendingHeals ?? 0) > 0)) {
-    actions.push({ type: "heal", reason: "bricks differ; crawl the mount so every brick converges on the consensus copy" });
+    actions.push({
+      type: "heal",
+      reason: "bricks differ; crawl the mount so every brick converges on the consensus copy",
+    });
   }
 
   return { discrepancies: d, actions, writable: settled && quorum && marked.length > 0, settled };
@@ -164,7 +207,8 @@ export function consensusGeneration(gens: number[]): number {
 /** Before anything is mounted, the volume id most answering servers carry. */
 function consensusVolumeId(answers: MemberAnswer[]): string | null {
   const counts = new Map<string, number>();
-  for (const a of answers) if (a.answered && a.server && a.volumeId) counts.set(a.volumeId, (counts.get(a.volumeId) ?? 0) + 1);
+  for (const a of answers)
+    if (a.answered && a.server && a.volumeId) counts.set(a.volumeId, (counts.get(a.volumeId) ?? 0) + 1);
   let best: string | null = null;
   let n = 0;
   for (const [id, c] of counts) if (c > n) [best, n] = [id, c];

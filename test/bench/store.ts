@@ -30,7 +30,8 @@ async function measure(name: string, op: (i: number) => Promise<unknown>): Promi
   }
   const total = performance.now() - start;
   times.sort((a, b) => a - b);
-  const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] as number;
+  const pct = (p: number) =>
+    times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] as number;
   return { name, opsPerSec: (N / total) * 1000, p50ms: pct(50), p99ms: pct(99) };
 }
 
@@ -59,12 +60,18 @@ async function main(): Promise<void> {
     ];
     const by = Object.fromEntries(results.map((r) => [r.name, r]));
     const rows = results.map(
-      (r) => `${r.name.padEnd(24)} ${r.opsPerSec.toFixed(0).padStart(8)} ops/s  p50 ${r.p50ms.toFixed(3)} ms  p99 ${r.p99ms.toFixed(3)} ms`,
+      (r) =>
+        `${r.name.padEnd(24)} ${r.opsPerSec.toFixed(0).padStart(8)} ops/s  p50 ${r.p50ms.toFixed(3)} ms  p99 ${r.p99ms.toFixed(3)} ms`,
     );
-    const setRatio = (by["raw write+fsync+rename"] as Result).opsPerSec / (by["store.set"] as Result).opsPerSec;
+    const setRatio =
+      (by["raw write+fsync+rename"] as Result).opsPerSec / (by["store.set"] as Result).opsPerSec;
     const getRatio = (by["raw readFile"] as Result).opsPerSec / (by["store.get"] as Result).opsPerSec;
-    console.log(`${N} ops each, ${VALUE.length}-byte values, ${KEYS} keys, on ${tmpdir()}\n${rows.join("\n")}`);
-    console.log(`set costs ${setRatio.toFixed(1)}x the raw durable write; get costs ${getRatio.toFixed(1)}x a raw read`);
+    console.log(
+      `${N} ops each, ${VALUE.length}-byte values, ${KEYS} keys, on ${tmpdir()}\n${rows.join("\n")}`,
+    );
+    console.log(
+      `set costs ${setRatio.toFixed(1)}x the raw durable write; get costs ${getRatio.toFixed(1)}x a raw read`,
+    );
     if (process.env.BENCH_JSON) console.log(JSON.stringify({ results, setRatio, getRatio }));
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { listGlusterMounts } from "../../src/gluster/mount.js";
 import { systemProc } from "../../src/proc.js";
-import { TestCluster, readPid, sleep } from "../helpers/cluster.js";
+import { readPid, sleep, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 
 const NODES = ["n1", "n2", "n3"];
@@ -42,7 +42,12 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     }
     for (const n of NODES) {
       const s = await c.waitReady(n, NODES);
-      expect(s).toMatchObject({ name: n, server: true, retired: false, brick: { address: "127.0.0.1", port: c.node(n).brickPort } });
+      expect(s).toMatchObject({
+        name: n,
+        server: true,
+        retired: false,
+        brick: { address: "127.0.0.1", port: c.node(n).brickPort },
+      });
     }
     const again = await c.run("n2", ["serve", "--json"]);
     expect(again.code).toBe(0);
@@ -53,15 +58,25 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     expect((await c.run("n1", ["set", "app/db/host", "db1.example"])).code).toBe(0);
     const r = await c.run("n3", ["get", "app/db/host", "--json"]);
     expect(JSON.parse(r.stdout)).toMatchObject({ value: "db1.example", version: 1 });
-    for (const n of NODES) expect(await readFile(join(c.brickDir(n), "app/db/host"), "utf8")).toBe("db1.example");
+    for (const n of NODES)
+      expect(await readFile(join(c.brickDir(n), "app/db/host"), "utf8")).toBe("db1.example");
   });
 
   it("status --json shows the cluster", async () => {
     const r = await c.run("n2", ["status", "--json"]);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(s).toMatchObject({ node: "n2", ready: true, markers: NODES, mounted: NODES, tombstones: [], discrepancies: [] });
-    expect(s.members).toEqual(NODES.map((name) => expect.objectContaining({ name, answered: true, server: true })));
+    expect(s).toMatchObject({
+      node: "n2",
+      ready: true,
+      markers: NODES,
+      mounted: NODES,
+      tombstones: [],
+      discrepancies: [],
+    });
+    expect(s.members).toEqual(
+      NODES.map((name) => expect.objectContaining({ name, answered: true, server: true })),
+    );
     expect(typeof s.generation).toBe("number");
   });
 
@@ -73,21 +88,36 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     for (const n of NODES) expect(text).toContain(`volume hfs-config-client-${n}`);
     const mnt = await c.mkdir("manual-mnt");
     const pidFile = join(c.base, "manual.pid");
-    const m = await systemProc.run("glusterfs", ["-f", f, "-l", join(c.base, "manual.log"), "-p", pidFile, mnt]);
+    const m = await systemProc.run("glusterfs", [
+      "-f",
+      f,
+      "-l",
+      join(c.base, "manual.log"),
+      "-p",
+      pidFile,
+      mnt,
+    ]);
     expect(m.code, m.stderr).toBe(0);
     try {
-      const value = await c.waitFor("the manual mount to read", async () => {
-        try {
-          return await readFile(join(mnt, "app/db/host"), "utf8");
-        } catch {
-          return undefined;
-        }
-      }, 20_000);
+      const value = await c.waitFor(
+        "the manual mount to read",
+        async () => {
+          try {
+            return await readFile(join(mnt, "app/db/host"), "utf8");
+          } catch {
+            return undefined;
+          }
+        },
+        20_000,
+      );
       expect(value).toBe("db1.example");
     } finally {
       await systemProc.run("umount", [mnt]);
       const pid = await readPid(pidFile);
-      if (pid) await c.waitFor("manual glusterfs to exit", async () => !systemProc.alive(pid), 10_000).catch(() => systemProc.kill(pid, "SIGKILL"));
+      if (pid)
+        await c
+          .waitFor("manual glusterfs to exit", async () => !systemProc.alive(pid), 10_000)
+          .catch(() => systemProc.kill(pid, "SIGKILL"));
     }
     const server = await c.run("n1", ["volfile", "--server"]);
     expect(server.stdout).toMatch(/option volume-id [0-9a-f-]{36}/);
@@ -104,7 +134,11 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
       const p = await readPid(join(c.node("n3").state, "run", "brick.pid"));
       return p !== pid && p !== undefined && systemProc.alive(p);
     });
-    await c.waitFor("the write healed onto n3's brick", async () => existsSync(join(c.brickDir("n3"), "app/while-one-down")), 60_000);
+    await c.waitFor(
+      "the write healed onto n3's brick",
+      async () => existsSync(join(c.brickDir("n3"), "app/while-one-down")),
+      60_000,
+    );
   });
 
   it("two of three servers down: set exits 5 with 'no quorum'; after they return nothing is lost", async () => {
@@ -119,7 +153,11 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     c.startDaemon("n2");
     c.startDaemon("n3");
     for (const n of NODES) await c.waitReady(n, NODES);
-    await c.waitFor("writes accepted again", async () => (await c.run("n1", ["set", "app/after", "ok"])).code === 0, 60_000);
+    await c.waitFor(
+      "writes accepted again",
+      async () => (await c.run("n1", ["set", "app/after", "ok"])).code === 0,
+      60_000,
+    );
     for (const n of NODES) {
       expect((await c.run(n, ["get", "app/db/host"])).stdout).toBe("db1.example");
       expect((await c.run(n, ["get", "app/while-one-down"])).stdout).toBe("yes");
@@ -140,10 +178,14 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     await c.waitReady("n1", ["n1", "n2"], 20_000);
     await c.waitReady("n2", ["n1", "n2"], 20_000);
     await c.waitFor("n3's glusterfsd gone", async () => !systemProc.alive(pid as number), 20_000);
-    const s3 = await c.waitFor("n3 reports retired", async () => {
-      const s = await c.status("n3");
-      return s?.retired ? s : undefined;
-    }, 20_000);
+    const s3 = await c.waitFor(
+      "n3 reports retired",
+      async () => {
+        const s = await c.status("n3");
+        return s?.retired ? s : undefined;
+      },
+      20_000,
+    );
     expect(s3.server).toBe(false);
     const st = JSON.parse((await c.run("n1", ["status", "--json"])).stdout);
     expect(st).toMatchObject({ markers: ["n1", "n2"], tombstones: ["n3"] });
@@ -179,8 +221,19 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     // A private mount namespace where /usr/sbin/glusterfsd is an empty, non-executable file.
     const child = spawn(
       "unshare",
-      ["-m", "sh", "-c", `mount --bind ${empty} /usr/sbin/glusterfsd && exec "$0" "$@"`, process.execPath, join(import.meta.dirname, "../../dist/cli/hfs-config.js"), "daemon"],
-      { env: { ...process.env, HFS_STATE_DIR: c.node("n3").state, PATH: "/usr/bin:/bin" }, stdio: ["ignore", "ignore", "pipe"] },
+      [
+        "-m",
+        "sh",
+        "-c",
+        `mount --bind ${empty} /usr/sbin/glusterfsd && exec "$0" "$@"`,
+        process.execPath,
+        join(import.meta.dirname, "../../dist/cli/hfs-config.js"),
+        "daemon",
+      ],
+      {
+        env: { ...process.env, HFS_STATE_DIR: c.node("n3").state, PATH: "/usr/bin:/bin" },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
     );
     let err = "";
     child.stderr?.on("data", (d) => {

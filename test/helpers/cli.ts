@@ -12,7 +12,11 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as a user would, with its own state dir. */
-export function hfs(stateDir: string, args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}) {
+export function hfs(
+  stateDir: string,
+  args: string[],
+  opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
+) {
   return new Promise<CliResult>((res, rej) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, HFS_STATE_DIR: stateDir, ...opts.env },
@@ -42,7 +46,17 @@ export async function tempDir(prefix = "hfs-test-"): Promise<{ dir: string; clea
 export async function dirNode(base: string, name = "n1") {
   const state = join(base, `state-${name}`);
   const cfgDir = join(base, "cfg");
-  const r = await hfs(state, ["setup", "--name", name, "--address", "127.0.0.1", "--engine", "dir", "--dir", cfgDir]);
+  const r = await hfs(state, [
+    "setup",
+    "--name",
+    name,
+    "--address",
+    "127.0.0.1",
+    "--engine",
+    "dir",
+    "--dir",
+    cfgDir,
+  ]);
   if (r.code !== 0) throw new Error(`setup failed: ${r.stderr}`);
   return { state, cfgDir, run: (args: string[], opts?: Parameters<typeof hfs>[2]) => hfs(state, args, opts) };
 }

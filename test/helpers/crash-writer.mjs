@@ -2,7 +2,12 @@
 import { Store } from "../../dist/src/index.js";
 
 const [root, sizeRaw, staleRaw] = process.argv.slice(2);
-const store = new Store({ root, node: "crasher", lockStaleMs: Number(staleRaw), maxValueBytes: Number(sizeRaw) });
+const store = new Store({
+  root,
+  node: "crasher",
+  lockStaleMs: Number(staleRaw),
+  maxValueBytes: Number(sizeRaw),
+});
 const size = Number(sizeRaw);
 let i = 0;
 process.stdout.write("ready\n");

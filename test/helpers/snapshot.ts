@@ -3,7 +3,10 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Every path and file content under `dir`, for "nothing changed" assertions. */
-export async function snapshot(dir: string, skip: (rel: string) => boolean = () => false): Promise<Record<string, string>> {
+export async function snapshot(
+  dir: string,
+  skip: (rel: string) => boolean = () => false,
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const visit = async (rel: string) => {
     let entries: import("node:fs").Dirent[];
@@ -18,7 +21,10 @@ export async function snapshot(dir: string, skip: (rel: string) => boolean = () 
       if (e.isDirectory()) {
         out[`${r}/`] = "dir";
         await visit(r);
-      } else out[r] = createHash("sha256").update(await readFile(join(dir, r))).digest("hex");
+      } else
+        out[r] = createHash("sha256")
+          .update(await readFile(join(dir, r)))
+          .digest("hex");
     }
   };
   await visit("");

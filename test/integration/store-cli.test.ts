@@ -98,7 +98,10 @@ describe("a newcomer's tour on the dir engine", () => {
     expect((await a.run(["backup", file])).code).toBe(0);
     const b = await dirNode(join(t.dir, "b"));
     expect((await b.run(["restore", file])).code).toBe(0);
-    expect(JSON.parse((await b.run(["get", "k/v", "--json"])).stdout)).toMatchObject({ value: "2", version: 3 });
+    expect(JSON.parse((await b.run(["get", "k/v", "--json"])).stdout)).toMatchObject({
+      value: "2",
+      version: 3,
+    });
   });
 
   it("refuses data commands before setup, naming setup", async () => {
@@ -109,7 +112,17 @@ describe("a newcomer's tour on the dir engine", () => {
 
   it("setup is idempotent and needs --force to change", async () => {
     const state = join(t.dir, "s");
-    const args = ["setup", "--name", "n1", "--address", "127.0.0.1", "--engine", "dir", "--dir", join(t.dir, "c")];
+    const args = [
+      "setup",
+      "--name",
+      "n1",
+      "--address",
+      "127.0.0.1",
+      "--engine",
+      "dir",
+      "--dir",
+      join(t.dir, "c"),
+    ];
     expect((await hfs(state, args)).stdout).toMatch(/^created/);
     expect((await hfs(state, args)).stdout).toMatch(/^unchanged/);
     const changed = [...args.slice(0, 2), "n2", ...args.slice(3)];
@@ -133,7 +146,15 @@ describe("a newcomer's tour on the dir engine", () => {
   it("refuses a malformed members file, naming the line", async () => {
     const file = join(t.dir, "members");
     await writeFile(file, "n1 10.0.0.1\nn2\n");
-    const r = await hfs(join(t.dir, "s"), ["setup", "--name", "n1", "--address", "10.0.0.1", "--members", file]);
+    const r = await hfs(join(t.dir, "s"), [
+      "setup",
+      "--name",
+      "n1",
+      "--address",
+      "10.0.0.1",
+      "--members",
+      file,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/line 2: expected 2 fields/);
   });
@@ -189,7 +210,9 @@ describe("bad input is refused with exit 2 and changes nothing", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/over the limit of 1048576 bytes/);
     expect(await snapshot(n.cfgDir)).toEqual(before);
-    const small = await n.run(["set", "a/b", "--file", big], { env: { HFS_MAX_VALUE_BYTES: String(2 * 1024 * 1024) } });
+    const small = await n.run(["set", "a/b", "--file", big], {
+      env: { HFS_MAX_VALUE_BYTES: String(2 * 1024 * 1024) },
+    });
     expect(small.code).toBe(0);
   });
 

@@ -19,8 +19,13 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-function run(script: string, args: string[]): { child: import("node:child_process").ChildProcess; done: Promise<string> } {
-  const child = spawn(process.execPath, [join(HELPERS, script), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+function run(
+  script: string,
+  args: string[],
+): { child: import("node:child_process").ChildProcess; done: Promise<string> } {
+  const child = spawn(process.execPath, [join(HELPERS, script), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   let out = "";
   let err = "";
@@ -40,7 +45,9 @@ describe("writers in several processes", () => {
   it("4 processes x 25 compare-and-set increments give exactly 100", async () => {
     const root = t.dir;
     const workers = ["w1", "w2", "w3", "w4"].map((n) => run("cas-worker.mjs", [root, n, "25"]));
-    const results = (await Promise.all(workers.map((w) => w.done))).map((o) => JSON.parse(o) as { done: number });
+    const results = (await Promise.all(workers.map((w) => w.done))).map(
+      (o) => JSON.parse(o) as { done: number },
+    );
     expect(results.map((r) => r.done)).toEqual([25, 25, 25, 25]);
     const store = new Store({ root, node: "check" });
     const res = await store.get("counter");

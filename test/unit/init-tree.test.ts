@@ -17,9 +17,15 @@ describe("treeFromData maps parsed JSON/YAML to keys", () => {
   it.each([
     [{ a: "x" }, { a: "x" }],
     [{ a: { b: "x", c: 5 } }, { a: null, "a/b": "x", "a/c": "5" }],
-    [{ a: true, b: null, c: 1.5 }, { a: "true", b: "", c: "1.5" }],
+    [
+      { a: true, b: null, c: 1.5 },
+      { a: "true", b: "", c: "1.5" },
+    ],
     [{ l: ["x", "y"] }, { l: null, "l/0": "x", "l/1": "y" }],
-    [{ l: Array.from({ length: 11 }, (_, i) => `v${i}`) }, expect.objectContaining({ "l/00": "v0", "l/10": "v10" })],
+    [
+      { l: Array.from({ length: 11 }, (_, i) => `v${i}`) },
+      expect.objectContaining({ "l/00": "v0", "l/10": "v10" }),
+    ],
     [{ l: [{ n: 1 }, { n: 2 }] }, { l: null, "l/0": null, "l/0/n": "1", "l/1": null, "l/1/n": "2" }],
     [{ empty: {} }, { empty: null }],
     [{ empty: [] }, { empty: null }],

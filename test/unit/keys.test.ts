@@ -10,7 +10,10 @@ describe("parseKey", () => {
     ["A-Z_0.9", "A-Z_0.9"],
     ["a/b.c/d-e", "a/b.c/d-e"],
     ["x".repeat(255), "x".repeat(255)],
-    [Array.from({ length: 4 }, () => "y".repeat(255)).join("/"), Array.from({ length: 4 }, () => "y".repeat(255)).join("/")],
+    [
+      Array.from({ length: 4 }, () => "y".repeat(255)).join("/"),
+      Array.from({ length: 4 }, () => "y".repeat(255)).join("/"),
+    ],
   ])("accepts %j", (raw, canonical) => {
     expect(parseKey(raw)).toBe(canonical);
   });

@@ -6,15 +6,21 @@ import { parsePeerStatus } from "../../src/members/peer-status.js";
 describe("parseMembersFile", () => {
   it.each([
     ["n1 10.0.0.1\n", [{ name: "n1", address: "10.0.0.1" }]],
-    ["n1 10.0.0.1:7000 # first\n\n# comment\nn2 host-2.example\n", [
-      { name: "n1", address: "10.0.0.1", statusPort: 7000 },
-      { name: "n2", address: "host-2.example" },
-    ]],
+    [
+      "n1 10.0.0.1:7000 # first\n\n# comment\nn2 host-2.example\n",
+      [
+        { name: "n1", address: "10.0.0.1", statusPort: 7000 },
+        { name: "n2", address: "host-2.example" },
+      ],
+    ],
     ["  n1\t127.0.0.1:24800  \r\n", [{ name: "n1", address: "127.0.0.1", statusPort: 24800 }]],
-    ["n1 [fd00::1]:7000\nn2 fd00::2\n", [
-      { name: "n1", address: "fd00::1", statusPort: 7000 },
-      { name: "n2", address: "fd00::2" },
-    ]],
+    [
+      "n1 [fd00::1]:7000\nn2 fd00::2\n",
+      [
+        { name: "n1", address: "fd00::1", statusPort: 7000 },
+        { name: "n2", address: "fd00::2" },
+      ],
+    ],
     ["# nothing\n", []],
   ])("%j", (text, want) => {
     expect(parseMembersFile(text)).toEqual(want);

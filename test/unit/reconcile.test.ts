@@ -17,7 +17,13 @@ const up = (n: string, extra: Partial<MemberAnswer> = {}): MemberAnswer => ({
   ...extra,
 });
 const down = (n: string): MemberAnswer => ({ name: n, answered: false });
-const client = (n: string): MemberAnswer => ({ name: n, answered: true, server: false, brick: null, volumeId: null });
+const client = (n: string): MemberAnswer => ({
+  name: n,
+  answered: true,
+  server: false,
+  brick: null,
+  volumeId: null,
+});
 const self = (extra: Partial<LocalState> = {}): LocalState => ({
   name: "n1",
   server: true,
@@ -37,14 +43,27 @@ const obs = (o: Partial<Observation>): Observation => ({
   ...o,
 });
 
-const kinds = (o: Observation) => reconcile(o).discrepancies.map((d) => ("node" in d ? `${d.kind}:${d.node}` : d.kind));
+const kinds = (o: Observation) =>
+  reconcile(o).discrepancies.map((d) => ("node" in d ? `${d.kind}:${d.node}` : d.kind));
 const acts = (o: Observation) =>
-  reconcile(o).actions.map((a) => (a.type === "mount" ? `mount:${a.servers.map((s) => s.name).join(",")}` : a.type === "add-marker" ? `add-marker:${a.marker.name}` : a.type));
+  reconcile(o).actions.map((a) =>
+    a.type === "mount"
+      ? `mount:${a.servers.map((s) => s.name).join(",")}`
+      : a.type === "add-marker"
+        ? `add-marker:${a.marker.name}`
+        : a.type,
+  );
 
 describe("reconcile", () => {
   it.each<[string, Partial<Observation>, string[], string[], boolean]>([
     ["all well", {}, [], [], true],
-    ["a marked server does not answer: keep the full list, degraded", { answers: [up("n1"), up("n2"), down("n3")] }, ["server-down:n3"], [], true],
+    [
+      "a marked server does not answer: keep the full list, degraded",
+      { answers: [up("n1"), up("n2"), down("n3")] },
+      ["server-down:n3"],
+      [],
+      true,
+    ],
     [
       "first mount from the servers that answered",
       { markers: null, tombstones: null, mounted: null, answers: [up("n1"), up("n2"), down("n3")] },
@@ -61,7 +80,14 @@ describe("reconcile", () => {
     ],
     [
       "a new cluster with no server yet: wait",
-      { self: self({ server: false, brickRunning: false, volumeId: null }), markers: null, tombstones: null, mounted: null, answers: [client("n1"), down("n2")], volumeId: null },
+      {
+        self: self({ server: false, brickRunning: false, volumeId: null }),
+        markers: null,
+        tombstones: null,
+        mounted: null,
+        answers: [client("n1"), down("n2")],
+        volumeId: null,
+      },
       ["no-servers"],
       [],
       false,
@@ -75,21 +101,34 @@ describe("reconcile", () => {
     ],
     [
       "a foreign brick is never mounted nor marked",
-      { markers: ["n1", "n2"].map(marker), mounted: ["n1", "n2"], answers: [up("n1"), up("n2"), up("n3", { volumeId: OTHER })] },
+      {
+        markers: ["n1", "n2"].map(marker),
+        mounted: ["n1", "n2"],
+        answers: [up("n1"), up("n2"), up("n3", { volumeId: OTHER })],
+      },
       ["foreign-brick:n3"],
       [],
       true,
     ],
     [
       "a foreign brick is left out of the first mount",
-      { markers: null, tombstones: null, mounted: null, answers: [up("n1"), up("n2"), up("n3", { volumeId: OTHER })] },
+      {
+        markers: null,
+        tombstones: null,
+        mounted: null,
+        answers: [up("n1"), up("n2"), up("n3", { volumeId: OTHER })],
+      },
       ["foreign-brick:n3"],
       ["mount:n1,n2"],
       false,
     ],
     [
       "a tombstoned node still serves: exclude it",
-      { markers: ["n1", "n2"].map(marker), mounted: ["n1", "n2"], tombstones: [{ name: "n3", retiredAt: 1, by: "n1" }] },
+      {
+        markers: ["n1", "n2"].map(marker),
+        mounted: ["n1", "n2"],
+        tombstones: [{ name: "n3", retiredAt: 1, by: "n1" }],
+      },
       ["retired-still-serving:n3"],
       [],
       true,
@@ -103,14 +142,25 @@ describe("reconcile", () => {
     ],
     [
       "this node is tombstoned: stop and never start its brick",
-      { self: self({ name: "n3" }), markers: ["n1", "n2"].map(marker), mounted: ["n1", "n2"], tombstones: [{ name: "n3", retiredAt: 1, by: "n1" }], answers: [up("n1"), up("n2"), up("n3")] },
+      {
+        self: self({ name: "n3" }),
+        markers: ["n1", "n2"].map(marker),
+        mounted: ["n1", "n2"],
+        tombstones: [{ name: "n3", retiredAt: 1, by: "n1" }],
+        answers: [up("n1"), up("n2"), up("n3")],
+      },
       ["self-retired:n3", "retired-still-serving:n3"],
       ["stop-local-brick", "forget-server-role"],
       true,
     ],
     [
       "locally retired, brick down: do not start it",
-      { self: self({ name: "n3", retired: true, brickRunning: false, server: false }), markers: ["n1", "n2"].map(marker), mounted: ["n1", "n2"], answers: [up("n1"), up("n2"), down("n3")] },
+      {
+        self: self({ name: "n3", retired: true, brickRunning: false, server: false }),
+        markers: ["n1", "n2"].map(marker),
+        mounted: ["n1", "n2"],
+        answers: [up("n1"), up("n2"), down("n3")],
+      },
       [],
       [],
       true,
@@ -131,7 +181,13 @@ describe("reconcile", () => {
     ],
     [
       "bricks disagree on the generation: heal toward consensus",
-      { answers: [up("n1", { brickGeneration: 7 }), up("n2", { brickGeneration: 7 }), up("n3", { brickGeneration: 5 })] },
+      {
+        answers: [
+          up("n1", { brickGeneration: 7 }),
+          up("n2", { brickGeneration: 7 }),
+          up("n3", { brickGeneration: 5 }),
+        ],
+      },
       ["generation-split"],
       ["heal"],
       true,
@@ -145,8 +201,16 @@ describe("reconcile", () => {
   });
 
   it("is deterministic whatever the order of answers and markers", () => {
-    const a = obs({ mounted: ["n1"], markers: ["n3", "n1", "n2"].map(marker), answers: [up("n3"), up("n1"), down("n2")] });
-    const b = obs({ mounted: ["n1"], markers: ["n2", "n3", "n1"].map(marker), answers: [down("n2"), up("n1"), up("n3")] });
+    const a = obs({
+      mounted: ["n1"],
+      markers: ["n3", "n1", "n2"].map(marker),
+      answers: [up("n3"), up("n1"), down("n2")],
+    });
+    const b = obs({
+      mounted: ["n1"],
+      markers: ["n2", "n3", "n1"].map(marker),
+      answers: [down("n2"), up("n1"), up("n3")],
+    });
     expect(reconcile(a)).toEqual(reconcile(b));
   });
 
