@@ -62,11 +62,10 @@ export async function extractArchive(file: string): Promise<ExtractedArchive> {
   try {
     const versions = new Map<string, number>();
     const vdir = join(dir, ".hfs", "versions");
-    for (const sub of await readdir(vdir).catch(() => [] as string[])) {
-      for (const name of await readdir(join(vdir, sub)).catch(() => [] as string[])) {
-        const rec = JSON.parse(await readFile(join(vdir, sub, name), "utf8")) as VersionRecord;
-        if (!rec.deleted) versions.set(rec.key, rec.version);
-      }
+    for (const name of await readdir(vdir).catch(() => [] as string[])) {
+      if (!name.endsWith(".json")) continue;
+      const rec = JSON.parse(await readFile(join(vdir, name), "utf8")) as VersionRecord;
+      if (!rec.deleted) versions.set(rec.key, rec.version);
     }
     let generation = 0;
     try {

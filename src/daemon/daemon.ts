@@ -127,6 +127,9 @@ export class Daemon {
     await this.sweeper?.stop();
     if (this.deps.volume) {
       await this.deps.volume
+        .stopShd()
+        .catch((err) => this.log.log("error", "self-heal daemon stop failed", { error: String(err) }));
+      await this.deps.volume
         .unmountAll()
         .catch((err) => this.log.log("error", "unmount failed", { error: String(err) }));
       await this.deps.volume
@@ -313,6 +316,7 @@ export class Daemon {
       return plan;
     }
     this.ready = plan.settled && this.mounted !== null;
+    if (this.deps.volume) await this.superviseShd();
     if (this.ready) await this.afterReady();
     return plan;
   }
@@ -365,7 +369,8 @@ export class Daemon {
         await writeMarker(this.store, { ...action.marker, since: this.deps.clock.now() });
         return false;
       case "heal":
-        this.startHeal(action.reason);
+        // A server's self-heal daemon works through the index; crawling beside it only competes for locks.
+        if (!(await v.shdRunning())) this.startHeal(action.reason);
         return false;
     }
   }
@@ -391,6 +396,37 @@ export class Daemon {
       }
     })();
     return this.healing;
+  }
+
+  /** A server runs a self-heal daemon over the marker list it mounts; a client or retired node runs none. */
+  private async superviseShd(): Promise<void> {
+    const v = this.deps.volume as LocalVolume;
+    const run = this.server && !this.retired && this.ready && !this.hostHasOtherHealer();
+    const ms = run ? await v.mountState() : null;
+    try {
+      const r = await v.superviseShd(this.known.volume?.volumeId ?? null, ms?.servers ?? null);
+      if (r !== "kept")
+        this.log.log("info", `self-heal daemon ${r}`, { servers: ms?.servers.map((s) => s.name) ?? [] });
+    } catch (err) {
+      this.log.log("error", "self-heal daemon supervision failed", { error: (err as Error).message });
+    }
+  }
+
+  /**
+   * A self-heal daemon heals the index of every brick on its own host, so one per
+   * host is enough: where several servers share an address (one machine, several
+   * state dirs), the first of them that is up runs it, and the others would only
+   * compete with it for the same locks.
+   */
+  private hostHasOtherHealer(): boolean {
+    return this.lastAnswers.some(
+      (a) =>
+        a.name < this.cfg.name &&
+        a.answered &&
+        a.server &&
+        a.brick?.address === this.cfg.address &&
+        (this.known.markers ?? []).some((m) => m.name === a.name),
+    );
   }
 
   private async afterReady(): Promise<void> {

@@ -11,9 +11,15 @@ import {
   readBrickVolumeId,
   startBrick,
   stopBrick,
+  stopProcess,
 } from "../gluster/brick.js";
 import { listGlusterMounts, realMountSwitchOps, switchMount, unmountVolume } from "../gluster/mount.js";
-import { renderClientVolfile, renderServerVolfile, type VolfileTemplates } from "../gluster/volfile.js";
+import {
+  renderClientVolfile,
+  renderServerVolfile,
+  renderShdVolfile,
+  type VolfileTemplates,
+} from "../gluster/volfile.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import type { MountTarget } from "../plan/types.js";
@@ -163,8 +169,11 @@ export class LocalVolume {
 
   /** The generation this node's brick holds, read from the brick itself. */
   async brickGeneration(): Promise<number | null> {
-    const rec = await readJson<{ generation: number }>(join(this.paths.brickDir, ".hfs", "generation.json"));
-    return rec?.generation ?? null;
+    // The brick's file may be mid-heal (zero-filled, or half written): that is "unknown", not an error.
+    const rec = await readJson<{ generation: number }>(
+      join(this.paths.brickDir, ".hfs", "generation.json"),
+    ).catch(() => null);
+    return typeof rec?.generation === "number" ? rec.generation : null;
   }
 
   /**
@@ -238,6 +247,59 @@ export class LocalVolume {
     }
     await rm(this.paths.currentMount, { force: true });
     await rm(this.mountStateFile, { force: true });
+  }
+
+  get shdVolfile() {
+    return join(this.paths.volfilesDir, "shd.vol");
+  }
+  get shdPidFile() {
+    return join(this.paths.runDir, "shd.pid");
+  }
+
+  /**
+   * Keeps this server's self-heal daemon running over exactly `servers` (the marker
+   * list): it heals what the bricks' index recorded, with no crawl and no user action.
+   * A changed list restarts it; an empty one (not a server) stops it.
+   */
+  async superviseShd(
+    volumeId: string | null,
+    servers: MountTarget[] | null,
+  ): Promise<"started" | "stopped" | "kept"> {
+    const pid = await findRunning(this.deps, this.shdPidFile, this.deps.bins.glusterfs, this.shdVolfile);
+    if (!volumeId || !servers || servers.length < 2) {
+      if (pid === undefined) return "kept";
+      await stopProcess(this.deps, pid, { timeoutMs: 5_000 });
+      return "stopped";
+    }
+    const sorted = [...servers].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const text = renderShdVolfile(this.deps.templates.shd, {
+      volume: this.cfg.volume,
+      volumeId,
+      servers: sorted,
+    });
+    const current = await readFile(this.shdVolfile, "utf8").catch(() => "");
+    if (pid !== undefined && current === text) return "kept";
+    if (pid !== undefined) await stopProcess(this.deps, pid, { timeoutMs: 5_000 });
+    await mkdir(this.paths.volfilesDir, { recursive: true });
+    await mkdir(this.paths.logDir, { recursive: true });
+    await writeFileAtomic(this.shdVolfile, text);
+    const log = join(this.paths.logDir, "shd.log");
+    this.deps.proc.spawnDetached(
+      this.deps.bins.glusterfs,
+      ["-N", "-f", this.shdVolfile, "-l", log, "-p", this.shdPidFile, `--volfile-id=shd-${this.cfg.volume}`],
+      { logFile: log },
+    );
+    return "started";
+  }
+
+  async shdRunning(): Promise<boolean> {
+    return (
+      (await findRunning(this.deps, this.shdPidFile, this.deps.bins.glusterfs, this.shdVolfile)) !== undefined
+    );
+  }
+
+  async stopShd(): Promise<void> {
+    await this.superviseShd(null, null);
   }
 
   newVolumeId(): string {

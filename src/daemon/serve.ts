@@ -23,19 +23,20 @@ export async function serve(d: Daemon): Promise<ServeResult> {
   const v = d.requireGluster("serve");
   const self = d.cfg.name;
 
-  // What we need first: either our daemon's mount of the existing volume, or certainty there is none yet.
+  // Decide on a fresh look at the cluster, never on a tick from before another node's serve returned.
+  await d.exclusive(() => d.tick());
   await d.waitFor(
-    () =>
-      d.isMounted ||
-      (d.answers.length > 0 &&
-        !d.answers.some((a) => a.answered && a.server && a.name !== self) &&
-        !d.knownState.markers),
+    () => d.isMounted || mayCreateVolume(d),
     MOUNT_WAIT_MS,
-    () =>
-      new UnavailableError(
+    () => {
+      const silent = d.answers.filter((a) => !a.answered).map((a) => a.name);
+      return new UnavailableError(
         "E_NOT_MOUNTED",
-        `other servers answer, but this node's daemon has not mounted the config volume within ${MOUNT_WAIT_MS / 1000}s. Check 'hfs-config status' and the daemon's log (${d.paths.daemonLog}).`,
-      ),
+        silent.length > 0 && !d.answers.some((a) => a.answered && a.server)
+          ? `members ${silent.join(", ")} do not answer, so it cannot be known whether a config volume already exists; refusing to create a second one. Start their daemons (or remove them from the members file with 'setup --force --members FILE') and serve again.`
+          : `other servers answer, but this node's daemon has not mounted the config volume within ${MOUNT_WAIT_MS / 1000}s. Check 'hfs-config status' and the daemon's log (${d.paths.daemonLog}).`,
+      );
+    },
   );
 
   const res = await d.exclusive(async (): Promise<ServeResult> => {
@@ -92,6 +93,20 @@ export async function serve(d: Daemon): Promise<ServeResult> {
   });
   if (!res.alreadyServing) await waitHealed(d);
   return res;
+}
+
+/**
+ * A new volume is created only when every member answers, none serves or knows a
+ * volume, and no markers were ever read here: a silent member might hold the
+ * existing volume, and two volumes in one cluster cannot be merged.
+ */
+function mayCreateVolume(d: Daemon): boolean {
+  const others = d.answers.filter((a) => a.name !== d.cfg.name);
+  return (
+    d.answers.length > 0 &&
+    !d.knownState.markers &&
+    others.every((a) => a.answered && !a.server && !a.volumeId)
+  );
 }
 
 /** Until this node mounts the marker list with its own brick in it and the brick holds the whole tree. */

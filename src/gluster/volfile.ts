@@ -59,6 +59,8 @@ export interface ClientVolfileInput extends VolumeSpec {
 export interface VolfileTemplates {
   server: string;
   client: string;
+  /** The self-heal daemon's graph: the client's, with the replicate volume acting as healer. */
+  shd: string;
 }
 
 export const DEFAULT_PING_TIMEOUT_SECONDS = 5;
@@ -273,6 +275,11 @@ export function renderClientVolfile(template: string, input: ClientVolfileInput)
   });
 }
 
+/** The self-heal daemon volfile: the same clients, names and pending-xattr list as renderClientVolfile. */
+export function renderShdVolfile(template: string, input: ClientVolfileInput): string {
+  return renderClientVolfile(template, input);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // A tiny template language: `{{name}}` inserts a value; `{{#list}}...{{/list}}` repeats for each item
 // of a list (item fields shadow outer ones); `{{^list}}...{{/list}}` renders when the list is empty.
@@ -373,11 +380,12 @@ export async function loadVolfileTemplates(
   dir: string = defaultVolfileTemplateDir(),
 ): Promise<VolfileTemplates> {
   try {
-    const [server, client] = await Promise.all([
+    const [server, client, shd] = await Promise.all([
       readFile(join(dir, "server.vol.tmpl"), "utf8"),
       readFile(join(dir, "client.vol.tmpl"), "utf8"),
+      readFile(join(dir, "shd.vol.tmpl"), "utf8"),
     ]);
-    return { server, client };
+    return { server, client, shd };
   } catch (err) {
     throw new SetupError(
       "E_VOLFILE_TEMPLATES_MISSING",

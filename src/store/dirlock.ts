@@ -14,7 +14,7 @@ import {
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
-import { isErrno, UnavailableError } from "../errors.js";
+import { isErrno, OUTCOME_UNKNOWN_ERRNOS, UnavailableError } from "../errors.js";
 
 /**
  * A mutual-exclusion lock on a shared directory tree (a local dir or a GlusterFS
@@ -151,17 +151,35 @@ export class DirLock {
     }
   }
 
-  /** Never throws and may be called any number of times. */
+  /**
+   * Never throws and may be called any number of times. When the config fs cannot
+   * say whether the unlink happened (quorum lost), it keeps trying in the background
+   * for a while, so that the lock is freed as soon as the fs returns rather than
+   * after its stale time.
+   */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     clearInterval(this.heartbeat);
-    try {
-      await unlink(this.ownerFile);
-    } catch {
-      return;
-    }
-    await rmdir(this.path).catch(() => {});
+    const attempt = async (): Promise<boolean> => {
+      try {
+        await unlink(this.ownerFile);
+      } catch (err) {
+        return !isErrno(err, ...OUTCOME_UNKNOWN_ERRNOS);
+      }
+      await rmdir(this.path).catch(() => {});
+      return true;
+    };
+    if (await attempt()) return;
+    const until = Date.now() + this.staleMs;
+    const retry = setInterval(() => {
+      if (Date.now() > until) return clearInterval(retry);
+      attempt().then(
+        (done) => done && clearInterval(retry),
+        () => {},
+      );
+    }, 250);
+    retry.unref();
   }
 }
 

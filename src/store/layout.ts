@@ -21,10 +21,13 @@ export class Layout {
   get versionsDir(): string {
     return join(this.reserved, "versions");
   }
-  /** Flat and hashed, because a key's own path can be a directory and segments may use the full 255 bytes. */
+  /**
+   * Hashed, because a key's own path can be a directory and segments may use the
+   * full 255 bytes; flat, because every directory is one more entry for GlusterFS
+   * to heal when a brick returns.
+   */
   versionFile(key: string): string {
-    const h = createHash("sha256").update(key).digest("hex");
-    return join(this.versionsDir, h.slice(0, 2), `${h}.json`);
+    return join(this.versionsDir, `${createHash("sha256").update(key).digest("hex")}.json`);
   }
   get writeLock(): string {
     return join(this.reserved, "write.lock");

@@ -149,7 +149,7 @@ export class TestCluster {
   async glusterPids(): Promise<number[]> {
     const pids: number[] = [];
     for (const n of this.nodes.values()) {
-      const files = [join(n.state, "run", "brick.pid")];
+      const files = [join(n.state, "run", "brick.pid"), join(n.state, "run", "shd.pid")];
       try {
         for (const f of await readdir(join(n.state, "mounts")))
           if (f.endsWith(".pid")) files.push(join(n.state, "mounts", f));

@@ -1,0 +1,230 @@
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { systemProc } from "../../src/proc.js";
+import { Store } from "../../src/store/store.js";
+import { readPid, sleep, TestCluster } from "../helpers/cluster.js";
+import { describeGluster } from "../helpers/gluster.js";
+import { snapshot } from "../helpers/snapshot.js";
+
+const NODES = ["n1", "n2", "n3"];
+const ALL = [...NODES, "n4"];
+
+/** Brick trees compared the way an operator would: everything but GlusterFS's own .glusterfs, and our transient lock/tmp/lease files. */
+const transient = (rel: string) =>
+  rel === ".glusterfs" ||
+  rel.startsWith(".glusterfs/") ||
+  /^\.hfs\/(tmp|write\.lock|leases)(\/|$)/.test(rel) ||
+  rel.includes(".hfs-tmp-");
+
+describeGluster("startup reconciliation and repair on real GlusterFS", () => {
+  let c: TestCluster;
+
+  beforeAll(async () => {
+    c = await TestCluster.create(ALL);
+    // n4 belongs to another cluster: its members file lists only itself.
+    const own = join(c.base, "n4-members");
+    await writeFile(own, `n4 127.0.0.1:${c.node("n4").statusPort}\n`);
+    const r = await c.run("n4", [
+      "setup",
+      "--force",
+      "--name",
+      "n4",
+      "--address",
+      "127.0.0.1",
+      "--status-port",
+      String(c.node("n4").statusPort),
+      "--brick-port",
+      String(c.node("n4").brickPort),
+      "--members",
+      own,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const n of NODES) c.startDaemon(n);
+    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
+    for (const n of NODES) expect((await c.run(n, ["serve"])).code).toBe(0);
+    for (const n of NODES) await c.waitReady(n, NODES);
+  });
+
+  afterAll(async () => {
+    await c?.cleanup();
+  });
+
+  const storeOn = (n: string) => new Store({ root: join(c.node(n).state, "config"), node: n });
+
+  it("n3 misses 200 writes; once back, its brick converges on n1's with no user action", async () => {
+    await c.stopDaemon("n3");
+    expect(await c.brickPid("n3").then((p) => p !== undefined && systemProc.alive(p))).toBe(false);
+    const s1 = storeOn("n1");
+    for (let i = 0; i < 200; i++) await s1.set(`bulk/k${String(i).padStart(3, "0")}`, `value-${i}`);
+    expect(existsSync(join(c.brickDir("n3"), "bulk"))).toBe(false);
+
+    c.startDaemon("n3");
+    await c.waitReady("n3", NODES, 60_000);
+    await c.waitFor(
+      "n3's brick to equal n1's",
+      async () => {
+        const [a, b] = await Promise.all([
+          snapshot(c.brickDir("n1"), transient),
+          snapshot(c.brickDir("n3"), transient),
+        ]);
+        return (
+          JSON.stringify(a) === JSON.stringify(b) && Object.keys(a).some((k) => k.startsWith("bulk/k199"))
+        );
+      },
+      60_000,
+    );
+    const pending = await c.waitFor(
+      "0 pending heals everywhere",
+      async () => {
+        const all = await Promise.all(
+          NODES.map(async (n) => JSON.parse((await c.run(n, ["status", "--json"])).stdout)),
+        );
+        return all.every((s) => s.pendingHeals === 0) ? all : undefined;
+      },
+      60_000,
+    );
+    expect(pending.map((s: { pendingHeals: number }) => s.pendingHeals)).toEqual([0, 0, 0]);
+  });
+
+  it("n2 down while n1 restarts: n1 mounts without n2 first, then the marker list before it is ready", async () => {
+    await c.stopDaemon("n2");
+    await c.stopDaemon("n1");
+    c.node("n1").log.length = 0;
+    c.startDaemon("n1");
+    await c.waitReady("n1", NODES, 60_000);
+    const lines = c
+      .node("n1")
+      .log.map(
+        (l) =>
+          JSON.parse(l) as {
+            msg: string;
+            servers?: string[];
+            reason?: string;
+            kind?: string;
+            detail?: string;
+          },
+      );
+    const mounts = lines.filter((l) => l.msg === "mounting");
+    expect(mounts[0]?.servers).not.toContain("n2");
+    expect(mounts.at(-1)?.servers).toEqual(NODES);
+    expect(mounts.at(-1)?.reason).toMatch(/remount with the marker list \[n1, n2, n3\]/);
+    expect(
+      lines.some((l) => l.kind === "mount-mismatch" && /markers say \[n1, n2, n3\]/.test(l.detail ?? "")),
+    ).toBe(true);
+    expect(lines.some((l) => l.kind === "server-down" && /n2/.test(l.detail ?? ""))).toBe(true);
+    c.startDaemon("n2");
+    for (const n of NODES) await c.waitReady(n, NODES, 60_000);
+  });
+
+  it("a brick with a foreign volume id is refused, reported, never mounted", async () => {
+    c.startDaemon("n4");
+    await c.waitFor("n4 answering", () => c.status("n4"));
+    expect((await c.run("n4", ["serve"])).code).toBe(0);
+    const s4 = await c.status("n4");
+    const s1 = await c.status("n1");
+    expect(s4?.volumeId).toBeTruthy();
+    expect(s4?.volumeId).not.toBe(s1?.volumeId);
+    const st = await c.waitFor(
+      "n1 to report the foreign brick",
+      async () => {
+        const s = JSON.parse((await c.run("n1", ["status", "--json"])).stdout);
+        return s.discrepancies.some((d: { kind: string }) => d.kind === "foreign-brick") ? s : undefined;
+      },
+      20_000,
+    );
+    expect(st.discrepancies.find((d: { kind: string }) => d.kind === "foreign-brick").detail).toMatch(
+      /n4 serves a brick of volume/,
+    );
+    await sleep(3000);
+    for (const n of NODES) expect((await c.status(n))?.mounted).toEqual(NODES);
+    expect(st.markers).toEqual(NODES);
+    await c.stopDaemon("n4");
+  });
+
+  it("n3 retired while down, then started: reports retired, its glusterfsd never starts, nobody mounts it", async () => {
+    await c.stopDaemon("n3");
+    const r = await c.run("n1", ["retire", "n3"]);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitReady("n1", ["n1", "n2"], 20_000);
+    await c.waitReady("n2", ["n1", "n2"], 20_000);
+    const pidBefore = await c.brickPid("n3");
+    c.node("n3").log.length = 0;
+    c.startDaemon("n3");
+    const s3 = await c.waitFor(
+      "n3 reports retired",
+      async () => {
+        const s = await c.status("n3");
+        return s?.retired ? s : undefined;
+      },
+      30_000,
+    );
+    expect(s3.server).toBe(false);
+    for (let i = 0; i < 8; i++) {
+      const pid = await c.brickPid("n3");
+      expect(pid === undefined || pid === pidBefore || !systemProc.alive(pid)).toBe(true);
+      for (const n of ["n1", "n2"]) expect((await c.status(n))?.mounted).toEqual(["n1", "n2"]);
+      await sleep(500);
+    }
+    expect(c.node("n3").log.join("\n")).not.toMatch(/starting the local brick/);
+    // n3 still reads the configuration as a client.
+    await c.waitReady("n3", ["n1", "n2"], 30_000);
+    expect((await c.run("n3", ["get", "bulk/k000"])).stdout).toBe("value-0");
+  });
+
+  it("a retired node serves anew only with a fresh brick, the old one set aside", async () => {
+    const r = await c.run("n3", ["serve", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.setAside).toMatch(/brick\.retired-/);
+    expect(await readFile(join(out.setAside, "bulk/k000"), "utf8")).toBe("value-0");
+    for (const n of NODES) await c.waitReady(n, NODES, 60_000);
+    await c.waitFor(
+      "n3's fresh brick healed",
+      async () => existsSync(join(c.brickDir("n3"), "bulk/k199")),
+      60_000,
+    );
+  });
+
+  it("two of three down: writes exit 5; after they return every acknowledged write is there", async () => {
+    const s1 = storeOn("n1");
+    const acked = new Map<string, string>();
+    let i = 0;
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) {
+        const key = `acked/k${i}`;
+        try {
+          await s1.set(key, `v${i}`);
+          acked.set(key, `v${i}`);
+        } catch {
+          // not acknowledged: may or may not be there, never counted
+        }
+        i++;
+        await sleep(20);
+      }
+    })();
+    await sleep(500);
+    await Promise.all([c.stopDaemon("n2"), c.stopDaemon("n3")]);
+    const r = await c.run("n1", ["set", "outage/x", "1"]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/no quorum/);
+    c.startDaemon("n2");
+    c.startDaemon("n3");
+    for (const n of NODES) await c.waitReady(n, NODES, 60_000);
+    const before = acked.size;
+    await c.waitFor("writes acknowledged again", async () => acked.size >= before + 20, 90_000);
+    stop = true;
+    await writer;
+    for (const n of NODES) {
+      const s = storeOn(n);
+      for (const [k, v] of acked) {
+        const got = await s.get(k);
+        expect(got.kind === "value" && got.value.toString(), `${k} on ${n}`).toBe(v);
+      }
+    }
+    const pid = await readPid(join(c.node("n1").state, "run", "brick.pid"));
+    expect(pid && systemProc.alive(pid)).toBeTruthy();
+  });
+});
