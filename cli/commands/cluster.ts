@@ -123,6 +123,7 @@ export function registerCluster(program: Command): void {
           ...r.discrepancies.map((d) => `  ${d.kind}: ${d.detail}`),
           r.actions.length === 0 ? "no actions" : `actions${r.dryRun ? " (dry run, not carried out)" : ""}:`,
           ...r.actions.map((a) => `  ${a.type}: ${a.reason}`),
+          ...r.resolved.map((x) => `resolved ${x.path} (${x.kind}): kept ${x.chosen ?? "nothing"}: ${x.why}`),
           `pending heals: ${r.pendingHeals}`,
         ].join("\n"),
       );

@@ -123,8 +123,9 @@ export class Daemon {
     this.stopped = true;
     this.wake?.();
     await this.queue.catch(() => {});
-    await this.alive?.close();
-    await this.sweeper?.stop();
+    // Stopping must not wait on a config fs that may be gone: the entry expires by itself anyway.
+    await withTimeout(this.alive?.close(), 5000);
+    await withTimeout(this.sweeper?.stop(), 5000);
     if (this.deps.volume) {
       await this.deps.volume
         .stopShd()
@@ -496,6 +497,12 @@ export class Daemon {
   refresh(): Promise<void> {
     return this.readKnown();
   }
+}
+
+function withTimeout(p: Promise<unknown> | undefined, ms: number): Promise<unknown> {
+  if (!p) return Promise.resolve();
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p.catch(() => {}), new Promise((r) => (t = setTimeout(r, ms)))]).finally(() => clearTimeout(t));
 }
 
 function dirPlan(): Plan {

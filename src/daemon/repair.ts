@@ -1,3 +1,6 @@
+import { join } from "node:path";
+import { mountRepairVolume, unmountRepairVolume } from "../heal/repair-mount.js";
+import { type Resolution, resolveSplitBrain, scanSplitBrain, type SplitBrainEntry } from "../heal/split-brain.js";
 import { reconcile } from "../plan/reconcile.js";
 import type { Action, Discrepancy } from "../plan/types.js";
 import type { Daemon } from "./daemon.js";
@@ -6,11 +9,17 @@ export interface RepairReport {
   dryRun: boolean;
   discrepancies: Discrepancy[];
   actions: Action[];
+  splitBrain: SplitBrainEntry[];
+  resolved: Resolution[];
   healed: boolean;
   pendingHeals: number;
 }
 
-/** POST /v1/repair: the plan now, then (unless dry-run) the plan carried out and a full heal crawl. */
+/**
+ * POST /v1/repair: the plan now, split-brain found through a repair mount, then
+ * (unless dry-run) the plan carried out, every split-brain resolved toward the
+ * consensus copy, and a full heal crawl.
+ */
 export function repairHandler(d: Daemon) {
   return {
     "/v1/repair": async (body: Record<string, unknown>): Promise<RepairReport> => {
@@ -20,15 +29,84 @@ export function repairHandler(d: Daemon) {
         return d.tick();
       });
       const actions: Action[] = [...plan.actions];
-      let healed = false;
-      if (!dryRun && d.deps.volume && d.isMounted) {
-        if (!actions.some((a) => a.type === "heal"))
-          actions.push({ type: "heal", reason: "repair crawls the whole config fs" });
-        await d.startHeal("repair", true);
-        healed = true;
+      const report: RepairReport = {
+        dryRun,
+        discrepancies: plan.discrepancies,
+        actions,
+        splitBrain: [],
+        resolved: [],
+        healed: false,
+        pendingHeals: 0,
+      };
+      const v = d.deps.volume;
+      if (!v || !d.isMounted) return report;
+      const sb = await d.exclusive(() => splitBrainPass(d, dryRun));
+      report.splitBrain = sb.found;
+      report.resolved = sb.resolved;
+      for (const e of sb.found) {
+        report.discrepancies.push({
+          kind: "pending-heals",
+          count: 1,
+          detail: `${e.path} is in ${e.kind} split-brain across ${e.bricks.join(", ") || "unknown bricks"}`,
+        });
+        actions.push({ type: "heal", reason: `resolve ${e.kind} split-brain of ${e.path} toward the consensus copy` });
       }
-      const pendingHeals = d.deps.volume ? await d.deps.volume.pendingHeals() : 0;
-      return { dryRun, discrepancies: plan.discrepancies, actions, healed, pendingHeals };
+      if (!dryRun) {
+        if (!actions.some((a) => a.type === "heal")) actions.push({ type: "heal", reason: "repair crawls the whole config fs" });
+        await d.startHeal("repair", true);
+        report.healed = true;
+      }
+      report.pendingHeals = await v.pendingHeals();
+      return report;
     },
   };
+}
+
+/**
+ * Split-brain cannot even be looked up through the serving mount (quorum auto
+ * answers ENOTCONN), so it is found and resolved through a short-lived mount
+ * without quorum that nothing else uses.
+ */
+async function splitBrainPass(d: Daemon, dryRun: boolean): Promise<{ found: SplitBrainEntry[]; resolved: Resolution[] }> {
+  const v = d.deps.volume;
+  const ms = v ? await v.mountState() : null;
+  const volumeId = d.knownState.volume?.volumeId;
+  if (!v || !ms || !volumeId) return { found: [], resolved: [] };
+  const volfilePath = join(d.paths.runDir, "repair.vol");
+  const logFile = join(d.paths.logDir, "repair-mount.log");
+  const deps = { proc: d.deps.proc, clock: d.deps.clock, bins: v.deps.bins };
+  const mount = await mountRepairVolume(deps, {
+    volume: d.cfg.volume,
+    clientVolfileText: v.clientVolfile(volumeId, ms.servers),
+    volfilePath,
+    mountPoint: join(d.paths.mountsDir, "repair"),
+    logFile,
+    pidFile: join(d.paths.runDir, "repair.pid"),
+  });
+  try {
+    const found = await scanSplitBrain(deps, mount.mountPoint, { volume: d.cfg.volume, mountLog: logFile, volfilePath });
+    const resolved: Resolution[] = [];
+    if (dryRun) return { found, resolved };
+    const generations: Record<string, number> = {};
+    for (const a of d.answers) if (typeof a.brickGeneration === "number") generations[a.name] = a.brickGeneration;
+    for (const entry of found) {
+      try {
+        const r = await resolveSplitBrain(deps, mount.mountPoint, entry, {
+          volume: d.cfg.volume,
+          generations,
+          volfilePath,
+          mountLog: logFile,
+        });
+        resolved.push(r);
+        d.deps.logger.log("warn", "resolved split-brain", { path: r.path, kind: r.kind, chosen: r.chosen, why: r.why });
+      } catch (err) {
+        d.deps.logger.log("error", "could not resolve split-brain", { path: entry.path, kind: entry.kind, error: (err as Error).message });
+      }
+    }
+    return { found, resolved };
+  } finally {
+    await unmountRepairVolume(deps, mount).catch((err) =>
+      d.deps.logger.log("error", "repair mount left behind", { mountPoint: mount.mountPoint, error: String(err) }),
+    );
+  }
 }

@@ -41,8 +41,9 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
       own,
     ]);
     expect(r.code, r.stderr).toBe(0);
-    for (const n of NODES) c.startDaemon(n);
-    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
+    // Every member answers before the first serve: a volume is never created while one is silent.
+    for (const n of ALL) c.startDaemon(n);
+    await Promise.all(ALL.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
     for (const n of NODES) expect((await c.run(n, ["serve"])).code).toBe(0);
     for (const n of NODES) await c.waitReady(n, NODES);
   });
@@ -119,8 +120,6 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
   });
 
   it("a brick with a foreign volume id is refused, reported, never mounted", async () => {
-    c.startDaemon("n4");
-    await c.waitFor("n4 answering", () => c.status("n4"));
     expect((await c.run("n4", ["serve"])).code).toBe(0);
     const s4 = await c.status("n4");
     const s1 = await c.status("n1");
@@ -141,6 +140,42 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     for (const n of NODES) expect((await c.status(n))?.mounted).toEqual(NODES);
     expect(st.markers).toEqual(NODES);
     await c.stopDaemon("n4");
+  });
+
+  it("a file in data split-brain with two of three bricks agreeing: repair resolves it to the majority copy", async () => {
+    expect((await c.run("n1", ["set", "sb/file", "majority"])).code).toBe(0);
+    // Made the way GlusterFS's own tests make one: another content on n3's brick, and pending
+    // trusted.afr.* xattrs by which n1 and n2 blame n3 while n3 blames both of them.
+    const pending = "0x000000010000000000000000";
+    await writeFile(join(c.brickDir("n3"), "sb/file"), "minority");
+    for (const [brick, blamed] of [
+      ["n1", ["n3"]],
+      ["n2", ["n3"]],
+      ["n3", ["n1", "n2"]],
+    ] as const) {
+      for (const b of blamed) {
+        const r = await systemProc.run("setfattr", ["-n", `trusted.afr.hfs-config-client-${b}`, "-v", pending, join(c.brickDir(brick), "sb/file")]);
+        expect(r.code, r.stderr).toBe(0);
+      }
+    }
+    const broken = await c.run("n2", ["get", "sb/file"]);
+    expect(broken.code).not.toBe(0);
+
+    const dry = await c.run("n1", ["repair", "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout).splitBrain).toEqual([expect.objectContaining({ path: "sb/file", kind: "data" })]);
+
+    const r = await c.run("n1", ["repair", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout);
+    expect(rep.resolved).toEqual([expect.objectContaining({ path: "sb/file", chosen: expect.stringMatching(/^n[12]$/) })]);
+    expect(rep.resolved[0].why).toMatch(/majority: 2 of 3/);
+    for (const n of NODES) {
+      const g = await c.run(n, ["get", "sb/file"]);
+      expect(g, n).toMatchObject({ code: 0, stdout: "majority" });
+    }
+    await c.waitFor("n3's brick healed to the majority copy", async () => (await readFile(join(c.brickDir("n3"), "sb/file"), "utf8")) === "majority", 30_000);
+    expect(c.node("n1").log.join("\n")).toMatch(/resolved split-brain.*sb\/file/);
   });
 
   it("n3 retired while down, then started: reports retired, its glusterfsd never starts, nobody mounts it", async () => {
@@ -192,14 +227,16 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     const acked = new Map<string, string>();
     let i = 0;
     let stop = false;
+    let lastError = "";
     const writer = (async () => {
       while (!stop) {
         const key = `acked/k${i}`;
         try {
           await s1.set(key, `v${i}`);
           acked.set(key, `v${i}`);
-        } catch {
+        } catch (err) {
           // not acknowledged: may or may not be there, never counted
+          lastError = `${(err as NodeJS.ErrnoException).code}: ${(err as Error).message}`;
         }
         i++;
         await sleep(20);
@@ -214,7 +251,9 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     c.startDaemon("n3");
     for (const n of NODES) await c.waitReady(n, NODES, 60_000);
     const before = acked.size;
-    await c.waitFor("writes acknowledged again", async () => acked.size >= before + 20, 90_000);
+    await c.waitFor("writes acknowledged again", async () => acked.size >= before + 20, 90_000).catch((err) => {
+      throw new Error(`${(err as Error).message}; last write error: ${lastError}`);
+    });
     stop = true;
     await writer;
     for (const n of NODES) {

@@ -94,8 +94,9 @@ export class TestCluster {
     child.kill(signal);
     await Promise.race([exited, sleep(20_000)]);
     if (child.exitCode === null && child.signalCode === null) {
+      n.log.push(`[test] ${name}'s daemon ignored ${signal} for 20 s; sending SIGKILL`);
       child.kill("SIGKILL");
-      await exited;
+      await Promise.race([exited, sleep(10_000)]);
     }
   }
 
@@ -149,7 +150,7 @@ export class TestCluster {
   async glusterPids(): Promise<number[]> {
     const pids: number[] = [];
     for (const n of this.nodes.values()) {
-      const files = [join(n.state, "run", "brick.pid"), join(n.state, "run", "shd.pid")];
+      const files = ["brick.pid", "shd.pid", "repair.pid"].map((f) => join(n.state, "run", f));
       try {
         for (const f of await readdir(join(n.state, "mounts")))
           if (f.endsWith(".pid")) files.push(join(n.state, "mounts", f));
@@ -171,7 +172,16 @@ export class TestCluster {
     for (const pid of await this.glusterPids()) {
       await stopProcess({ proc: systemProc, clock: systemClock }, pid, { timeoutMs: 5_000 }).catch(() => {});
     }
-    await this.removeBase();
+    // A process that was just stopped may still be closing files in the tree: retry the removal briefly.
+    for (let i = 0; ; i++) {
+      try {
+        await this.removeBase();
+        break;
+      } catch (err) {
+        if (i >= 10) throw err;
+        await sleep(500);
+      }
+    }
   }
 
   async mkdir(rel: string): Promise<string> {
