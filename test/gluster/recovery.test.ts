@@ -87,7 +87,7 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
       60_000,
     );
     expect(pending.map((s: { pendingHeals: number }) => s.pendingHeals)).toEqual([0, 0, 0]);
-  });
+  }, 300_000);
 
   it("n2 down while n1 restarts: n1 mounts without n2 first, then the marker list before it is ready", async () => {
     await c.stopDaemon("n2");
@@ -95,18 +95,16 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     c.node("n1").log.length = 0;
     c.startDaemon("n1");
     await c.waitReady("n1", NODES, 60_000);
-    const lines = c
-      .node("n1")
-      .log.map(
-        (l) =>
-          JSON.parse(l) as {
-            msg: string;
-            servers?: string[];
-            reason?: string;
-            kind?: string;
-            detail?: string;
-          },
-      );
+    const lines = c.node("n1").log.map(
+      (l) =>
+        JSON.parse(l) as {
+          msg: string;
+          servers?: string[];
+          reason?: string;
+          kind?: string;
+          detail?: string;
+        },
+    );
     const mounts = lines.filter((l) => l.msg === "mounting");
     expect(mounts[0]?.servers).not.toContain("n2");
     expect(mounts.at(-1)?.servers).toEqual(NODES);
@@ -154,7 +152,13 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
       ["n3", ["n1", "n2"]],
     ] as const) {
       for (const b of blamed) {
-        const r = await systemProc.run("setfattr", ["-n", `trusted.afr.hfs-config-client-${b}`, "-v", pending, join(c.brickDir(brick), "sb/file")]);
+        const r = await systemProc.run("setfattr", [
+          "-n",
+          `trusted.afr.hfs-config-client-${b}`,
+          "-v",
+          pending,
+          join(c.brickDir(brick), "sb/file"),
+        ]);
         expect(r.code, r.stderr).toBe(0);
       }
     }
@@ -163,18 +167,26 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
 
     const dry = await c.run("n1", ["repair", "--dry-run", "--json"]);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(JSON.parse(dry.stdout).splitBrain).toEqual([expect.objectContaining({ path: "sb/file", kind: "data" })]);
+    expect(JSON.parse(dry.stdout).splitBrain).toEqual([
+      expect.objectContaining({ path: "sb/file", kind: "data" }),
+    ]);
 
     const r = await c.run("n1", ["repair", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const rep = JSON.parse(r.stdout);
-    expect(rep.resolved).toEqual([expect.objectContaining({ path: "sb/file", chosen: expect.stringMatching(/^n[12]$/) })]);
+    expect(rep.resolved).toEqual([
+      expect.objectContaining({ path: "sb/file", chosen: expect.stringMatching(/^n[12]$/) }),
+    ]);
     expect(rep.resolved[0].why).toMatch(/majority: 2 of 3/);
     for (const n of NODES) {
       const g = await c.run(n, ["get", "sb/file"]);
       expect(g, n).toMatchObject({ code: 0, stdout: "majority" });
     }
-    await c.waitFor("n3's brick healed to the majority copy", async () => (await readFile(join(c.brickDir("n3"), "sb/file"), "utf8")) === "majority", 30_000);
+    await c.waitFor(
+      "n3's brick healed to the majority copy",
+      async () => (await readFile(join(c.brickDir("n3"), "sb/file"), "utf8")) === "majority",
+      30_000,
+    );
     expect(c.node("n1").log.join("\n")).toMatch(/resolved split-brain.*sb\/file/);
   });
 
@@ -251,9 +263,11 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     c.startDaemon("n3");
     for (const n of NODES) await c.waitReady(n, NODES, 60_000);
     const before = acked.size;
-    await c.waitFor("writes acknowledged again", async () => acked.size >= before + 20, 90_000).catch((err) => {
-      throw new Error(`${(err as Error).message}; last write error: ${lastError}`);
-    });
+    await c
+      .waitFor("writes acknowledged again", async () => acked.size >= before + 20, 90_000)
+      .catch((err) => {
+        throw new Error(`${(err as Error).message}; last write error: ${lastError}`);
+      });
     stop = true;
     await writer;
     for (const n of NODES) {

@@ -182,8 +182,8 @@ describe("hfs-config lock", () => {
       "-c",
       `echo "$$ $HFS_FENCING_TOKEN" > ${info}.tmp && mv ${info}.tmp ${info}; exec sleep 60`,
     ]);
-    const [cmdPid, deadToken] = (
-      await until("the CMD to start", async () => (await exists(info)) && readFile(info, "utf8"), 10_000)
+    const [cmdPid, deadToken] = String(
+      await until("the CMD to start", async () => (await exists(info)) && readFile(info, "utf8"), 10_000),
     )
       .trim()
       .split(" ")
