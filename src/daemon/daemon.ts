@@ -502,7 +502,9 @@ export class Daemon {
 function withTimeout(p: Promise<unknown> | undefined, ms: number): Promise<unknown> {
   if (!p) return Promise.resolve();
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p.catch(() => {}), new Promise((r) => (t = setTimeout(r, ms)))]).finally(() => clearTimeout(t));
+  return Promise.race([p.catch(() => {}), new Promise((r) => (t = setTimeout(r, ms)))]).finally(() =>
+    clearTimeout(t),
+  );
 }
 
 function dirPlan(): Plan {

@@ -1,6 +1,11 @@
 import { join } from "node:path";
 import { mountRepairVolume, unmountRepairVolume } from "../heal/repair-mount.js";
-import { type Resolution, resolveSplitBrain, scanSplitBrain, type SplitBrainEntry } from "../heal/split-brain.js";
+import {
+  type Resolution,
+  resolveSplitBrain,
+  type SplitBrainEntry,
+  scanSplitBrain,
+} from "../heal/split-brain.js";
 import { reconcile } from "../plan/reconcile.js";
 import type { Action, Discrepancy } from "../plan/types.js";
 import type { Daemon } from "./daemon.js";
@@ -49,10 +54,14 @@ export function repairHandler(d: Daemon) {
           count: 1,
           detail: `${e.path} is in ${e.kind} split-brain across ${e.bricks.join(", ") || "unknown bricks"}`,
         });
-        actions.push({ type: "heal", reason: `resolve ${e.kind} split-brain of ${e.path} toward the consensus copy` });
+        actions.push({
+          type: "heal",
+          reason: `resolve ${e.kind} split-brain of ${e.path} toward the consensus copy`,
+        });
       }
       if (!dryRun) {
-        if (!actions.some((a) => a.type === "heal")) actions.push({ type: "heal", reason: "repair crawls the whole config fs" });
+        if (!actions.some((a) => a.type === "heal"))
+          actions.push({ type: "heal", reason: "repair crawls the whole config fs" });
         await d.startHeal("repair", true);
         report.healed = true;
       }
@@ -67,7 +76,10 @@ export function repairHandler(d: Daemon) {
  * answers ENOTCONN), so it is found and resolved through a short-lived mount
  * without quorum that nothing else uses.
  */
-async function splitBrainPass(d: Daemon, dryRun: boolean): Promise<{ found: SplitBrainEntry[]; resolved: Resolution[] }> {
+async function splitBrainPass(
+  d: Daemon,
+  dryRun: boolean,
+): Promise<{ found: SplitBrainEntry[]; resolved: Resolution[] }> {
   const v = d.deps.volume;
   const ms = v ? await v.mountState() : null;
   const volumeId = d.knownState.volume?.volumeId;
@@ -84,11 +96,16 @@ async function splitBrainPass(d: Daemon, dryRun: boolean): Promise<{ found: Spli
     pidFile: join(d.paths.runDir, "repair.pid"),
   });
   try {
-    const found = await scanSplitBrain(deps, mount.mountPoint, { volume: d.cfg.volume, mountLog: logFile, volfilePath });
+    const found = await scanSplitBrain(deps, mount.mountPoint, {
+      volume: d.cfg.volume,
+      mountLog: logFile,
+      volfilePath,
+    });
     const resolved: Resolution[] = [];
     if (dryRun) return { found, resolved };
     const generations: Record<string, number> = {};
-    for (const a of d.answers) if (typeof a.brickGeneration === "number") generations[a.name] = a.brickGeneration;
+    for (const a of d.answers)
+      if (typeof a.brickGeneration === "number") generations[a.name] = a.brickGeneration;
     for (const entry of found) {
       try {
         const r = await resolveSplitBrain(deps, mount.mountPoint, entry, {
@@ -98,15 +115,27 @@ async function splitBrainPass(d: Daemon, dryRun: boolean): Promise<{ found: Spli
           mountLog: logFile,
         });
         resolved.push(r);
-        d.deps.logger.log("warn", "resolved split-brain", { path: r.path, kind: r.kind, chosen: r.chosen, why: r.why });
+        d.deps.logger.log("warn", "resolved split-brain", {
+          path: r.path,
+          kind: r.kind,
+          chosen: r.chosen,
+          why: r.why,
+        });
       } catch (err) {
-        d.deps.logger.log("error", "could not resolve split-brain", { path: entry.path, kind: entry.kind, error: (err as Error).message });
+        d.deps.logger.log("error", "could not resolve split-brain", {
+          path: entry.path,
+          kind: entry.kind,
+          error: (err as Error).message,
+        });
       }
     }
     return { found, resolved };
   } finally {
     await unmountRepairVolume(deps, mount).catch((err) =>
-      d.deps.logger.log("error", "repair mount left behind", { mountPoint: mount.mountPoint, error: String(err) }),
+      d.deps.logger.log("error", "repair mount left behind", {
+        mountPoint: mount.mountPoint,
+        error: String(err),
+      }),
     );
   }
 }

@@ -59,7 +59,8 @@ export async function serve(d: Daemon): Promise<ServeResult> {
     }
     const marker = { name: self, address: d.cfg.address, port: d.cfg.brickPort, since: d.deps.clock.now() };
     if (!d.isMounted) {
-      const volumeId = (tombstoned ? null : local.volumeId) ?? v.newVolumeId();
+      // A serve cut short (say, the brick port was taken) left its volume id on the brick dir: reuse it.
+      const volumeId = (tombstoned ? null : (local.volumeId ?? (await v.brickVolumeId()))) ?? v.newVolumeId();
       d.deps.logger.log("info", "no server answers and no markers are known: creating the config volume", {
         volumeId,
       });

@@ -35,6 +35,23 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     expect(r.stderr).toMatch(/not mounted/);
   });
 
+  it("serve with the brick port already taken: a clear error, nothing served", async () => {
+    const srv = createServer();
+    await new Promise<void>((r) =>
+      srv.listen({ host: "127.0.0.1", port: c.node("n1").brickPort }, () => r()),
+    );
+    try {
+      const r = await c.run("n1", ["serve"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(`port ${c.node("n1").brickPort} on 127.0.0.1 is already in use.*--brick-port`),
+      );
+      expect((await c.status("n1"))?.server).toBe(false);
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+  });
+
   it("serve on n1, n2, n3: every daemon is ready with [n1, n2, n3]", async () => {
     for (const n of NODES) {
       const r = await c.run(n, ["serve", "--json"]);
@@ -151,10 +168,14 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     const r = await c.run("n1", ["set", "app/during-outage", "x"]);
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/no quorum/);
-    const s = await c.waitFor("n1 to report the lost quorum", async () => {
-      const st = await c.status("n1");
-      return st?.discrepancies.some((d) => d.kind === "no-quorum") ? st : undefined;
-    }, 20_000);
+    const s = await c.waitFor(
+      "n1 to report the lost quorum",
+      async () => {
+        const st = await c.status("n1");
+        return st?.discrepancies.some((d) => d.kind === "no-quorum") ? st : undefined;
+      },
+      20_000,
+    );
     expect(s.mounted).toEqual(NODES);
     expect(s.discrepancies.filter((d) => d.kind === "server-down").length).toBe(2);
     c.startDaemon("n2");

@@ -160,7 +160,17 @@ describe("a newcomer's tour on the dir engine", () => {
   });
 
   it("every command's --help shows an example", async () => {
-    for (const cmd of ["setup", "get", "set", "ls", "rm", "init", "backup", "restore", "status"]) {
+    const top = await hfs(join(t.dir, "s"), ["--help"]);
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z]+) /gm)]
+      .map((m) => m[1] as string)
+      .filter((c) => c !== "help");
+    expect(commands).toEqual(
+      expect.arrayContaining(["setup", "daemon", "serve", "retire", "init", "volfile", "get", "set"]),
+    );
+    expect(commands).toEqual(
+      expect.arrayContaining(["ls", "rm", "watch", "lock", "locks", "repair", "backup", "restore", "status"]),
+    );
+    for (const cmd of commands) {
       const r = await hfs(join(t.dir, "s"), [cmd, "--help"]);
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toMatch(/Examples?:\n\s+\$ hfs-config/);

@@ -1,0 +1,474 @@
+// The coordination commands (lock, locks, watch, set --ephemeral, --fencing) driven
+// through the BUILT CLI (`npm run build` first) on the GlusterFS engine: three
+// nodes on 127.0.0.1, each a server with its own daemon, brick and FUSE mount.
+// The daemons' ExpirySweepers expire dead leases; no test sweeper runs here.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { listGlusterMounts } from "../../src/gluster/mount.js";
+import { CLI, tempDir } from "../helpers/cli.js";
+import { cmdlineMentions, sleep, TestCluster } from "../helpers/cluster.js";
+import { describeGluster } from "../helpers/gluster.js";
+
+const NODES = ["n1", "n2", "n3"];
+const LOCK_CMD = resolve(import.meta.dirname, "../helpers/gcoord-lock-cmd.sh");
+
+interface Line {
+  text: string;
+  at: number;
+}
+
+interface Proc {
+  child: ChildProcess;
+  pid: number;
+  lines: Line[];
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The first stdout line at index >= from that matches, with its arrival time. */
+  line(pred: (text: string) => boolean, timeoutMs: number, from?: number): Promise<Line & { index: number }>;
+  stderrMatch(re: RegExp, timeoutMs: number): Promise<void>;
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  everyMs = 10,
+): Promise<T> {
+  const start = performance.now();
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Reports measured numbers where a test run shows them (vitest prints stdout). */
+function report(text: string): void {
+  console.log(`[coord on gluster] ${text}`);
+}
+
+describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
+  let c: TestCluster;
+  /** Local files (outside the config fs): CMD logs, pid lists, holder info. */
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  /** CLI processes this suite started: killed by pid after each test unless they already exited. */
+  const procs = new Set<Proc>();
+  /** Files where CMDs (children of `lock`) record their pids. */
+  const cmdPidFiles = new Set<string>();
+  /** Single CMD pids learnt otherwise. */
+  const cmdPids = new Set<number>();
+
+  /** Kills every process a test started, by pid: the CLI processes, then the CMDs they ran. */
+  async function killStarted(): Promise<void> {
+    for (const p of procs) {
+      // Not yet reaped by us: the pid is still ours, not reused.
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+    }
+    await Promise.all([...procs].map((p) => Promise.race([p.exited, sleep(5000)])));
+    procs.clear();
+    const pids = new Set(cmdPids);
+    for (const f of cmdPidFiles) {
+      const text = await readFile(f, "utf8").catch(() => "");
+      for (const s of text.split("\n")) if (Number(s) > 1) pids.add(Number(s));
+    }
+    for (const pid of pids) {
+      // A CMD's command line names our temp dir; a pid reused since by anything else is left alone.
+      if (await cmdlineMentions(pid, tmp.dir)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    cmdPids.clear();
+    cmdPidFiles.clear();
+  }
+
+  /** Starts the CLI on `node` as a long-running process, stdout read line by line. */
+  function start(node: string, args: string[]): Proc {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, HFS_STATE_DIR: c.node(node).state },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const lines: Line[] = [];
+    let partial = "";
+    let err = "";
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (d: string) => {
+      const at = performance.now();
+      partial += d;
+      const parts = partial.split("\n");
+      partial = parts.pop() ?? "";
+      for (const text of parts) lines.push({ text, at });
+    });
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (d: string) => {
+      err += d;
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+      child.on("close", (code, signal) => res({ code, signal })),
+    );
+    const p: Proc = {
+      child,
+      pid: child.pid as number,
+      lines,
+      stderr: () => err,
+      exited,
+      line: (pred, timeoutMs, from = 0) =>
+        until(
+          `a stdout line of ${node}: ${args.join(" ")} (stderr: ${err})`,
+          () => {
+            for (let i = from; i < lines.length; i++) {
+              const l = lines[i] as Line;
+              if (pred(l.text)) return { ...l, index: i };
+            }
+            return undefined;
+          },
+          timeoutMs,
+          2,
+        ),
+      stderrMatch: async (re, timeoutMs) => {
+        await until(
+          `stderr ${re} from ${node}: ${args.join(" ")} (got: ${err})`,
+          () => re.test(err) || undefined,
+          timeoutMs,
+        );
+      },
+    };
+    procs.add(p);
+    return p;
+  }
+
+  /** `ls _daemons` through `node`: the names of the live daemons, or undefined when it failed. */
+  async function liveDaemons(node: string): Promise<string[] | undefined> {
+    const r = await c.run(node, ["ls", "_daemons", "--json"]);
+    if (r.code === 3) return [];
+    if (r.code !== 0) return undefined;
+    return (JSON.parse(r.stdout) as string[])
+      .map((k) => k.replace(/^_daemons\//, "").replace(/\/$/, ""))
+      .sort();
+  }
+
+  beforeAll(async () => {
+    tmp = await tempDir("hfs-gcoord-");
+    c = await TestCluster.create(NODES);
+    for (const n of NODES) c.startDaemon(n);
+    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
+    for (const n of NODES) {
+      const r = await c.run(n, ["serve", "--json"]);
+      if (r.code !== 0) throw new Error(`serve on ${n}: exit ${r.code}: ${r.stderr}`);
+    }
+    for (const n of NODES) await c.waitReady(n, NODES, 120_000);
+  }, 240_000);
+
+  afterEach(async () => {
+    await killStarted();
+  }, 60_000);
+
+  afterAll(async () => {
+    await killStarted().catch(() => {});
+    try {
+      if (c) {
+        await c.cleanup();
+        // Nothing of ours may outlive the suite, the brick and mount of a daemon killed with -9 included.
+        expect(await listGlusterMounts({}, c.base)).toEqual([]);
+        expect(await c.glusterPids()).toEqual([]);
+      }
+    } finally {
+      await tmp?.cleanup();
+    }
+  }, 120_000);
+
+  it("3 nodes x 10 concurrent `lock L -- CMD`: never two inside, tokens increase, every exit code is CMD's", async () => {
+    const log = join(tmp.dir, "cs.log");
+    const pidFile = join(tmp.dir, "cmd-pids");
+    cmdPidFiles.add(pidFile);
+    const t0 = performance.now();
+    const runs = NODES.flatMap((node, n) =>
+      Array.from({ length: 10 }, (_, i) => {
+        const code = i % 3 === 0 ? 0 : 10 + n * 10 + i;
+        const p = start(node, [
+          "lock",
+          "L1",
+          "--ttl",
+          "20",
+          "--timeout",
+          "500",
+          "--",
+          LOCK_CMD,
+          log,
+          node,
+          String(code),
+          pidFile,
+        ]);
+        return p.exited.then((r) => ({ want: code, got: r.code, stderr: p.stderr(), node }));
+      }),
+    );
+    const results = await Promise.all(runs);
+    const took = performance.now() - t0;
+    report(`30 concurrent lock runs (3 nodes x 10) finished in ${(took / 1000).toFixed(1)} s`);
+    for (const r of results) expect(r.got, `${r.node}: ${r.stderr}`).toBe(r.want);
+
+    const entries = (await readFile(log, "utf8")).trim().split("\n");
+    expect(entries).toHaveLength(60);
+    const tokens: number[] = [];
+    const perNode = new Map<string, number>();
+    for (let i = 0; i < entries.length; i += 2) {
+      const [kind, token, who, lockName] = (entries[i] as string).split(" ");
+      expect(kind).toBe("enter");
+      expect(lockName).toBe("L1");
+      // The next line is the same run leaving: nobody entered in between.
+      expect(entries[i + 1]).toBe(`exit ${token} ${who}`);
+      tokens.push(Number(token));
+      perNode.set(who as string, (perNode.get(who as string) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(perNode)).toEqual({ n1: 10, n2: 10, n3: 10 });
+    for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1] as number);
+    expect(tokens).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+
+    for (const n of NODES) {
+      const locks = await c.run(n, ["locks", "--json"]);
+      expect(locks.code, locks.stderr).toBe(0);
+      expect(JSON.parse(locks.stdout).find((l: { name: string }) => l.name === "L1")).toEqual({
+        name: "L1",
+        holder: null,
+        waiters: [],
+        token: 30,
+      });
+    }
+  }, 600_000);
+
+  it("kill -9 of a holder: another node's lock gets it within TTL + 5 s; its dead token is fenced through every node", async () => {
+    const ttl = 3;
+    const info = join(tmp.dir, "holder");
+    // No exec: the CMD's command line names our temp dir, so cleanup can recognise its pid.
+    const holder = start("n1", [
+      "lock",
+      "L2",
+      "--ttl",
+      String(ttl),
+      "--",
+      "sh",
+      "-c",
+      `echo "$$ $HFS_FENCING_TOKEN" > ${info}.tmp && mv ${info}.tmp ${info}; while :; do sleep 0.2; done`,
+    ]);
+    const [cmdPid, deadToken] = (
+      await until(
+        "the holder's CMD to start",
+        async () => (await exists(info)) && readFile(info, "utf8"),
+        60_000,
+      )
+    )
+      .trim()
+      .split(" ")
+      .map(Number) as [number, number];
+    cmdPids.add(cmdPid);
+    expect(deadToken).toBeGreaterThan(0);
+
+    // A waiter on n2, registered before the holder dies.
+    const waiter = start("n2", [
+      "lock",
+      "L2",
+      "--ttl",
+      String(ttl),
+      "--timeout",
+      "120",
+      "--",
+      "sh",
+      "-c",
+      "echo token $HFS_FENCING_TOKEN",
+    ]);
+    await c.waitFor(
+      "n3 to see n1 holding L2 with n2 waiting",
+      async () => {
+        const r = await c.run("n3", ["locks", "--json"]);
+        const rec = JSON.parse(r.stdout).find((l: { name: string }) => l.name === "L2");
+        return rec?.holder?.pid === holder.pid &&
+          rec.waiters.some((w: { pid: number }) => w.pid === waiter.pid)
+          ? rec
+          : undefined;
+      },
+      60_000,
+    );
+    const busy = await c.run("n3", ["lock", "L2", "--timeout", "0.5", "--", "true"]);
+    expect(busy.code).toBe(4);
+    expect(busy.stderr).toContain(`held by n1 pid ${holder.pid}`);
+
+    process.kill(holder.pid, "SIGKILL");
+    process.kill(cmdPid, "SIGKILL");
+    const t0 = performance.now();
+    const got = await waiter.line((l) => l.startsWith("token "), (ttl + 30) * 1000);
+    const took = got.at - t0;
+    report(
+      `after kill -9 of the holder (TTL ${ttl} s), n2's waiting lock ran CMD after ${Math.round(took)} ms`,
+    );
+    expect(got.text).toBe(`token ${deadToken + 1}`);
+    expect((await waiter.exited).code, waiter.stderr()).toBe(0);
+    expect(took).toBeLessThan((ttl + 5) * 1000);
+
+    for (const n of NODES) {
+      const fenced = await c.run(n, ["set", "fenced/k", `from-${n}`, "--fencing", `L2:${deadToken}`]);
+      expect(fenced.code, `${n}: ${fenced.stderr}`).toBe(4);
+      expect(fenced.stderr).toMatch(/stale/);
+    }
+    expect((await c.run("n3", ["get", "fenced/k"])).code).toBe(3);
+    const ok = await c.run("n1", ["set", "fenced/k", "v", "--fencing", `L2:${deadToken + 1}`]);
+    expect(ok.code, ok.stderr).toBe(0);
+  }, 180_000);
+
+  it("watch on n3 sees a set through n1 within 1 s (median of 20); --since G replays exactly the missed events", async () => {
+    expect((await c.run("n1", ["set", "app/seed", "0"])).code).toBe(0);
+    const w = start("n3", ["watch", "app", "--json"]);
+    await w.stderrMatch(/watching app for changes after generation \d+\n/, 30_000);
+    const latencies: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const from = w.lines.length;
+      const t0 = performance.now();
+      const set = c.run("n1", ["set", "app/lat", String(i), "--json"]);
+      const seen = await w.line((l) => JSON.parse(l).key === "app/lat", 20_000, from);
+      latencies.push(seen.at - t0);
+      const res = await set;
+      expect(res.code, res.stderr).toBe(0);
+      expect(JSON.parse(seen.text)).toMatchObject({
+        generation: JSON.parse(res.stdout).generation,
+        op: "set",
+        key: "app/lat",
+        node: "n1",
+      });
+    }
+    const med = median(latencies);
+    report(
+      `watch latency n1 set -> n3 watch line: median ${Math.round(med)} ms, min ${Math.round(Math.min(...latencies))}, max ${Math.round(Math.max(...latencies))} (all: ${latencies.map(Math.round).join(" ")})`,
+    );
+    expect(med, `latencies: ${latencies.map(Math.round).join(" ")}`).toBeLessThan(1000);
+
+    const lastSeen = JSON.parse(w.lines.at(-1)?.text as string).generation as number;
+    w.child.kill("SIGTERM");
+    expect(await w.exited).toEqual({ code: 0, signal: null });
+    expect(w.lines).toHaveLength(20);
+
+    // Missed while no watch ran, through n2: some under app, one outside it.
+    const missed: { generation: number; op: string; key: string }[] = [];
+    for (const [args, under] of [
+      [["set", "app/a", "1"], true],
+      [["set", "other/x", "1"], false],
+      [["set", "app/b/c", "2"], true],
+      [["rm", "app/a"], true],
+    ] as const) {
+      const r = await c.run("n2", [...args, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const generation = JSON.parse(r.stdout).generation as number;
+      if (under) missed.push({ generation, op: args[0], key: args[1] });
+    }
+    const resume = start("n3", ["watch", "app", "--since", String(lastSeen), "--json"]);
+    await resume.line((l) => JSON.parse(l).generation === missed.at(-1)?.generation, 30_000);
+    await sleep(1000); // nothing more may come
+    expect(resume.lines.map((l) => JSON.parse(l.text))).toEqual(
+      missed.map((m) => expect.objectContaining({ ...m, node: "n2" })),
+    );
+    // ...and then it follows.
+    const after = await c.run("n1", ["set", "app/after", "x", "--json"]);
+    expect(after.code, after.stderr).toBe(0);
+    const afterGen = JSON.parse(after.stdout).generation as number;
+    await resume.line((l) => JSON.parse(l).generation === afterGen, 10_000);
+    expect(resume.lines).toHaveLength(missed.length + 1);
+    resume.child.kill("SIGINT");
+    expect((await resume.exited).code).toBe(0);
+  }, 180_000);
+
+  it("kill -9 of `set --ephemeral --ttl 3` on n1: get exits 3 on every node within TTL + 2 s", async () => {
+    const ttl = 3;
+    const eph = start("n1", ["set", "eph/dead", "v", "--ephemeral", "--ttl", String(ttl)]);
+    expect((await eph.line(() => true, 30_000)).text).toMatch(/^eph\/dead: version 1 \(generation \d+\)$/);
+    for (const n of NODES) {
+      const r = await c.run(n, ["get", "eph/dead"]);
+      expect(r.code, `${n}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toBe("v");
+    }
+    process.kill(eph.pid, "SIGKILL");
+    const t0 = performance.now();
+    const goneAfter = await Promise.all(
+      NODES.map((n) =>
+        until(
+          `eph/dead to be gone for ${n}`,
+          async () => {
+            const r = await c.run(n, ["get", "eph/dead"]);
+            return r.code === 3 ? performance.now() - t0 : undefined;
+          },
+          (ttl + 20) * 1000,
+        ),
+      ),
+    );
+    report(
+      `ephemeral (TTL ${ttl} s) of a process killed -9 gone for ${NODES.map((n, i) => `${n} after ${Math.round(goneAfter[i] as number)} ms`).join(", ")}`,
+    );
+    for (const ms of goneAfter) expect(ms).toBeLessThan((ttl + 2) * 1000);
+  }, 120_000);
+
+  it("kill -9 of n3's daemon: its _daemons/n3 entry is gone for n1 and n2 within its 10 s TTL + 3 s; it comes back after a restart", async () => {
+    const all = await until(
+      "every daemon's liveness entry",
+      async () => {
+        const d = await liveDaemons("n1");
+        return d && NODES.every((n) => d.includes(n)) ? d : undefined;
+      },
+      60_000,
+      250,
+    );
+    expect(all).toEqual(NODES);
+    const daemon = c.node("n3").daemon as ChildProcess;
+    const exited = new Promise((r) => daemon.once("exit", r));
+    daemon.kill("SIGKILL");
+    const t0 = performance.now();
+    await exited;
+    const goneAfter = await Promise.all(
+      ["n1", "n2"].map((n) =>
+        until(
+          `_daemons/n3 to be gone for ${n}`,
+          async () => {
+            const d = await liveDaemons(n);
+            return d && !d.includes("n3") ? performance.now() - t0 : undefined;
+          },
+          40_000,
+        ),
+      ),
+    );
+    report(
+      `n3's daemon killed -9: _daemons/n3 gone for n1 after ${Math.round(goneAfter[0] as number)} ms, for n2 after ${Math.round(goneAfter[1] as number)} ms`,
+    );
+    for (const ms of goneAfter) expect(ms).toBeLessThan(13_000);
+    expect(await liveDaemons("n2")).toEqual(["n1", "n2"]);
+
+    // The killed daemon left its brick and mount running; a restarted daemon takes over.
+    c.startDaemon("n3");
+    await c.waitReady("n3", NODES, 120_000);
+    await until(
+      "_daemons/n3 back",
+      async () => {
+        const d = await liveDaemons("n1");
+        return d?.includes("n3") || undefined;
+      },
+      60_000,
+      250,
+    );
+    const r = await c.run("n3", ["get", "fenced/k"]);
+    expect(r.code, r.stderr).toBe(0);
+  }, 240_000);
+});
