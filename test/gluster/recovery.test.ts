@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { systemProc } from "../../src/proc.js";
 import { Store } from "../../src/store/store.js";
-import { readPid, sleep, TestCluster } from "../helpers/cluster.js";
+import { sleep, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 import { snapshot } from "../helpers/snapshot.js";
 
