@@ -149,12 +149,20 @@ export class CorruptError extends HfsError {
 /** Errors from I/O on a GlusterFS mount whose outcome cannot be known (quorum lost, brick gone). */
 export const OUTCOME_UNKNOWN_ERRNOS = new Set(["ENOTCONN", "EROFS", "EIO", "ESTALE"]);
 
+/**
+ * The errno name of an I/O error. Node has no name for some errnos FUSE returns
+ * (ESTALE shows up as "Unknown system error -116"), so those are named here.
+ */
+export function errnoCode(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const e = err as NodeJS.ErrnoException;
+  if (e.errno === -116) return "ESTALE";
+  return typeof e.code === "string" ? e.code : undefined;
+}
+
 export function isErrno(err: unknown, ...codes: string[]): err is NodeJS.ErrnoException {
-  return (
-    err instanceof Error &&
-    typeof (err as NodeJS.ErrnoException).code === "string" &&
-    (codes.length === 0 || codes.includes((err as NodeJS.ErrnoException).code as string))
-  );
+  const code = errnoCode(err);
+  return code !== undefined && (codes.length === 0 || codes.includes(code));
 }
 
 /**
@@ -162,10 +170,11 @@ export function isErrno(err: unknown, ...codes: string[]): err is NodeJS.ErrnoEx
  * GlusterFS says the write may or may not have happened.
  */
 export function translateFsError(err: unknown, what: string): unknown {
-  if (isErrno(err) && OUTCOME_UNKNOWN_ERRNOS.has(err.code as string)) {
+  const code = errnoCode(err);
+  if (code !== undefined && OUTCOME_UNKNOWN_ERRNOS.has(code)) {
     return new UnavailableError(
       "E_NO_QUORUM",
-      `${what} failed with ${err.code}: no quorum or config fs unreachable; the outcome is unknown. Check 'hfs-config status', bring servers back, then read the key again before retrying.`,
+      `${what} failed with ${code}: no quorum or config fs unreachable; the outcome is unknown. Check 'hfs-config status', bring servers back, then read the key again before retrying.`,
     );
   }
   return err;

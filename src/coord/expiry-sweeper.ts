@@ -102,7 +102,14 @@ export class ExpirySweeper {
     this.observer.retainOnly(ids);
     const expired: ExpiredLease[] = [];
     for (const id of ids) {
-      const rec = await readLease(layout, id);
+      let rec: Awaited<ReturnType<typeof readLease>>;
+      try {
+        rec = await readLease(layout, id);
+      } catch (err) {
+        // One unreadable lease (say, in split-brain until repair) must not stop the others from expiring.
+        this.opts.onError?.(err);
+        continue;
+      }
       const now = this.clock.monotonic();
       const silent = this.observer.observe(id, rec?.beat, now);
       const ttlMs = rec?.ttlMs ?? (await orphanTtl(this.store, id));

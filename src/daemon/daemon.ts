@@ -79,6 +79,7 @@ export class Daemon {
   private lastHealAt = Number.NEGATIVE_INFINITY;
   private wake: (() => void) | undefined;
   private lastDiscrepancyText = "";
+  private lastSweepError = "";
 
   constructor(
     readonly paths: StatePaths,
@@ -434,7 +435,12 @@ export class Daemon {
     if (!this.sweeper) {
       this.sweeper = new ExpirySweeper(this.store, {
         clock: this.deps.clock,
-        onError: () => {},
+        onError: (err) => {
+          const msg = (err as Error).message;
+          if (msg !== this.lastSweepError)
+            this.log.log("warn", "lease sweep skipped an unreadable lease", { error: msg });
+          this.lastSweepError = msg;
+        },
         onExpired: (info) => this.log.log("info", "expired a dead lease", { ...info }),
       });
       this.sweeper.start();

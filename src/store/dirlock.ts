@@ -97,8 +97,23 @@ export class DirLock {
           lock.startHeartbeat();
           return lock;
         } catch (err) {
-          if (!isErrno(err, "ENOTEMPTY", "EEXIST", "ENOENT")) throw err;
-          if (isErrno(err, "ENOENT")) await mkdir(join(path, ".."), { recursive: true });
+          if (isErrno(err, "ESTALE")) {
+            // GlusterFS: the lock dir was removed and made again by another client mid-rename. Whether
+            // our rename landed shows in the tree: our owner file under the lock path means we hold it.
+            if (await exists(lock.ownerFile)) {
+              lock.startHeartbeat();
+              return lock;
+            }
+          } else if (!isErrno(err, "ENOTEMPTY", "EEXIST", "ENOENT")) {
+            throw err;
+          } else if (isErrno(err, "ENOENT")) {
+            await mkdir(join(path, ".."), { recursive: true });
+          }
+          // A rename that failed on a flaky fs may still have moved our staging dir away.
+          if (!(await exists(staging))) {
+            await mkdir(staging, { recursive: true });
+            await writeFile(join(staging, `owner-${owner.nonce}.json`), `${JSON.stringify(owner)}\n`);
+          }
         }
         const current = await readOwner(path);
         if (current) {
@@ -188,6 +203,15 @@ function lostError(path: string): UnavailableError {
     "E_LOCK_LOST",
     `the write lock ${path} was taken over while this process stalled; the write was not committed. Retry it.`,
   );
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function readOwner(path: string): Promise<{ name: string; mtimeMs: number } | undefined> {

@@ -3,7 +3,7 @@
 // nodes on 127.0.0.1, each a server with its own daemon, brick and FUSE mount.
 // The daemons' ExpirySweepers expire dead leases; no test sweeper runs here.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { listGlusterMounts } from "../../src/gluster/mount.js";
@@ -166,6 +166,41 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
       .sort();
   }
 
+  /**
+   * What the sweepers face, for a failure message: every lease file as n1 sees it (unreadable ones with
+   * their error), and the daemons' warnings and errors.
+   */
+  async function diagnose(): Promise<string> {
+    const out: string[] = [];
+    const leases = join(c.node("n1").state, "config", ".hfs", "leases");
+    try {
+      for (const f of (await readdir(leases)).sort()) {
+        const text = await readFile(join(leases, f), "utf8").catch(
+          (e: NodeJS.ErrnoException) => `UNREADABLE ${e.code}`,
+        );
+        out.push(`lease ${f}: ${text.trim()}`);
+      }
+    } catch (err) {
+      out.push(`cannot list ${leases}: ${(err as Error).message}`);
+    }
+    for (const n of NODES)
+      for (const l of c
+        .node(n)
+        .log.filter((l) => /"level":"(warn|error)"/.test(l))
+        .slice(-8))
+        out.push(`${n} daemon: ${l.slice(0, 300)}`);
+    return out.join("\n");
+  }
+
+  /** Runs `fn`; when it throws, adds diagnose() to the error. */
+  async function withDiagnosis<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${await diagnose()}`);
+    }
+  }
+
   beforeAll(async () => {
     tmp = await tempDir("hfs-gcoord-");
     c = await TestCluster.create(NODES);
@@ -176,6 +211,9 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
       if (r.code !== 0) throw new Error(`serve on ${n}: exit ${r.code}: ${r.stderr}`);
     }
     for (const n of NODES) await c.waitReady(n, NODES, 120_000);
+    // Lease files the sweepers cannot read (a GFID split-brain left by the servers joining) block expiry.
+    const start = await diagnose();
+    if (/UNREADABLE/.test(start)) report(`after start-up:\n${start}`);
   }, 240_000);
 
   afterEach(async () => {
@@ -224,10 +262,16 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     const results = await Promise.all(runs);
     const took = performance.now() - t0;
     report(`30 concurrent lock runs (3 nodes x 10) finished in ${(took / 1000).toFixed(1)} s`);
-    for (const r of results) expect(r.got, `${r.node}: ${r.stderr}`).toBe(r.want);
+    // Soft: a run that crashed is reported, and the log is still checked.
+    expect
+      .soft(
+        results.filter((r) => r.got !== r.want),
+        "runs whose exit code is not CMD's",
+      )
+      .toEqual([]);
 
     const entries = (await readFile(log, "utf8")).trim().split("\n");
-    expect(entries).toHaveLength(60);
+    expect(entries.length % 2).toBe(0);
     const tokens: number[] = [];
     const perNode = new Map<string, number>();
     for (let i = 0; i < entries.length; i += 2) {
@@ -239,9 +283,12 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
       tokens.push(Number(token));
       perNode.set(who as string, (perNode.get(who as string) ?? 0) + 1);
     }
-    expect(Object.fromEntries(perNode)).toEqual({ n1: 10, n2: 10, n3: 10 });
     for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1] as number);
-    expect(tokens).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    report(`${tokens.length} of 30 runs entered; tokens in acquisition order: ${tokens.join(" ")}`);
+    // Every run entered once; no token was skipped.
+    expect.soft(entries).toHaveLength(60);
+    expect.soft(Object.fromEntries(perNode)).toEqual({ n1: 10, n2: 10, n3: 10 });
+    expect.soft(tokens).toEqual(Array.from({ length: tokens.length }, (_, i) => i + 1));
 
     for (const n of NODES) {
       const locks = await c.run(n, ["locks", "--json"]);
@@ -250,7 +297,7 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
         name: "L1",
         holder: null,
         waiters: [],
-        token: 30,
+        token: tokens.at(-1),
       });
     }
   }, 600_000);
@@ -404,15 +451,17 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     }
     process.kill(eph.pid, "SIGKILL");
     const t0 = performance.now();
-    const goneAfter = await Promise.all(
-      NODES.map((n) =>
-        until(
-          `eph/dead to be gone for ${n}`,
-          async () => {
-            const r = await c.run(n, ["get", "eph/dead"]);
-            return r.code === 3 ? performance.now() - t0 : undefined;
-          },
-          (ttl + 20) * 1000,
+    const goneAfter = await withDiagnosis(() =>
+      Promise.all(
+        NODES.map((n) =>
+          until(
+            `eph/dead to be gone for ${n}`,
+            async () => {
+              const r = await c.run(n, ["get", "eph/dead"]);
+              return r.code === 3 ? performance.now() - t0 : undefined;
+            },
+            (ttl + 20) * 1000,
+          ),
         ),
       ),
     );
@@ -438,15 +487,17 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     daemon.kill("SIGKILL");
     const t0 = performance.now();
     await exited;
-    const goneAfter = await Promise.all(
-      ["n1", "n2"].map((n) =>
-        until(
-          `_daemons/n3 to be gone for ${n}`,
-          async () => {
-            const d = await liveDaemons(n);
-            return d && !d.includes("n3") ? performance.now() - t0 : undefined;
-          },
-          40_000,
+    const goneAfter = await withDiagnosis(() =>
+      Promise.all(
+        ["n1", "n2"].map((n) =>
+          until(
+            `_daemons/n3 to be gone for ${n}`,
+            async () => {
+              const d = await liveDaemons(n);
+              return d && !d.includes("n3") ? performance.now() - t0 : undefined;
+            },
+            40_000,
+          ),
         ),
       ),
     );
