@@ -125,9 +125,17 @@ export async function acquireLock(
     for (;;) {
       signal?.throwIfAborted();
       if (lease.lost) throw lease.lostSignal.reason;
-      const peek = await io(() => readLockRecord(store.layout, name), `reading lock ${name}`);
+      let peek = await io(() => readLockRecord(store.layout, name), `reading lock ${name}`);
       lastHolder = peek?.holder ?? null;
-      const v = await verdict(peek);
+      let v = await verdict(peek);
+      if (v !== "busy" && registered) {
+        // Every waiter sees the release at about the same time; a random pause and a second look
+        // let one of them take it while the others stay out of the store's write lock.
+        await clock.sleep(Math.random() * pollMs * 2, signal);
+        peek = await io(() => readLockRecord(store.layout, name), `reading lock ${name}`);
+        lastHolder = peek?.holder ?? null;
+        v = await verdict(peek);
+      }
       // A try-lock (timeout 0) does not register: it would only unregister at once.
       const register = !registered && opts.timeoutMs !== 0;
       if (v !== "busy" || register) {

@@ -152,7 +152,22 @@ export async function setEphemeral(
   value: Uint8Array | string,
   opts: EphemeralOptions = {},
 ): Promise<EphemeralHandle> {
-  const key = parseKey(rawKey);
+  return ephemeralAt(store, parseKey(rawKey), value, opts);
+}
+
+/** The daemons' own liveness entries: `.hfs/alive/<node>`, out of the users' tree (init, backup, ls). */
+export function setAliveEntry(store: Store, node: string, value: string, opts: EphemeralOptions = {}) {
+  return ephemeralAt(store, `${ALIVE_DIR}/${node}`, value, opts);
+}
+
+export const ALIVE_DIR = ".hfs/alive";
+
+async function ephemeralAt(
+  store: Store,
+  key: string,
+  value: Uint8Array | string,
+  opts: EphemeralOptions,
+): Promise<EphemeralHandle> {
   const data = typeof value === "string" ? Buffer.from(value) : value;
   if (data.byteLength > store.maxValueBytes)
     throw new ValueTooLargeError(data.byteLength, store.maxValueBytes);

@@ -9,9 +9,11 @@ export {
   readLockRecord,
 } from "./cluster-lock.js";
 export {
+  ALIVE_DIR,
   type EphemeralHandle,
   type EphemeralOptions,
   type EphemeralRegistration,
+  setAliveEntry,
   setEphemeral,
 } from "./ephemeral.js";
 export { DEFAULT_SWEEP_MS, type ExpiredLease, ExpirySweeper, type SweeperOptions } from "./expiry-sweeper.js";

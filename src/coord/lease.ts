@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { InvalidInputError, isErrno, translateFsError, UnavailableError } from "../errors.js";
@@ -233,7 +233,7 @@ export class Lease {
       // writing it again would resurrect a lease whose entries are gone.
       await stat(this.path);
       const next = { ...this.record, beat: this.record.beat + 1 };
-      await overwriteInPlace(this.path, leaseText(next));
+      await writeFileAtomic(this.path, leaseText(next));
       this.record.beat = next.beat;
       this.lastBeatStart = started;
     } catch (err) {
@@ -263,24 +263,10 @@ export class Lease {
 }
 
 /**
- * Lease files are padded to a fixed size and renewed in place, never by temp file
- * and rename: a file renamed over every few seconds is what GlusterFS's replica
- * can leave in GFID split-brain when a brick comes and goes, and an in-place
- * write keeps one gfid for the lease's whole life. Opening with r+ also refuses
- * to bring back a file a sweeper removed.
+ * Lease files are rewritten whole (temp file and rename), never in place: another
+ * node's FUSE client may keep serving the old bytes of a file overwritten in place
+ * at the same size, and would then see a live lease as silent.
  */
-const LEASE_FILE_BYTES = 512;
-
 export function leaseText(rec: LeaseRecord): string {
-  const json = JSON.stringify(rec);
-  return `${json}${" ".repeat(Math.max(0, LEASE_FILE_BYTES - 1 - Buffer.byteLength(json)))}\n`;
-}
-
-async function overwriteInPlace(path: string, text: string): Promise<void> {
-  const fh = await open(path, "r+");
-  try {
-    await fh.write(text, 0, "utf8");
-  } finally {
-    await fh.close();
-  }
+  return `${JSON.stringify(rec)}\n`;
 }

@@ -1,4 +1,5 @@
-import { realpath } from "node:fs/promises";
+import { readdir, realpath } from "node:fs/promises";
+import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import {
   readMarkers,
@@ -7,7 +8,7 @@ import {
   type VolumeRecord,
   writeMarker,
 } from "../cluster/markers.js";
-import { type EphemeralHandle, ExpirySweeper, setEphemeral } from "../coord/index.js";
+import { ALIVE_DIR, type EphemeralHandle, ExpirySweeper, setAliveEntry } from "../coord/index.js";
 import { openStore } from "../engine/open.js";
 import { InvalidInputError, UnavailableError } from "../errors.js";
 import { withSelf } from "../members/members.js";
@@ -42,7 +43,7 @@ export interface DaemonDeps {
 export interface DaemonOptions {
   tickMs?: number;
   peerTimeoutMs?: number;
-  /** TTL of the daemon's own liveness entry `_daemons/<node>`. */
+  /** TTL of the daemon's own liveness entry `.hfs/alive/<node>`. */
   aliveTtlMs?: number;
 }
 
@@ -51,8 +52,6 @@ interface Known {
   tombstones: Tombstone[] | null;
   volume: VolumeRecord | null;
 }
-
-export const ALIVE_PREFIX = "_daemons";
 
 /**
  * The node daemon: observes (its own state, every member's answer, the markers in
@@ -174,7 +173,9 @@ export class Daemon {
     const report = this.status();
     if (this.ready) {
       try {
-        report.alive = (await this.store.ls(ALIVE_PREFIX)).map((k) => k.slice(ALIVE_PREFIX.length + 1));
+        report.alive = (await readdir(join(this.store.root, ALIVE_DIR)))
+          .filter((n) => !n.startsWith("."))
+          .sort();
       } catch {
         // No liveness entries yet, or the config fs is briefly unreachable.
       }
@@ -448,9 +449,9 @@ export class Daemon {
     if ((!this.alive || this.alive.lost) && (this.cfg.engine === "dir" || this.lastPlan?.writable)) {
       try {
         await this.alive?.close();
-        this.alive = await setEphemeral(
+        this.alive = await setAliveEntry(
           this.store,
-          `${ALIVE_PREFIX}/${this.cfg.name}`,
+          this.cfg.name,
           JSON.stringify({ address: this.cfg.address, statusPort: this.cfg.statusPort, pid: process.pid }),
           { ttlMs: this.opts.aliveTtlMs ?? 10_000 },
         );

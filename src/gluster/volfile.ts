@@ -63,7 +63,7 @@ export interface VolfileTemplates {
   shd: string;
 }
 
-export const DEFAULT_PING_TIMEOUT_SECONDS = 5;
+export const DEFAULT_PING_TIMEOUT_SECONDS = 10;
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
 const MAX_NAME = 63;

@@ -31,6 +31,12 @@ import { kindOf, listDir, walkAll, walkValues } from "./tree.js";
 import { effectiveVersion, readVersionRecord, writeVersionRecord } from "./versions.js";
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+/**
+ * How long a crashed writer's lock outlives it. Generous, because a holder whose
+ * heartbeat is merely slow (a loaded node, a slow brick) must not be broken; a
+ * broken holder's request is refused before it commits and then retried.
+ */
+export const DEFAULT_LOCK_STALE_MS = 20_000;
 const TEMP_SWEEP_AGE_MS = 10 * 60_000;
 
 export interface StoreOptions {
@@ -272,14 +278,14 @@ export class Store {
 
   /** Holds the write lock for `body`; one caller at a time in this process, then across processes and nodes. */
   async exclusive<T>(body: (lock: DirLock) => Promise<T>): Promise<T> {
-    const run = async () =>
+    const once = () =>
       this.io("writing", async () => {
         await mkdir(this.layout.tmpDir, { recursive: true });
         const lock = await DirLock.acquire(this.layout.writeLock, this.layout.tmpDir, {
           node: this.node,
           clock: this.clock,
-          staleMs: this.opts.lockStaleMs ?? 10_000,
-          timeoutMs: this.opts.lockTimeoutMs ?? 60_000,
+          staleMs: this.opts.lockStaleMs ?? DEFAULT_LOCK_STALE_MS,
+          timeoutMs: this.opts.lockTimeoutMs ?? 120_000,
           what: "the store's write lock",
         });
         try {
@@ -288,6 +294,16 @@ export class Store {
           await lock.release();
         }
       });
+    // Losing the lock to a takeover means this request committed nothing: it is safe to run again.
+    const run = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await once();
+        } catch (err) {
+          if (attempt >= 3 || (err as UnavailableError).code !== "E_LOCK_LOST") throw err;
+        }
+      }
+    };
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => {});
     return next;

@@ -71,6 +71,15 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ alreadyServing: true });
   });
 
+  it("init --from a YAML file fills the new volume; a second init is refused", async () => {
+    const yaml = join(c.base, "cluster.yaml");
+    await writeFile(yaml, "cluster:\n  name: prod\n  zones: [a, b]\n");
+    const r = await c.run("n1", ["init", "--from", yaml]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await c.run("n2", ["get", "cluster/zones/1"])).stdout).toBe("b");
+    expect((await c.run("n3", ["init", "--from", yaml])).code).toBe(4);
+  });
+
   it("a key set through n1 is read through n3 and is on all three bricks", async () => {
     expect((await c.run("n1", ["set", "app/db/host", "db1.example"])).code).toBe(0);
     const r = await c.run("n3", ["get", "app/db/host", "--json"]);

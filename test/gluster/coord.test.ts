@@ -156,14 +156,10 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     return p;
   }
 
-  /** `ls _daemons` through `node`: the names of the live daemons, or undefined when it failed. */
+  /** The live daemons as `status` on `node` lists them (their `.hfs/alive/<node>` entries), or undefined. */
   async function liveDaemons(node: string): Promise<string[] | undefined> {
-    const r = await c.run(node, ["ls", "_daemons", "--json"]);
-    if (r.code === 3) return [];
-    if (r.code !== 0) return undefined;
-    return (JSON.parse(r.stdout) as string[])
-      .map((k) => k.replace(/^_daemons\//, "").replace(/\/$/, ""))
-      .sort();
+    const s = await c.status(node);
+    return s?.ready ? [...s.alive].sort() : undefined;
   }
 
   /**
@@ -471,7 +467,7 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     for (const ms of goneAfter) expect(ms).toBeLessThan((ttl + 2) * 1000);
   }, 120_000);
 
-  it("kill -9 of n3's daemon: its _daemons/n3 entry is gone for n1 and n2 within its 10 s TTL + 3 s; it comes back after a restart", async () => {
+  it("kill -9 of n3's daemon: its liveness entry is gone for n1 and n2 within its 10 s TTL + 3 s; it comes back after a restart", async () => {
     const all = await until(
       "every daemon's liveness entry",
       async () => {
@@ -491,7 +487,7 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
       Promise.all(
         ["n1", "n2"].map((n) =>
           until(
-            `_daemons/n3 to be gone for ${n}`,
+            `n3's liveness entry to be gone for ${n}`,
             async () => {
               const d = await liveDaemons(n);
               return d && !d.includes("n3") ? performance.now() - t0 : undefined;
@@ -502,7 +498,7 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
       ),
     );
     report(
-      `n3's daemon killed -9: _daemons/n3 gone for n1 after ${Math.round(goneAfter[0] as number)} ms, for n2 after ${Math.round(goneAfter[1] as number)} ms`,
+      `n3's daemon killed -9: n3's liveness entry gone for n1 after ${Math.round(goneAfter[0] as number)} ms, for n2 after ${Math.round(goneAfter[1] as number)} ms`,
     );
     for (const ms of goneAfter) expect(ms).toBeLessThan(13_000);
     expect(await liveDaemons("n2")).toEqual(["n1", "n2"]);
@@ -511,7 +507,7 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     c.startDaemon("n3");
     await c.waitReady("n3", NODES, 120_000);
     await until(
-      "_daemons/n3 back",
+      "n3's liveness entry back",
       async () => {
         const d = await liveDaemons("n1");
         return d?.includes("n3") || undefined;

@@ -63,19 +63,25 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
 
     c.startDaemon("n3");
     await c.waitReady("n3", NODES, 60_000);
-    await c.waitFor(
-      "n3's brick to equal n1's",
-      async () => {
-        const [a, b] = await Promise.all([
-          snapshot(c.brickDir("n1"), transient),
-          snapshot(c.brickDir("n3"), transient),
-        ]);
-        return (
-          JSON.stringify(a) === JSON.stringify(b) && Object.keys(a).some((k) => k.startsWith("bulk/k199"))
+    let differ: string[] = [];
+    await c
+      .waitFor(
+        "n3's brick to equal n1's",
+        async () => {
+          const [a, b] = await Promise.all([
+            snapshot(c.brickDir("n1"), transient),
+            snapshot(c.brickDir("n3"), transient),
+          ]);
+          differ = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]);
+          return differ.length === 0 && Object.keys(a).some((k) => k.startsWith("bulk/k199"));
+        },
+        60_000,
+      )
+      .catch((err) => {
+        throw new Error(
+          `${(err as Error).message}; still different: ${differ.slice(0, 20).join(", ")} (${differ.length})`,
         );
-      },
-      60_000,
-    );
+      });
     const pending = await c.waitFor(
       "0 pending heals everywhere",
       async () => {
