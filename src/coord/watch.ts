@@ -194,7 +194,17 @@ class FsWaker {
     }
   }
 
+  /** Bounded: chokidar's close can wait on the very directory that just vanished. */
   async close(): Promise<void> {
-    await this.watcher?.close().catch(() => {});
+    if (!this.watcher) return;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.watcher.close().catch(() => {}),
+      new Promise<void>((r) => {
+        t = setTimeout(r, 1000);
+        t.unref();
+      }),
+    ]);
+    clearTimeout(t);
   }
 }

@@ -361,7 +361,7 @@ describe("hfs-config watch", () => {
     await w.stderrMatch(/after generation 1\n/, 10_000);
     const away = `${n1.cfgDir}-away`;
     await rename(n1.cfgDir, away);
-    await w.stderrMatch(/config fs unreachable .*retrying from generation 1/, 10_000);
+    await w.stderrMatch(/config fs unreachable .*retrying from generation 1/, 30_000);
     await rename(away, n1.cfgDir);
     await n1.run(["set", "b", "2"]);
     await w.line((l) => l === "2 set b", 15_000);
