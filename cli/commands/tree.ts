@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { backup, restore } from "../../src/backup/backup.js";
-import { replaceTree } from "../../src/init/replace.js";
+import { type ReplaceResult, replaceTree } from "../../src/init/replace.js";
 import { readInitSource } from "../../src/init/source.js";
 import { emptyDir } from "../../src/init/tree.js";
 import { backupName, Context } from "../context.js";
@@ -27,14 +27,7 @@ export function registerTree(program: Command): void {
         force: Boolean(o.force),
         backupFile: backupName(ctx.paths, "init"),
       });
-      ctx.out(res, (r) =>
-        [
-          r.backup ? `saved the previous tree to ${r.backup}` : "",
-          `initialized ${r.keys} keys (generation ${r.generation})`,
-        ]
-          .filter(Boolean)
-          .join("\n"),
-      );
+      ctx.out(res, (r) => describeReplace(r, "initialized"));
     });
 
   program
@@ -60,13 +53,11 @@ export function registerTree(program: Command): void {
         force: Boolean(o.force),
         backupFile: backupName(ctx.paths, "restore"),
       });
-      ctx.out(res, (r) =>
-        [
-          r.backup ? `saved the previous tree to ${r.backup}` : "",
-          `restored ${r.keys} keys (generation ${r.generation})`,
-        ]
-          .filter(Boolean)
-          .join("\n"),
-      );
+      ctx.out(res, (r) => describeReplace(r, "restored"));
     });
+}
+
+function describeReplace(r: ReplaceResult, verb: string): string {
+  const done = `${verb} ${r.keys} keys (generation ${r.generation})`;
+  return r.backup ? `saved the previous tree to ${r.backup}\n${done}` : done;
 }

@@ -6,6 +6,7 @@ import { isErrno } from "../errors.js";
 import type { GlusterBinaries } from "../gluster/binaries.js";
 import {
   findRunning,
+  glusterProcessArgs,
   type Net,
   prepareBrickDir,
   readBrickVolumeId,
@@ -286,7 +287,12 @@ export class LocalVolume {
     const log = join(this.paths.logDir, "shd.log");
     this.deps.proc.spawnDetached(
       this.deps.bins.glusterfs,
-      ["-N", "-f", this.shdVolfile, "-l", log, "-p", this.shdPidFile, `--volfile-id=shd-${this.cfg.volume}`],
+      glusterProcessArgs({
+        volfilePath: this.shdVolfile,
+        logFile: log,
+        pidFile: this.shdPidFile,
+        volfileId: `shd-${this.cfg.volume}`,
+      }),
       { logFile: log },
     );
     return "started";

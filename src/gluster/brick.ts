@@ -74,6 +74,19 @@ export async function readProcCmdline(pid: number): Promise<string[] | undefined
   }
 }
 
+/**
+ * The arguments every glusterfs/glusterfsd process we start shares: in the foreground (-N, so the pid we
+ * spawn is the process), its graph, its log and its pid file.
+ */
+export function glusterProcessArgs(o: {
+  volfilePath: string;
+  logFile: string;
+  pidFile: string;
+  volfileId: string;
+}): string[] {
+  return ["-N", "-f", o.volfilePath, "-l", o.logFile, "-p", o.pidFile, `--volfile-id=${o.volfileId}`];
+}
+
 /** `0x` + 32 hex digits of the UUID's bytes, the form setfattr takes and getfattr -e hex prints. */
 export function volumeIdToHex(volumeId: string): string {
   return `0x${normalizeVolumeId(volumeId).replaceAll("-", "")}`;
@@ -298,16 +311,7 @@ export async function startBrick(deps: BrickDeps, opts: StartBrickOptions): Prom
   await mkdir(dirname(opts.pidFile), { recursive: true });
   const pid = deps.proc.spawnDetached(
     deps.bins.glusterfsd,
-    [
-      "-N",
-      "-f",
-      opts.volfilePath,
-      "-l",
-      opts.logFile,
-      "-p",
-      opts.pidFile,
-      `--volfile-id=${opts.volume}.${opts.node}`,
-    ],
+    glusterProcessArgs({ ...opts, volfileId: `${opts.volume}.${opts.node}` }),
     { logFile: opts.logFile },
   );
   try {

@@ -4,7 +4,14 @@ import type { Clock } from "../clock.js";
 import { isErrno, SetupError, UnavailableError } from "../errors.js";
 import type { Proc } from "../proc.js";
 import type { GlusterBinaries } from "./binaries.js";
-import { findRunning, glusterLogErrors, readProcCmdline, stopProcess, writeFileAtomic } from "./brick.js";
+import {
+  findRunning,
+  glusterLogErrors,
+  glusterProcessArgs,
+  readProcCmdline,
+  stopProcess,
+  writeFileAtomic,
+} from "./brick.js";
 
 /**
  * FUSE mounts of the config volume.
@@ -137,14 +144,7 @@ export interface MountProcess {
 export function glusterfsMountArgs(opts: MountOptions): string[] {
   const cache = String(opts.kernelCacheSeconds ?? 0);
   return [
-    "-N",
-    "-f",
-    opts.volfilePath,
-    "-l",
-    opts.logFile,
-    "-p",
-    opts.pidFile,
-    `--volfile-id=hfs-${opts.volume}`,
+    ...glusterProcessArgs({ ...opts, volfileId: `hfs-${opts.volume}` }),
     `--attribute-timeout=${cache}`,
     `--entry-timeout=${cache}`,
     "--negative-timeout=0",

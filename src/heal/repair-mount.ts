@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { SetupError, UnavailableError } from "../errors.js";
-import { glusterLogErrors, writeFileAtomic } from "../gluster/brick.js";
+import { glusterLogErrors, glusterProcessArgs, writeFileAtomic } from "../gluster/brick.js";
 import { isGlusterMounted, type MountDeps, unmountVolume, verifyMount } from "../gluster/mount.js";
 import { repairVolfileText } from "./split-brain-parse.js";
 
@@ -45,14 +45,7 @@ export interface RepairMount {
 
 export function repairMountArgs(opts: RepairMountOptions): string[] {
   return [
-    "-N",
-    "-f",
-    opts.volfilePath,
-    "-l",
-    opts.logFile,
-    "-p",
-    opts.pidFile,
-    `--volfile-id=hfs-${opts.volume}-repair`,
+    ...glusterProcessArgs({ ...opts, volfileId: `hfs-${opts.volume}-repair` }),
     "--attribute-timeout=1",
     "--entry-timeout=0",
     "--negative-timeout=0",

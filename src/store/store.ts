@@ -142,13 +142,14 @@ export class Store {
           `${key} is a directory (a multi-valued variable); set one of its entries, e.g. ${key}/NAME, or remove it with 'rm -r' first.`,
         );
       }
-      const current = effectiveVersion(await readVersionRecord(this.layout, key), kind === "value");
+      const rec = await readVersionRecord(this.layout, key);
+      const current = effectiveVersion(rec, kind === "value");
       if (opts.ifVersion !== undefined && opts.ifVersion !== current) {
         throw new VersionConflictError(key, opts.ifVersion, current);
       }
       await this.checkFencing(opts.fencing);
-      const version =
-        current === 0 ? ((await readVersionRecord(this.layout, key))?.version ?? 0) + 1 : current + 1;
+      // A re-created key continues past the version it had when it was removed.
+      const version = current === 0 ? (rec?.version ?? 0) + 1 : current + 1;
       await writeIntent(this.layout, this.record(ctx.generation, "set", key, version));
       await writeVersionRecord(this.layout, { key, version });
       await mkdir(dirname(path), { recursive: true });
