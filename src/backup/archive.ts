@@ -12,7 +12,7 @@ function excluded(rel: string): boolean {
   const parts = rel.split(sep);
   const base = parts[parts.length - 1] ?? "";
   if (isTempName(base)) return true;
-  return parts[0] === ".hfs" && (parts[1] === "write.lock" || parts[1] === "tmp" || parts[1] === "leases");
+  return parts[0] === ".hfs" && (parts[1] === "write-lock" || parts[1] === "tmp" || parts[1] === "leases");
 }
 
 /**

@@ -29,8 +29,9 @@ export class Layout {
   versionFile(key: string): string {
     return join(this.versionsDir, `${createHash("sha256").update(key).digest("hex")}.json`);
   }
+  /** A hard link to the holder's owner file in tmpDir (see link-lock.ts). */
   get writeLock(): string {
-    return join(this.reserved, "write.lock");
+    return join(this.reserved, "write-lock");
   }
   get tmpDir(): string {
     return join(this.reserved, "tmp");

@@ -14,7 +14,6 @@ import {
 } from "../errors.js";
 import { parseKey, parsePrefix } from "../keys.js";
 import { sweepTemps, tempPathFor, writeFileAtomic } from "./atomic.js";
-import { DirLock } from "./dirlock.js";
 import {
   type ChangeOp,
   type ChangeRecord,
@@ -27,6 +26,7 @@ import {
   writeIntent,
 } from "./journal.js";
 import { Layout } from "./layout.js";
+import { LinkLock } from "./link-lock.js";
 import { kindOf, listDir, walkAll, walkValues } from "./tree.js";
 import { effectiveVersion, readVersionRecord, writeVersionRecord } from "./versions.js";
 
@@ -77,7 +77,7 @@ export interface WriteResult {
 /** Context handed to code that runs inside one write request, under the write lock. */
 export interface RequestContext {
   generation: number;
-  lock: DirLock;
+  lock: LinkLock;
   layout: Layout;
 }
 
@@ -278,11 +278,11 @@ export class Store {
   }
 
   /** Holds the write lock for `body`; one caller at a time in this process, then across processes and nodes. */
-  async exclusive<T>(body: (lock: DirLock) => Promise<T>): Promise<T> {
+  async exclusive<T>(body: (lock: LinkLock) => Promise<T>): Promise<T> {
     const once = () =>
       this.io("writing", async () => {
         await mkdir(this.layout.tmpDir, { recursive: true });
-        const lock = await DirLock.acquire(this.layout.writeLock, this.layout.tmpDir, {
+        const lock = await LinkLock.acquire(this.layout.writeLock, this.layout.tmpDir, {
           node: this.node,
           clock: this.clock,
           staleMs: this.opts.lockStaleMs ?? DEFAULT_LOCK_STALE_MS,

@@ -7,11 +7,14 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { listGlusterMounts } from "../../src/gluster/mount.js";
+import { afrProblems } from "../helpers/afr-state.js";
 import { CLI, tempDir } from "../helpers/cli.js";
 import { cmdlineMentions, sleep, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 
 const NODES = ["n1", "n2", "n3"];
+// All ten of a node's runs start at once, as the issue asks; lower it only to study a failure.
+const LOCK_RUNS_AT_ONCE = Number(process.env.HFS_LOCK_RUNS_AT_ONCE ?? 10);
 const LOCK_CMD = resolve(import.meta.dirname, "../helpers/gcoord-lock-cmd.sh");
 
 interface Line {
@@ -210,6 +213,8 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     // Lease files the sweepers cannot read (a GFID split-brain left by the servers joining) block expiry.
     const start = await diagnose();
     if (/UNREADABLE/.test(start)) report(`after start-up:\n${start}`);
+    const afr = await afrProblems(Object.fromEntries(NODES.map((n) => [n, c.brickDir(n)])));
+    if (afr.length) report(`AFR state after start-up:\n${afr.join("\n")}`);
   }, 240_000);
 
   afterEach(async () => {
@@ -230,10 +235,9 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     }
   }, 120_000);
 
-  // The issue asks for all 30 at once. On this 2-core machine 30 CLI processes hammering three FUSE mounts
-  // starve the bricks, and the resulting rename storm has left a hot .hfs file in split-brain (see the
-  // session note); until that is fixed the runs overlap two per node, six at a time.
-  it("3 nodes x 10 overlapping `lock L -- CMD` (6 at a time): never two inside, tokens increase, every exit code is CMD's", async () => {
+  // All 30 at once. This once left the store's write lock, then a directory renamed onto its path, in
+  // GFID split-brain (every write EIO); the AFR state of the bricks is reported after the runs.
+  it("3 nodes x 10 concurrent `lock L -- CMD`: never two inside, tokens increase, every exit code is CMD's, bricks agree", async () => {
     const log = join(tmp.dir, "cs.log");
     const pidFile = join(tmp.dir, "cmd-pids");
     cmdPidFiles.add(pidFile);
@@ -261,11 +265,17 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
       const worker = async () => {
         for (let job = jobs.shift(); job; job = jobs.shift()) out.push(await job());
       };
-      return Promise.all([worker(), worker()]).then(() => out);
+      return Promise.all(Array.from({ length: LOCK_RUNS_AT_ONCE }, worker)).then(() => out);
     });
     const results = (await Promise.all(pools)).flat();
     const took = performance.now() - t0;
-    report(`30 lock runs (3 nodes x 10, six at a time) finished in ${(took / 1000).toFixed(1)} s`);
+    report(
+      `30 lock runs (3 nodes x 10, ${LOCK_RUNS_AT_ONCE} per node at a time) finished in ${(took / 1000).toFixed(1)} s`,
+    );
+    // Pending heals may still be draining; a GFID that differs between bricks is split-brain.
+    const afr = await afrProblems(Object.fromEntries(NODES.map((n) => [n, c.brickDir(n)])));
+    if (afr.length) report(`AFR state after the lock runs:\n${afr.join("\n")}`);
+    expect.soft(afr.filter((l) => /gfid/.test(l))).toEqual([]);
     // Soft: a run that crashed is reported, and the log is still checked.
     expect
       .soft(

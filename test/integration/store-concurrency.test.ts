@@ -55,7 +55,9 @@ describe("writers in several processes", () => {
     expect(res.kind === "value" && res.version).toBe(100);
     // One generation per successful write; refused CAS attempts do not move it.
     expect((await store.generation()).generation).toBe(100);
-    expect(await readdir(join(root, ".hfs"))).not.toContain("write.lock");
+    expect(await readdir(join(root, ".hfs"))).not.toContain("write-lock");
+    // Every owner file went with its lock; none is left behind.
+    expect((await readdir(join(root, ".hfs", "tmp"))).filter((n) => n.startsWith("lock-"))).toEqual([]);
   });
 
   it("kill -9 during large writes leaves wholly the old or wholly the new value, and the lock recovers", async () => {
