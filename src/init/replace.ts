@@ -69,8 +69,9 @@ export async function replaceTree(
       }
       const prev = (await readVersionRecord(store.layout, key))?.version ?? 0;
       const version = Math.max(prev, opts.versionFloor?.get(key) ?? 0) + 1;
-      await writeVersionRecord(store.layout, { key, version });
+      // The value before its record, as in Store.set: see Store.get().
       await writeFileAtomic(path, node.value);
+      await writeVersionRecord(store.layout, { key, version });
     }
     return {};
   });
@@ -78,9 +79,9 @@ export async function replaceTree(
 }
 
 async function wipe(store: Store, ctx: RequestContext): Promise<void> {
+  const gone: { key: string; version: number }[] = [];
   for (const key of await walkValues(store.root, "")) {
-    const rec = await readVersionRecord(store.layout, key);
-    await writeVersionRecord(store.layout, { key, version: (rec?.version ?? 0) + 1, deleted: true });
+    gone.push({ key, version: ((await readVersionRecord(store.layout, key))?.version ?? 0) + 1 });
   }
   await ctx.lock.assertHeld();
   for (const e of await listDir(store.root)) {
@@ -89,4 +90,6 @@ async function wipe(store: Store, ctx: RequestContext): Promise<void> {
     await rename(path, doomed);
     await rm(doomed, { recursive: true, force: true });
   }
+  // The records after the tree, as in Store.rm: see Store.get().
+  for (const g of gone) await writeVersionRecord(store.layout, { ...g, deleted: true });
 }

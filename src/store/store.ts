@@ -108,15 +108,25 @@ export class Store {
       const kind = await kindOf(path);
       if (kind === "dir") return { kind: "dir", key, entries: await listDir(path) };
       if (kind !== "value") throw new KeyNotFoundError(key);
-      let value: Buffer;
-      try {
-        value = await readFile(path);
-      } catch (err) {
-        if (isErrno(err, "ENOENT")) throw new KeyNotFoundError(key);
-        throw err;
+      // A writer replaces the value first and its version record second, under the write lock. So the
+      // value read after a version record is at least that new, and labelling it with that version is
+      // safe for compare-and-set: a CAS on it fails if the value came from a later write. Reading the
+      // record again catches the common race, so the label is exact unless the key is being hammered.
+      let before = await readVersionRecord(this.layout, key);
+      for (let attempt = 0; ; attempt++) {
+        let value: Buffer;
+        try {
+          value = await readFile(path);
+        } catch (err) {
+          if (isErrno(err, "ENOENT")) throw new KeyNotFoundError(key);
+          throw err;
+        }
+        const after = await readVersionRecord(this.layout, key);
+        if (after?.version === before?.version || attempt >= 4) {
+          return { kind: "value", key, value, version: effectiveVersion(before, true) };
+        }
+        before = after;
       }
-      const version = effectiveVersion(await readVersionRecord(this.layout, key), true);
-      return { kind: "value", key, value, version };
     });
   }
 
@@ -151,10 +161,13 @@ export class Store {
       // A re-created key continues past the version it had when it was removed.
       const version = current === 0 ? (rec?.version ?? 0) + 1 : current + 1;
       await writeIntent(this.layout, this.record(ctx.generation, "set", key, version));
-      await writeVersionRecord(this.layout, { key, version });
       await mkdir(dirname(path), { recursive: true });
       await sweepTemps(dirname(path), TEMP_SWEEP_AGE_MS, this.clock.now());
+      // The value before its version record: a reader that sees the new version then reads the new
+      // value, so get() never pairs an old value with a new version (that pairing let two
+      // compare-and-set increments both succeed from one read).
       await writeFileAtomic(path, data, () => ctx.lock.assertHeld());
+      await writeVersionRecord(this.layout, { key, version });
       return { version };
     });
   }
@@ -193,14 +206,8 @@ export class Store {
       await this.checkFencing(opts.fencing);
       removed = kind === "dir" ? await walkValues(this.root, key) : [key];
       await writeIntent(this.layout, this.record(ctx.generation, "rm", key));
-      for (const k of removed) {
-        const rec = await readVersionRecord(this.layout, k);
-        await writeVersionRecord(this.layout, {
-          key: k,
-          version: effectiveVersion(rec, true) + 1,
-          deleted: true,
-        });
-      }
+      const records = [];
+      for (const k of removed) records.push(await readVersionRecord(this.layout, k));
       await ctx.lock.assertHeld();
       if (kind === "dir") {
         // Rename first so readers see the whole directory vanish at once.
@@ -209,6 +216,14 @@ export class Store {
         await rm(doomed, { recursive: true, force: true });
       } else {
         await rm(path, { force: true });
+      }
+      // The records after the tree, as in set: see get().
+      for (const [i, k] of removed.entries()) {
+        await writeVersionRecord(this.layout, {
+          key: k,
+          version: effectiveVersion(records[i], true) + 1,
+          deleted: true,
+        });
       }
       return {};
     });

@@ -60,6 +60,29 @@ describe("writers in several processes", () => {
     expect((await readdir(join(root, ".hfs", "tmp"))).filter((n) => n.startsWith("lock-"))).toEqual([]);
   });
 
+  it("get never labels a value with a version newer than the value, while another writer commits", async () => {
+    // The value of each write is its own version number, so a read shows the pairing directly.
+    const writer = new Store({ root: t.dir, node: "w" });
+    const reader = new Store({ root: t.dir, node: "r" });
+    await writer.set("k", "1");
+    let writing = true;
+    const writes = (async () => {
+      for (let v = 2; v <= 300; v++) await writer.set("k", String(v), { ifVersion: v - 1 });
+      writing = false;
+    })();
+    const older: string[] = [];
+    let reads = 0;
+    while (writing) {
+      const r = await reader.get("k");
+      reads++;
+      if (r.kind === "value" && Number(r.value.toString()) < r.version)
+        older.push(`value ${r.value} labelled version ${r.version}`);
+    }
+    await writes;
+    expect(reads).toBeGreaterThan(10);
+    expect(older).toEqual([]);
+  });
+
   it("kill -9 during large writes leaves wholly the old or wholly the new value, and the lock recovers", async () => {
     const size = 4 * 1024 * 1024;
     const seen = new Set<string>();
