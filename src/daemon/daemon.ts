@@ -11,6 +11,7 @@ import {
 import { ALIVE_DIR, type EphemeralHandle, ExpirySweeper, setAliveEntry } from "../coord/index.js";
 import { openStore } from "../engine/open.js";
 import { InvalidInputError, UnavailableError } from "../errors.js";
+import { crawl } from "../heal/crawl.js";
 import { withSelf } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
@@ -372,8 +373,9 @@ export class Daemon {
         await writeMarker(this.store, { ...action.marker, since: this.deps.clock.now() });
         return false;
       case "heal":
-        // A server's self-heal daemon works through the index; crawling beside it only competes for locks.
-        if (!(await v.shdRunning())) this.startHeal(action.reason);
+        // A server's self-heal daemon (ours, or another server's on this host) works through the index;
+        // crawling beside it only competes for its locks.
+        if (!this.hostHasOtherHealer() && !(await v.shdRunning())) this.startHeal(action.reason);
         return false;
     }
   }
@@ -388,10 +390,10 @@ export class Daemon {
       try {
         const root = await realpath(this.paths.currentMount);
         this.log.log("info", "healing: crawling the config fs", { reason });
-        const r = await this.deps.proc.run("find", [root, "-exec", "stat", "--format=%i", "{}", "+"], {
-          timeoutMs: 300_000,
-        });
-        if (r.code !== 0) this.log.log("warn", "heal crawl had errors", { stderr: r.stderr.slice(0, 500) });
+        const r = await crawl(root);
+        if (r.errors.length)
+          this.log.log("warn", "heal crawl had errors", { entries: r.entries, errors: r.errors });
+        else this.log.log("info", "heal crawl done", { entries: r.entries });
       } catch (err) {
         this.log.log("warn", "heal crawl failed", { error: (err as Error).message });
       } finally {

@@ -179,7 +179,9 @@ export function reconcile(obs: Observation): Plan {
       detail: `${obs.pendingHeals} entries wait to be healed`,
     });
   }
-  if (settled && quorum && (distinct.size > 1 || (obs.pendingHeals ?? 0) > 0)) {
+  // With a marked server away a crawl only marks it again as out of date: wait until every one answers.
+  const allReachable = reachable.length === marked.length;
+  if (settled && quorum && allReachable && (distinct.size > 1 || (obs.pendingHeals ?? 0) > 0)) {
     actions.push({
       type: "heal",
       reason: "bricks differ; crawl the mount so every brick converges on the consensus copy",

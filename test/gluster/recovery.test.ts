@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { systemProc } from "../../src/proc.js";
@@ -61,13 +61,18 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     for (let i = 0; i < 200; i++) await s1.set(`bulk/k${String(i).padStart(3, "0")}`, `value-${i}`);
     expect(existsSync(join(c.brickDir("n3"), "bulk"))).toBe(false);
 
+    const t0 = performance.now();
     c.startDaemon("n3");
     await c.waitReady("n3", NODES, 60_000);
+    const ready = performance.now() - t0;
     let differ: string[] = [];
     await c
       .waitFor(
         "n3's brick to equal n1's",
         async () => {
+          // Hashing both bricks costs CPU the heal needs: wait until n3 has every bulk key by name first.
+          const names = await readdir(join(c.brickDir("n3"), "bulk")).catch(() => []);
+          if (names.filter((n) => /^k\d{3}$/.test(n)).length < 200) return false;
           const [a, b] = await Promise.all([
             snapshot(c.brickDir("n1"), transient),
             snapshot(c.brickDir("n3"), transient),
@@ -84,6 +89,13 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
           `${(err as Error).message}; still different: ${differ.slice(0, 20).join(", ")} (${differ.length})`,
         );
       });
+    const converged = performance.now() - t0;
+    if (process.env.HFS_KEEP_LOGS)
+      for (const n of NODES)
+        await cp(join(c.node(n).state, "log"), join(process.env.HFS_KEEP_LOGS, n), { recursive: true });
+    console.log(
+      `[recovery] n3 ready ${(ready / 1000).toFixed(1)} s after its start; brick equal to n1's after ${(converged / 1000).toFixed(1)} s`,
+    );
     const pending = await c.waitFor(
       "0 pending heals everywhere",
       async () => {

@@ -193,6 +193,13 @@ describe("reconcile", () => {
       true,
     ],
     ["pending heals: heal", { pendingHeals: 3 }, ["pending-heals"], ["heal"], true],
+    [
+      "pending heals while a marked server is away: no crawl, it would only mark that server again",
+      { pendingHeals: 3, answers: [up("n1"), up("n2"), down("n3")] },
+      ["server-down:n3", "pending-heals"],
+      [],
+      true,
+    ],
   ])("%s", (_name, o, wantKinds, wantActions, writable) => {
     const ob = obs(o);
     expect(kinds(ob)).toEqual(wantKinds);

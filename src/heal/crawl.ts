@@ -1,0 +1,48 @@
+import { lstat, readdir } from "node:fs/promises";
+import { join } from "node:path";
+
+export interface CrawlResult {
+  entries: number;
+  errors: { path: string; error: string }[];
+}
+
+/**
+ * Looks up every entry under `root` through a GlusterFS mount, so that AFR heals
+ * each one it finds out of date (a lookup is what triggers a client-side heal).
+ *
+ * `concurrency` lookups run at once. A returning brick misses whole directories of
+ * entries, and `find -exec stat` looked them up one after another, which left the
+ * brick's entries trickling in for most of a minute; AFR heals different names in
+ * parallel, each under its own entry lock.
+ */
+export async function crawl(root: string, concurrency = 16, maxErrors = 20): Promise<CrawlResult> {
+  const result: CrawlResult = { entries: 0, errors: [] };
+  const queue: string[] = [root];
+  let active = 0;
+  const note = (path: string, err: unknown) => {
+    if (result.errors.length < maxErrors) result.errors.push({ path, error: (err as Error).message });
+  };
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      if (queue.length === 0 && active === 0) return resolve();
+      while (active < concurrency && queue.length > 0) {
+        const path = queue.pop() as string;
+        active++;
+        visit(path)
+          .catch((err) => note(path, err))
+          .finally(() => {
+            active--;
+            pump();
+          });
+      }
+    };
+    const visit = async (path: string) => {
+      const st = await lstat(path);
+      result.entries++;
+      if (!st.isDirectory()) return;
+      for (const name of await readdir(path)) queue.push(join(path, name));
+    };
+    pump();
+  });
+  return result;
+}
