@@ -31,6 +31,8 @@ import { VERSION } from "../version.js";
 import type { LocalVolume } from "./local-volume.js";
 import type { Logger } from "./log.js";
 import { type StatusFetcher, type StatusReport, toAnswer } from "./peers.js";
+import { splitBrainPass } from "./repair.js";
+import { StuckHeals } from "./stuck-heals.js";
 
 export interface DaemonDeps {
   proc: Proc;
@@ -46,6 +48,8 @@ export interface DaemonOptions {
   peerTimeoutMs?: number;
   /** TTL of the daemon's own liveness entry `.hfs/alive/<node>`. */
   aliveTtlMs?: number;
+  /** How long pending heals may stay without a new low before the daemon looks for split-brain. */
+  stuckHealsMs?: number;
 }
 
 interface Known {
@@ -80,6 +84,8 @@ export class Daemon {
   private wake: (() => void) | undefined;
   private lastDiscrepancyText = "";
   private lastSweepError = "";
+  private stuck: StuckHeals;
+  private searching: Promise<void> | undefined;
 
   constructor(
     readonly paths: StatePaths,
@@ -88,6 +94,7 @@ export class Daemon {
     readonly opts: DaemonOptions = {},
   ) {
     this.store = openStore(paths, cfg);
+    this.stuck = new StuckHeals({ stuckMs: opts.stuckHealsMs });
   }
 
   private get log() {
@@ -322,7 +329,43 @@ export class Daemon {
     this.ready = plan.settled && this.mounted !== null;
     if (this.deps.volume) await this.superviseShd();
     if (this.ready) await this.afterReady();
+    if (this.deps.volume && this.ready) this.searchIfHealsStuck(plan);
     return plan;
+  }
+
+  /**
+   * Split-brain never heals by itself, and while it lasts the file answers EIO to
+   * everyone: when pending heals stop going down, the first marked server that
+   * answers looks for it through a repair mount and resolves it toward the
+   * consensus copy, as `repair` would, logging what it chose and why.
+   */
+  private searchIfHealsStuck(plan: Plan): void {
+    const serversUp = (this.known.markers ?? [])
+      .filter((m) => this.lastAnswers.some((a) => a.name === m.name && a.answered && a.server))
+      .map((m) => m.name)
+      .sort();
+    const healthy =
+      this.server &&
+      !this.retired &&
+      serversUp[0] === this.cfg.name &&
+      !plan.discrepancies.some((d) => d.kind === "server-down" || d.kind === "no-quorum");
+    if (!this.stuck.observe(this.deps.clock.monotonic(), this.pendingHeals, healthy) || this.searching)
+      return;
+    this.log.log("warn", "pending heals are not going down; looking for split-brain", {
+      pendingHeals: this.pendingHeals,
+    });
+    this.searching = this.exclusive(() => splitBrainPass(this, false))
+      .then((r) => {
+        this.log.log("info", "split-brain search done", {
+          found: r.found.map((e) => `${e.path} (${e.kind})`),
+          resolved: r.resolved.length,
+        });
+        if (r.resolved.length > 0) this.stuck.resolved();
+      })
+      .catch((err) => this.log.log("error", "split-brain search failed", { error: (err as Error).message }))
+      .finally(() => {
+        this.searching = undefined;
+      });
   }
 
   private logDiscrepancies(plan: Plan): void {

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { systemClock } from "../clock.js";
-import { SetupError } from "../errors.js";
+import { InvalidInputError, SetupError } from "../errors.js";
 import { findGlusterBinaries } from "../gluster/binaries.js";
 import { loadVolfileTemplates } from "../gluster/volfile.js";
 import { readNodeConfig } from "../node/config.js";
@@ -23,6 +23,7 @@ export interface RunningDaemon {
 
 /** Starts the daemon for the node in `paths`: one per state dir, guarded by its pid file. */
 export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } = {}): Promise<RunningDaemon> {
+  const stuckHealsMs = stuckHealsFromEnv();
   const cfg = await readNodeConfig(paths);
   await mkdir(paths.runDir, { recursive: true });
   await claimPidFile(paths.daemonPidFile);
@@ -48,7 +49,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
     paths,
     cfg,
     { proc: systemProc, clock: systemClock, fetchStatus: httpStatusFetcher(cfg.statusPort), logger, volume },
-    { tickMs: opts.tickMs },
+    { tickMs: opts.tickMs, stuckHealsMs },
   );
   let http: Server | undefined;
   let control: Server | undefined;
@@ -96,4 +97,21 @@ async function claimPidFile(file: string): Promise<void> {
     if (err instanceof SetupError) throw err;
   }
   await writeFile(file, `${process.pid}\n`);
+}
+
+/**
+ * HFS_STUCK_HEALS_SECONDS: how long pending heals may stay without going down
+ * before the daemon looks for split-brain by itself (default 60).
+ */
+function stuckHealsFromEnv(): number | undefined {
+  const raw = process.env.HFS_STUCK_HEALS_SECONDS;
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 1 || n > 86_400) {
+    throw new InvalidInputError(
+      "E_BAD_ENV",
+      `HFS_STUCK_HEALS_SECONDS=${JSON.stringify(raw)} is not a number of seconds from 1 to 86400; unset it for the default 60.`,
+    );
+  }
+  return n * 1000;
 }

@@ -76,7 +76,7 @@ export function repairHandler(d: Daemon) {
  * answers ENOTCONN), so it is found and resolved through a short-lived mount
  * without quorum that nothing else uses.
  */
-async function splitBrainPass(
+export async function splitBrainPass(
   d: Daemon,
   dryRun: boolean,
 ): Promise<{ found: SplitBrainEntry[]; resolved: Resolution[] }> {

@@ -1,9 +1,13 @@
 import { existsSync } from "node:fs";
-import { cp, readdir, readFile, writeFile } from "node:fs/promises";
+import { cp, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { systemClock } from "../../src/clock.js";
+import { findGlusterBinaries } from "../../src/gluster/binaries.js";
+import { mountRepairVolume, unmountRepairVolume } from "../../src/heal/repair-mount.js";
 import { systemProc } from "../../src/proc.js";
 import { Store } from "../../src/store/store.js";
+import { afrProblems } from "../helpers/afr-state.js";
 import { sleep, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 import { snapshot } from "../helpers/snapshot.js";
@@ -22,7 +26,8 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
   let c: TestCluster;
 
   beforeAll(async () => {
-    c = await TestCluster.create(ALL);
+    // The daemons look for split-brain after 10 s of pending heals that do not go down (60 s by default).
+    c = await TestCluster.create(ALL, { daemonEnv: { HFS_STUCK_HEALS_SECONDS: "10" } });
     // n4 belongs to another cluster: its members file lists only itself.
     const own = join(c.base, "n4-members");
     await writeFile(own, `n4 127.0.0.1:${c.node("n4").statusPort}\n`);
@@ -209,6 +214,85 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     expect(c.node("n1").log.join("\n")).toMatch(/resolved split-brain.*sb\/file/);
   });
 
+  it("three bricks each take a write alone (a true tie AFR cannot heal): the daemon finds it by itself and resolves it", async () => {
+    expect((await c.run("n1", ["set", "sb/auto", "before"])).code).toBe(0);
+    // Writes that only one brick may take go through a mount without quorum, as `repair` uses; the
+    // product's own mounts refuse them. In place (same inode), so it is data split-brain. (When two
+    // bricks agree, AFR heals the third by itself: only a three-way split stays.)
+    const deps = { proc: systemProc, clock: systemClock, bins: await findGlusterBinaries() };
+    const serving = await realpath(join(c.node("n1").state, "config"));
+    const mp = await c.mkdir("sb-mount");
+    const m = await mountRepairVolume(deps, {
+      volume: "hfs-config",
+      clientVolfileText: await readFile(`${serving}.vol`, "utf8"),
+      volfilePath: join(c.base, "sb-mount.vol"),
+      mountPoint: mp,
+      logFile: join(c.base, "sb-mount.log"),
+      pidFile: join(c.base, "sb-mount.pid"),
+    });
+    const brickUp = async (n: string) => {
+      const pid = await c.brickPid(n);
+      return pid !== undefined && systemProc.alive(pid);
+    };
+    const onlyUp = async (n: string) => {
+      for (const other of NODES)
+        if (other !== n) {
+          await c.stopDaemon(other);
+          expect(await brickUp(other), `${other}'s brick after its daemon stopped`).toBe(false);
+        }
+      const d = c.node(n).daemon;
+      if (!d || d.exitCode !== null || d.signalCode !== null) c.startDaemon(n);
+      await c.waitFor(`${n}'s brick`, () => brickUp(n), 30_000);
+    };
+    try {
+      for (const n of NODES) {
+        await onlyUp(n);
+        await writeWhenPossible(join(mp, "sb/auto"), `from-${n}`);
+      }
+    } finally {
+      await unmountRepairVolume(deps, m);
+    }
+    for (const n of NODES) expect(await readFile(join(c.brickDir(n), "sb/auto"), "utf8")).toBe(`from-${n}`);
+    c.startDaemon("n1");
+    c.startDaemon("n2");
+    for (const n of NODES) await c.waitReady(n, NODES, 60_000);
+
+    // No user action: n1, the first marked server, sees its pending heals stop going down.
+    await c
+      .waitFor(
+        "n1's daemon to resolve sb/auto",
+        async () => /resolved split-brain.*sb\/auto/.test(c.node("n1").log.join("\n")),
+        120_000,
+      )
+      .catch(async (err) => {
+        const said = c
+          .node("n1")
+          .log.filter((l) => /split|heal|warn|error/.test(l))
+          .slice(-15);
+        const st = await c.status("n1");
+        said.push(...(await afrProblems(Object.fromEntries(NODES.map((n) => [n, c.brickDir(n)])))));
+        for (const n of NODES)
+          said.push(
+            `${n} xattrop: ${(await readdir(join(c.brickDir(n), ".glusterfs/indices/xattrop"))).join(" ")}`,
+          );
+        throw new Error(
+          `${(err as Error).message}\nn1 pendingHeals ${st?.pendingHeals}; n1 log:\n${said.join("\n")}`,
+        );
+      });
+    const log = c.node("n1").log.join("\n");
+    expect(log).toMatch(/pending heals are not going down; looking for split-brain/);
+    const line = c.node("n1").log.find((l) => /resolved split-brain.*sb\/auto/.test(l)) as string;
+    const { chosen, why } = JSON.parse(line) as { chosen: string; why: string };
+    expect(why).toMatch(/^tie between/);
+    for (const n of NODES) expect((await c.run(n, ["get", "sb/auto"])).stdout, n).toBe(`from-${chosen}`);
+    for (const n of NODES)
+      await c.waitFor(
+        `${n}'s brick healed to the chosen copy`,
+        async () => (await readFile(join(c.brickDir(n), "sb/auto"), "utf8")) === `from-${chosen}`,
+        30_000,
+      );
+  }, 300_000);
+
   it("n3 retired while down, then started: reports retired, its glusterfsd never starts, nobody mounts it", async () => {
     await c.stopDaemon("n3");
     const r = await c.run("n1", ["retire", "n3"]);
@@ -301,3 +385,16 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     expect(JSON.parse(scan.stdout).splitBrain).toEqual([]);
   });
 });
+
+/** Writes through a mount once its client has reconnected to a brick that is up. */
+async function writeWhenPossible(path: string, data: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await writeFile(path, data);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(250);
+    }
+  }
+}

@@ -27,11 +27,16 @@ export class TestCluster {
   private constructor(
     readonly base: string,
     private readonly removeBase: () => Promise<void>,
+    private readonly daemonEnv: Record<string, string>,
   ) {}
 
-  static async create(names: string[], opts: { extraMembers?: string } = {}): Promise<TestCluster> {
+  /** `daemonEnv`: extra environment for every daemon this cluster starts. */
+  static async create(
+    names: string[],
+    opts: { extraMembers?: string; daemonEnv?: Record<string, string> } = {},
+  ): Promise<TestCluster> {
     const t = await tempDir("hfs-gluster-");
-    const c = new TestCluster(t.dir, t.cleanup);
+    const c = new TestCluster(t.dir, t.cleanup, opts.daemonEnv ?? {});
     const taken = new Set<number>();
     const lines: string[] = [];
     for (const name of names) {
@@ -77,7 +82,7 @@ export class TestCluster {
     const n = this.node(name);
     const argv = [...wrap, process.execPath, CLI, "daemon"];
     const child = spawn(argv[0] as string, argv.slice(1), {
-      env: { ...process.env, HFS_STATE_DIR: n.state },
+      env: { ...process.env, ...this.daemonEnv, HFS_STATE_DIR: n.state },
       stdio: ["ignore", "ignore", "pipe"],
     });
     child.stderr?.setEncoding("utf8");
