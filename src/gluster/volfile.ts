@@ -148,9 +148,13 @@ function validateAuth(auth: VolfileAuth): VolfileAuth {
   return auth;
 }
 
-/** Name of the exported brick subvolume: the same on every server, so clients need no brick paths. */
-export function brickSubvolumeName(volume: string): string {
-  return `${volume}-brick`;
+/**
+ * Name of the subvolume a server's brick exports, from its node name. Distinct per node because
+ * glfsheal names bricks HOST:SUBVOLUME: with one name for all, two bricks on one address could not
+ * be told apart when choosing a split-brain source.
+ */
+export function brickSubvolumeName(volume: string, node: string): string {
+  return `${volume}-brick-${node}`;
 }
 
 /** Name of the protocol/client for a server: from its node name, never from a list position. */
@@ -204,7 +208,7 @@ function commonVars(spec: VolumeSpec) {
   const volumeId = normalizeVolumeId(spec.volumeId);
   const servers = sortedServers(spec.servers);
   const auth = spec.auth === undefined ? undefined : validateAuth(spec.auth);
-  return { volume, volumeId, servers, auth, brick: brickSubvolumeName(volume) };
+  return { volume, volumeId, servers, auth };
 }
 
 export function renderServerVolfile(template: string, input: ServerVolfileInput): string {
@@ -245,7 +249,7 @@ export function renderServerVolfile(template: string, input: ServerVolfileInput)
     node: self.name,
     address: self.address,
     port: String(self.port),
-    brick: c.brick,
+    brick: brickSubvolumeName(c.volume, self.name),
     brickDir,
     allowedAddresses: allowed.join(","),
     auth: c.auth === undefined ? [] : [{ username: c.auth.username, password: c.auth.password }],
@@ -265,12 +269,16 @@ export function renderClientVolfile(template: string, input: ClientVolfileInput)
   return renderTemplate(template, {
     volume: c.volume,
     volumeId: c.volumeId,
-    brick: c.brick,
     pingTimeout: String(ping),
     serverNames: c.servers.map((s) => s.name).join(", "),
     pendingXattrs: clientNames.join(","),
     subvolumes: clientNames.join(" "),
-    servers: c.servers.map((s) => ({ name: s.name, address: s.address, port: String(s.port) })),
+    servers: c.servers.map((s) => ({
+      name: s.name,
+      address: s.address,
+      port: String(s.port),
+      brick: brickSubvolumeName(c.volume, s.name),
+    })),
     auth: c.auth === undefined ? [] : [{ username: c.auth.username, password: c.auth.password }],
   });
 }

@@ -446,7 +446,7 @@ function glfshealSource(ids: BrickIds, node: string): string {
   if (same.length > 1) {
     throw new SetupError(
       "E_SPLIT_BRAIN_AMBIGUOUS_BRICK",
-      `glfsheal names bricks HOST:BRICK and ${same.join(", ")} are all ${id}: it cannot tell them apart. Give each server its own address to resolve GFID and entry split-brain.`,
+      `glfsheal names bricks HOST:SUBVOLUME and ${same.join(", ")} are all ${id}: it cannot tell them apart. Their volfiles come from an hfs-config older than the per-node subvolume names: upgrade every node, restart its daemon (the brick restarts with the new volfile), then run 'hfs-config repair' again.`,
     );
   }
   return id;

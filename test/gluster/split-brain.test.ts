@@ -29,8 +29,8 @@ import { describeGluster, freePort, Started } from "../helpers/gluster.js";
  * client volfile (quorum-type auto); the writes that only one brick may see go through the repair mount
  * (the same volfile with quorum-type none), which is also what the resolver works through.
  *
- * Each brick listens on its own loopback address (127.0.0.1-3): glfsheal names bricks HOST:BRICK, and all
- * bricks export the same subvolume name.
+ * All bricks listen on 127.0.0.1, as several servers on one host would: glfsheal names bricks
+ * HOST:SUBVOLUME, so each brick exports a subvolume named after its node.
  */
 
 const VOLUME = "sbtest";
@@ -89,8 +89,8 @@ async function makeCluster(): Promise<Cluster> {
   const deps = { proc: systemProc, clock: systemClock, bins };
   const volumeId = randomUUID();
   const servers: VolfileServer[] = [];
-  for (const [i, name] of NODES.entries()) {
-    const address = `127.0.0.${i + 1}`;
+  for (const name of NODES) {
+    const address = "127.0.0.1";
     servers.push({ name, address, port: await freePort(address, new Set(servers.map((s) => s.port))) });
   }
   const brickDir = (n: NodeName) => join(root, n, "brick");

@@ -133,8 +133,8 @@ describe("client volfile helpers", () => {
       ],
     });
     expect(parseClientVolfile(text)).toEqual([
-      { name: "cfg-client-node-a", host: "10.0.0.1", port: 24007, subvolume: "cfg-brick" },
-      { name: "cfg-client-node-b", host: "10.0.0.2", port: 24008, subvolume: "cfg-brick" },
+      { name: "cfg-client-node-a", host: "10.0.0.1", port: 24007, subvolume: "cfg-brick-node-a" },
+      { name: "cfg-client-node-b", host: "10.0.0.2", port: 24008, subvolume: "cfg-brick-node-b" },
     ]);
     const repair = repairVolfileText(text);
     expect(repair).toMatch(/option quorum-type none/);

@@ -132,14 +132,14 @@ describe("server volfile", () => {
     const text = renderServerVolfile(templates.server, server({ node: "node-c" }));
     expect(text).toContain("option transport.socket.listen-port 24011\n");
     expect(text).toContain("option transport.socket.bind-address 10.0.0.3\n");
-    expect(text).toContain("option auth.addr.hfs-brick.allow 10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.9\n");
+    expect(text).toContain("option auth.addr.hfs-brick-node-c.allow 10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.9\n");
     expect(text).toContain("option volume-id 0f2c7a52-8d3e-4f7e-9a55-3c1f0b6a2d11\n");
     expect(text).toContain("option xattrop-pending-watchlist trusted.afr.hfs-\n");
   });
 
   it("requires a login instead of addresses when auth is set", () => {
     const text = renderServerVolfile(templates.server, server({ auth: { username: "u", password: "p" } }));
-    expect(text).toContain("option auth.login.hfs-brick.allow u\n");
+    expect(text).toContain("option auth.login.hfs-brick-node-b.allow u\n");
     expect(text).toContain("option auth.login.u.password p\n");
     expect(text).not.toContain("auth.addr");
   });
