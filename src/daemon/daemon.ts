@@ -85,6 +85,7 @@ export class Daemon {
   private lastDiscrepancyText = "";
   private lastSweepError = "";
   private stuck: StuckHeals;
+  private creatingVolume = false;
   private searching: Promise<void> | undefined;
 
   constructor(
@@ -174,6 +175,7 @@ export class Daemon {
       tombstones: this.known.tombstones?.map((t) => t.name).sort() ?? null,
       discrepancies: (this.lastPlan?.discrepancies ?? []).map((d) => ({ kind: d.kind, detail: d.detail })),
       alive: [],
+      creatingVolume: this.creatingVolume,
     };
   }
 
@@ -189,6 +191,11 @@ export class Daemon {
       }
     }
     return report;
+  }
+
+  /** Set by serve while it claims the creation of a new volume; every status answer shows it at once. */
+  setCreatingVolume(on: boolean): void {
+    this.creatingVolume = on;
   }
 
   /** Members' answers as the planner wants them, ours included. */
@@ -242,6 +249,7 @@ export class Daemon {
             brick: local.brick,
             volumeId: local.volumeId,
             brickGeneration: this.brickGeneration,
+            creatingVolume: this.creatingVolume,
           };
         }
         return toAnswer(m.name, await this.deps.fetchStatus(m, timeout));

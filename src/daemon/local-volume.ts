@@ -160,6 +160,24 @@ export class LocalVolume {
     return aside;
   }
 
+  /**
+   * A brick dir stamped with another volume's id by a serve that never got as far as serving
+   * (say, its port was taken while another node created the volume) and holding nothing: it is
+   * set aside so this node can join the volume that exists. A brick holding anything is left
+   * alone: prepareBrickDir then refuses it.
+   */
+  async setUnusedBrickAside(volumeId: string): Promise<string | undefined> {
+    const stamped = await this.brickVolumeId();
+    if (stamped === undefined || stamped === volumeId || (await this.serverState()) !== null)
+      return undefined;
+    const entries = await readdir(this.paths.brickDir).catch(() => [".hfs"]);
+    if (entries.some((e) => e !== ".glusterfs")) return undefined;
+    const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[:.]/g, "-");
+    const aside = `${this.paths.brickDir}.unused-${stamp}`;
+    await rename(this.paths.brickDir, aside);
+    return aside;
+  }
+
   async brickVolumeId(): Promise<string | undefined> {
     try {
       return await readBrickVolumeId(this.deps, this.paths.brickDir);

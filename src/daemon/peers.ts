@@ -21,6 +21,8 @@ export interface StatusReport {
   tombstones: string[] | null;
   discrepancies: { kind: string; detail: string }[];
   alive: string[];
+  /** True while this node's `serve` is about to create a new config volume (see serve.ts). */
+  creatingVolume?: boolean;
 }
 
 export type StatusFetcher = (member: Member, timeoutMs: number) => Promise<StatusReport | undefined>;
@@ -72,5 +74,6 @@ export function toAnswer(name: string, report: StatusReport | undefined): Member
     volumeId: report.volumeId,
     brickGeneration: report.brickGeneration,
     tombstones: report.tombstones ?? undefined,
+    creatingVolume: report.creatingVolume === true,
   };
 }

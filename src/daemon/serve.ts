@@ -20,25 +20,61 @@ const HEAL_WAIT_MS = 180_000;
  * full copy. The first server of a cluster creates the volume.
  */
 export async function serve(d: Daemon): Promise<ServeResult> {
-  const v = d.requireGluster("serve");
-  const self = d.cfg.name;
-
+  // Fails at once, before any waiting, on a node of the dir engine.
+  d.requireGluster("serve");
   // Decide on a fresh look at the cluster, never on a tick from before another node's serve returned.
   await d.exclusive(() => d.tick());
-  await d.waitFor(
-    () => d.isMounted || mayCreateVolume(d),
-    MOUNT_WAIT_MS,
-    () => {
-      const silent = d.answers.filter((a) => !a.answered).map((a) => a.name);
-      return new UnavailableError(
-        "E_NOT_MOUNTED",
-        silent.length > 0 && !d.answers.some((a) => a.answered && a.server)
-          ? `members ${silent.join(", ")} do not answer, so it cannot be known whether a config volume already exists; refusing to create a second one. Start their daemons (or remove them from the members file with 'setup --force --members FILE') and serve again.`
-          : `other servers answer, but this node's daemon has not mounted the config volume within ${MOUNT_WAIT_MS / 1000}s. Check 'hfs-config status' and the daemon's log (${d.paths.daemonLog}).`,
-      );
-    },
-  );
+  for (;;) {
+    await d.waitFor(
+      () => d.isMounted || mayCreateVolume(d),
+      MOUNT_WAIT_MS,
+      () => {
+        const silent = d.answers.filter((a) => !a.answered).map((a) => a.name);
+        return new UnavailableError(
+          "E_NOT_MOUNTED",
+          silent.length > 0 && !d.answers.some((a) => a.answered && a.server)
+            ? `members ${silent.join(", ")} do not answer, so it cannot be known whether a config volume already exists; refusing to create a second one. Start their daemons (or remove them from the members file with 'setup --force --members FILE') and serve again.`
+            : `other servers answer, but this node's daemon has not mounted the config volume within ${MOUNT_WAIT_MS / 1000}s. Check 'hfs-config status' and the daemon's log (${d.paths.daemonLog}).`,
+        );
+      },
+    );
+    if (d.isMounted || (await claimVolumeCreation(d))) break;
+    // Two claims met: both stand back, and try again after a random pause unless the other has created it.
+    await new Promise((r) => setTimeout(r, 500 + Math.random() * 2500));
+  }
+  try {
+    return await serveClaimed(d);
+  } finally {
+    d.setCreatingVolume(false);
+  }
+}
 
+/**
+ * Two nodes serving at the same instant on a brand-new cluster must not create two
+ * volumes (they could never be merged). A node that may create one first claims it:
+ * its status answer says `creatingVolume` at once. Then it looks at every member's
+ * answer again, fetched after its claim was visible: it creates only if nobody else
+ * claims, serves or holds a volume id. Two claimants cannot both miss each other:
+ * each fetched after setting its own claim, so the later of the two fetches sees
+ * the other's claim. When they meet, both stand back and retry.
+ */
+async function claimVolumeCreation(d: Daemon): Promise<boolean> {
+  d.setCreatingVolume(true);
+  await d.exclusive(() => d.tick());
+  const rival = d.answers.find(
+    (a) => a.name !== d.cfg.name && (!a.answered || a.creatingVolume || a.server || a.volumeId),
+  );
+  if (!rival) return true;
+  d.setCreatingVolume(false);
+  d.deps.logger.log("info", "not creating the config volume: another member claims or holds one", {
+    member: rival.name,
+  });
+  return false;
+}
+
+async function serveClaimed(d: Daemon): Promise<ServeResult> {
+  const v = d.requireGluster("serve");
+  const self = d.cfg.name;
   const res = await d.exclusive(async (): Promise<ServeResult> => {
     const local = await d.localState();
     const tombstoned = local.retired || Boolean(d.knownState.tombstones?.some((t) => t.name === self));
@@ -80,6 +116,17 @@ export async function serve(d: Daemon): Promise<ServeResult> {
         "the mounted config volume has no .hfs/volume.json, so its identity is unknown. Run 'hfs-config repair' first.",
       );
     }
+    if (!tombstoned) {
+      const unused = await v.setUnusedBrickAside(volume.volumeId);
+      if (unused)
+        d.deps.logger.log(
+          "info",
+          "an empty brick stamped for another volume by an earlier serve is set aside",
+          {
+            setAside: unused,
+          },
+        );
+    }
     await v.startBrick(volume.volumeId);
     await writeMarker(d.store, marker, { clearTombstone: tombstoned });
     await d.refresh();
@@ -106,7 +153,7 @@ function mayCreateVolume(d: Daemon): boolean {
   return (
     d.answers.length > 0 &&
     !d.knownState.markers &&
-    others.every((a) => a.answered && !a.server && !a.volumeId)
+    others.every((a) => a.answered && !a.server && !a.volumeId && !a.creatingVolume)
   );
 }
 

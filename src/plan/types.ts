@@ -18,6 +18,8 @@ export interface MemberAnswer {
   brickGeneration?: number | null;
   /** Tombstones the member read from its mount: lets a node that is not mounted yet learn it was retired. */
   tombstones?: string[] | undefined;
+  /** The member's `serve` claims the creation of a new config volume. */
+  creatingVolume?: boolean;
 }
 
 /** `.hfs/servers/<node>.json` */

@@ -52,11 +52,12 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     }
   });
 
-  it("serve on n1, n2, n3: every daemon is ready with [n1, n2, n3]", async () => {
-    for (const n of NODES) {
-      const r = await c.run(n, ["serve", "--json"]);
-      expect(r.code, r.stderr).toBe(0);
-    }
+  it("serve on n1, n2, n3 at the same instant: one volume is created, every daemon is ready with [n1, n2, n3]", async () => {
+    const runs = await Promise.all(NODES.map((n) => c.run(n, ["serve", "--json"])));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const results = runs.map((r) => JSON.parse(r.stdout) as { volumeId: string; created: boolean });
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.volumeId)).size).toBe(1);
     for (const n of NODES) {
       const s = await c.waitReady(n, NODES);
       expect(s).toMatchObject({
