@@ -2,11 +2,13 @@ import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { callDaemon } from "../../src/daemon/control-client.js";
 import { startDaemon } from "../../src/daemon/main.js";
+import type { StatusReport } from "../../src/daemon/peers.js";
 import type { RepairReport } from "../../src/daemon/repair.js";
 import type { RetireResult, ServeResult } from "../../src/daemon/serve.js";
 import { InvalidInputError } from "../../src/errors.js";
 import { parseNodeName } from "../../src/node/names.js";
 import { Context } from "../context.js";
+import { crawlProgressLine } from "../progress.js";
 import { renderVolfileFor } from "../volfile.js";
 
 export function registerCluster(program: Command): void {
@@ -112,11 +114,27 @@ export function registerCluster(program: Command): void {
     .action(async (o: { dryRun?: boolean }, cmd: Command) => {
       const ctx = new Context(cmd);
       await ctx.config();
-      if (!ctx.json && process.stderr.isTTY)
-        process.stderr.write("repairing: reconciling and crawling the config fs...\n");
-      const res = await callDaemon<RepairReport>(ctx.paths, "POST", "/v1/repair", {
-        dryRun: Boolean(o.dryRun),
-      });
+      const tty = !ctx.json && process.stderr.isTTY;
+      if (tty) process.stderr.write("repairing: reconciling and looking for split-brain...\n");
+      // On a terminal, the daemon's own status says how far its crawl has got.
+      const ticker = tty
+        ? setInterval(() => {
+            callDaemon<StatusReport>(ctx.paths, "GET", "/v1/status", undefined, 2_000)
+              .then((s) => {
+                if (s.crawl) process.stderr.write(`\r\x1b[K${crawlProgressLine(s)}`);
+              })
+              .catch(() => {});
+          }, 1000)
+        : undefined;
+      let res: RepairReport;
+      try {
+        res = await callDaemon<RepairReport>(ctx.paths, "POST", "/v1/repair", {
+          dryRun: Boolean(o.dryRun),
+        });
+      } finally {
+        clearInterval(ticker);
+        if (tty) process.stderr.write("\r\x1b[K");
+      }
       ctx.out(res, (r) =>
         [
           r.discrepancies.length === 0 ? "no discrepancies" : "discrepancies:",

@@ -86,6 +86,7 @@ export class Daemon {
   private lastSweepError = "";
   private stuck: StuckHeals;
   private creatingVolume = false;
+  private crawlProgress: { entries: number; since: number } | null = null;
   private searching: Promise<void> | undefined;
 
   constructor(
@@ -176,6 +177,7 @@ export class Daemon {
       discrepancies: (this.lastPlan?.discrepancies ?? []).map((d) => ({ kind: d.kind, detail: d.detail })),
       alive: [],
       creatingVolume: this.creatingVolume,
+      crawl: this.crawlProgress ? { ...this.crawlProgress } : null,
     };
   }
 
@@ -425,8 +427,9 @@ export class Daemon {
         return false;
       case "heal":
         // A server's self-heal daemon (ours, or another server's on this host) works through the index;
-        // crawling beside it only competes for its locks.
-        if (!this.hostHasOtherHealer() && !(await v.shdRunning())) this.startHeal(action.reason);
+        // crawling beside it only competes for its locks. A fresh brick is in no index: crawl for it.
+        if (action.full || (!this.hostHasOtherHealer() && !(await v.shdRunning())))
+          this.startHeal(action.reason);
         return false;
     }
   }
@@ -441,13 +444,20 @@ export class Daemon {
       try {
         const root = await realpath(this.paths.currentMount);
         this.log.log("info", "healing: crawling the config fs", { reason });
-        const r = await crawl(root);
+        const progress = { entries: 0, since: this.deps.clock.now() };
+        this.crawlProgress = progress;
+        const r = await crawl(root, {
+          onProgress: (n) => {
+            progress.entries = n;
+          },
+        });
         if (r.errors.length)
           this.log.log("warn", "heal crawl had errors", { entries: r.entries, errors: r.errors });
         else this.log.log("info", "heal crawl done", { entries: r.entries });
       } catch (err) {
         this.log.log("warn", "heal crawl failed", { error: (err as Error).message });
       } finally {
+        this.crawlProgress = null;
         this.healing = undefined;
       }
     })();
@@ -461,7 +471,12 @@ export class Daemon {
     const ms = run ? await v.mountState() : null;
     try {
       const r = await v.superviseShd(this.known.volume?.volumeId ?? null, ms?.servers ?? null);
-      if (r !== "kept")
+      if (typeof r === "object")
+        this.log.log("warn", "self-heal daemon exited; starting it again later", {
+          inSeconds: r.diedRetryMs / 1000,
+          log: join(this.paths.logDir, "shd.log"),
+        });
+      else if (r !== "kept" && r !== "waiting")
         this.log.log("info", `self-heal daemon ${r}`, { servers: ms?.servers.map((s) => s.name) ?? [] });
     } catch (err) {
       this.log.log("error", "self-heal daemon supervision failed", { error: (err as Error).message });

@@ -26,6 +26,7 @@ import type { StatePaths } from "../node/state-dir.js";
 import type { MountTarget } from "../plan/types.js";
 import type { Proc } from "../proc.js";
 import { writeFileAtomic } from "../store/atomic.js";
+import { RestartBackoff } from "./restart-backoff.js";
 
 export interface GlusterDeps {
   proc: Proc;
@@ -51,6 +52,8 @@ export interface MountState {
  * kept in one place so the planner never touches them.
  */
 export class LocalVolume {
+  private readonly shdBackoff = new RestartBackoff();
+
   constructor(
     readonly paths: StatePaths,
     readonly cfg: NodeConfig,
@@ -283,9 +286,10 @@ export class LocalVolume {
   async superviseShd(
     volumeId: string | null,
     servers: MountTarget[] | null,
-  ): Promise<"started" | "stopped" | "kept"> {
+  ): Promise<"started" | "stopped" | "kept" | "waiting" | { diedRetryMs: number }> {
     const pid = await findRunning(this.deps, this.shdPidFile, this.deps.bins.glusterfs, this.shdVolfile);
     if (!volumeId || !servers || servers.length < 2) {
+      this.shdBackoff.running();
       if (pid === undefined) return "kept";
       await stopProcess(this.deps, pid, { timeoutMs: 5_000 });
       return "stopped";
@@ -297,7 +301,14 @@ export class LocalVolume {
       servers: sorted,
     });
     const current = await readFile(this.shdVolfile, "utf8").catch(() => "");
-    if (pid !== undefined && current === text) return "kept";
+    if (pid !== undefined && current === text) {
+      this.shdBackoff.running();
+      return "kept";
+    }
+    if (pid === undefined) {
+      const next = this.shdBackoff.next(this.deps.clock.monotonic(), text);
+      if (!next.start) return next.died ? { diedRetryMs: next.died.waitMs } : "waiting";
+    }
     if (pid !== undefined) await stopProcess(this.deps, pid, { timeoutMs: 5_000 });
     await mkdir(this.paths.volfilesDir, { recursive: true });
     await mkdir(this.paths.logDir, { recursive: true });
@@ -313,6 +324,7 @@ export class LocalVolume {
       }),
       { logFile: log },
     );
+    this.shdBackoff.started(text);
     return "started";
   }
 

@@ -23,6 +23,8 @@ export interface StatusReport {
   alive: string[];
   /** True while this node's `serve` is about to create a new config volume (see serve.ts). */
   creatingVolume?: boolean;
+  /** A heal crawl in progress: entries looked up so far, since when (ms since the epoch). */
+  crawl?: { entries: number; since: number } | null;
 }
 
 export type StatusFetcher = (member: Member, timeoutMs: number) => Promise<StatusReport | undefined>;

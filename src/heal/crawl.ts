@@ -15,7 +15,12 @@ export interface CrawlResult {
  * brick's entries trickling in for most of a minute; AFR heals different names in
  * parallel, each under its own entry lock.
  */
-export async function crawl(root: string, concurrency = 16, maxErrors = 20): Promise<CrawlResult> {
+export async function crawl(
+  root: string,
+  opts: { concurrency?: number; maxErrors?: number; onProgress?: (entries: number) => void } = {},
+): Promise<CrawlResult> {
+  const concurrency = opts.concurrency ?? 16;
+  const maxErrors = opts.maxErrors ?? 20;
   const result: CrawlResult = { entries: 0, errors: [] };
   const queue: string[] = [root];
   let active = 0;
@@ -39,6 +44,7 @@ export async function crawl(root: string, concurrency = 16, maxErrors = 20): Pro
     const visit = async (path: string) => {
       const st = await lstat(path);
       result.entries++;
+      opts.onProgress?.(result.entries);
       if (!st.isDirectory()) return;
       for (const name of await readdir(path)) queue.push(join(path, name));
     };

@@ -181,7 +181,14 @@ export function reconcile(obs: Observation): Plan {
   }
   // With a marked server away a crawl only marks it again as out of date: wait until every one answers.
   const allReachable = reachable.length === marked.length;
-  if (settled && quorum && allReachable && (distinct.size > 1 || (obs.pendingHeals ?? 0) > 0)) {
+  const fresh = reachable.filter((m) => typeof answers.get(m.name)?.brickGeneration !== "number");
+  if (settled && quorum && allReachable && distinct.size > 0 && fresh.length > 0) {
+    actions.push({
+      type: "heal",
+      full: true,
+      reason: `${names(fresh)} hold${fresh.length === 1 ? "s" : ""} no copy yet; crawl the mount so AFR copies every entry there`,
+    });
+  } else if (settled && quorum && allReachable && (distinct.size > 1 || (obs.pendingHeals ?? 0) > 0)) {
     actions.push({
       type: "heal",
       reason: "bricks differ; crawl the mount so every brick converges on the consensus copy",

@@ -81,7 +81,11 @@ export type Action =
   | { type: "mount"; servers: MountTarget[]; reason: string }
   | { type: "add-marker"; marker: Marker; reason: string }
   | { type: "forget-server-role"; reason: string }
-  | { type: "heal"; reason: string };
+  /**
+   * `full`: a marked brick holds no generation at all (fresh, empty): no heal index names what it
+   * lacks, so only a crawl from a node that reads a full brick fills it.
+   */
+  | { type: "heal"; reason: string; full?: boolean };
 
 export interface Plan {
   discrepancies: Discrepancy[];

@@ -194,6 +194,19 @@ describe("reconcile", () => {
     ],
     ["pending heals: heal", { pendingHeals: 3 }, ["pending-heals"], ["heal"], true],
     [
+      "a marked brick holds no copy yet (fresh): a full crawl, even beside a self-heal daemon",
+      {
+        answers: [
+          up("n1", { brickGeneration: 7 }),
+          up("n2", { brickGeneration: 7 }),
+          up("n3", { brickGeneration: null }),
+        ],
+      },
+      [],
+      ["heal"],
+      true,
+    ],
+    [
       "pending heals while a marked server is away: no crawl, it would only mark that server again",
       { pendingHeals: 3, answers: [up("n1"), up("n2"), down("n3")] },
       ["server-down:n3", "pending-heals"],
@@ -236,5 +249,26 @@ describe("consensusGeneration", () => {
     [[3], 3],
   ])("%j -> %d", (gens, want) => {
     expect(consensusGeneration(gens)).toBe(want);
+  });
+});
+
+describe("which heal a crawl is for", () => {
+  it("a fresh brick asks for a full crawl; bricks that only differ leave it to the self-heal daemon", () => {
+    const fresh = reconcile(
+      obs({ answers: [up("n1", { brickGeneration: 7 }), up("n2", { brickGeneration: 7 }), up("n3")] }),
+    ).actions;
+    expect(fresh).toEqual([
+      { type: "heal", full: true, reason: expect.stringMatching(/^\[n3\] holds no copy yet/) },
+    ]);
+    const stale = reconcile(
+      obs({
+        answers: [
+          up("n1", { brickGeneration: 7 }),
+          up("n2", { brickGeneration: 7 }),
+          up("n3", { brickGeneration: 5 }),
+        ],
+      }),
+    ).actions;
+    expect(stale).toEqual([{ type: "heal", reason: expect.stringMatching(/^bricks differ/) }]);
   });
 });
