@@ -5,6 +5,7 @@ import type { Marker, Tombstone } from "../plan/types.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { writeIntent } from "../store/journal.js";
 import type { Layout } from "../store/layout.js";
+import { readReplaced } from "../store/read-replaced.js";
 import type { Store } from "../store/store.js";
 
 /** The volume's identity, kept inside it so every node and every brick agrees on it. */
@@ -30,7 +31,7 @@ async function readJsonDir<T>(dir: string): Promise<T[]> {
   const out: T[] = [];
   for (const n of names.sort()) {
     try {
-      out.push(JSON.parse(await readFile(join(dir, n), "utf8")) as T);
+      out.push(JSON.parse(await readReplaced(join(dir, n), "utf8")) as T);
     } catch (err) {
       if (isErrno(err, "ENOENT")) continue;
       throw new CorruptError(join(dir, n), (err as Error).message);
@@ -50,7 +51,7 @@ export function readTombstones(layout: Layout): Promise<Tombstone[]> {
 
 export async function readVolumeRecord(layout: Layout): Promise<VolumeRecord | null> {
   try {
-    return JSON.parse(await readFile(volumeFile(layout), "utf8")) as VolumeRecord;
+    return JSON.parse(await readReplaced(volumeFile(layout), "utf8")) as VolumeRecord;
   } catch (err) {
     if (isErrno(err, "ENOENT")) return null;
     throw new CorruptError(volumeFile(layout), (err as Error).message);

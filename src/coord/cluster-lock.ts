@@ -1,9 +1,10 @@
-import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ConflictError, isErrno, LockTimeoutError, translateFsError } from "../errors.js";
 import { isTempName, writeFileAtomic } from "../store/atomic.js";
 import type { Layout } from "../store/layout.js";
+import { readReplaced } from "../store/read-replaced.js";
 import type { RequestContext, Store } from "../store/store.js";
 import { checkTtl, DEFAULT_TTL_MS, Lease, leaseFile, readLease } from "./lease.js";
 import { LeaseObserver } from "./lease-observer.js";
@@ -37,7 +38,7 @@ export async function readLockRecord(layout: Layout, name: string): Promise<Lock
   const path = lockFile(layout, name);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readReplaced(path, "utf8");
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
     throw err;

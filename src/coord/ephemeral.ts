@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rm, rmdir, unlink } from "node:fs/promises";
+import { mkdir, readdir, rm, rmdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
   ConflictError,
@@ -11,6 +11,7 @@ import {
 import { parseKey } from "../keys.js";
 import { isTempName, writeFileAtomic } from "../store/atomic.js";
 import type { Layout } from "../store/layout.js";
+import { readReplaced } from "../store/read-replaced.js";
 import type { Fencing, Store } from "../store/store.js";
 import { kindOf } from "../store/tree.js";
 import { effectiveVersion, readVersionRecord, writeVersionRecord } from "../store/versions.js";
@@ -46,7 +47,7 @@ export function registrationFile(layout: Layout, lease: string, key: string): st
 
 export async function readRegistration(path: string): Promise<EphemeralRegistration | undefined> {
   try {
-    const rec = JSON.parse(await readFile(path, "utf8")) as EphemeralRegistration;
+    const rec = JSON.parse(await readReplaced(path, "utf8")) as EphemeralRegistration;
     return typeof rec.key === "string" && Number.isSafeInteger(rec.version) ? rec : undefined;
   } catch (err) {
     if (isErrno(err, "ENOENT") || err instanceof SyntaxError) return undefined;

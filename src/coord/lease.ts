@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { InvalidInputError, isErrno, translateFsError, UnavailableError } from "../errors.js";
 import { isTempName, writeFileAtomic } from "../store/atomic.js";
 import type { Layout } from "../store/layout.js";
+import { readReplaced } from "../store/read-replaced.js";
 import type { Store } from "../store/store.js";
 import { type LeaseObserver, SELF_LOST_FRACTION } from "./lease-observer.js";
 
@@ -51,7 +52,7 @@ export function checkTtl(ttlMs: number): number {
 export async function readLease(layout: Layout, id: string): Promise<LeaseRecord | undefined> {
   let text: string;
   try {
-    text = await readFile(leaseFile(layout, id), "utf8");
+    text = await readReplaced(leaseFile(layout, id), "utf8");
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
     throw err;

@@ -132,7 +132,11 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     this.wake?.();
-    await this.queue.catch(() => {});
+    // A tick stuck on a hung mount must not keep the brick and mount up: they are stopped by pid below.
+    await withTimeout(
+      this.queue.catch(() => {}),
+      15_000,
+    );
     // Stopping must not wait on a config fs that may be gone: the entry expires by itself anyway.
     await withTimeout(this.alive?.close(), 5000);
     await withTimeout(this.sweeper?.stop(), 5000);

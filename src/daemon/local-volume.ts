@@ -256,17 +256,21 @@ export class LocalVolume {
 
   /** Takes down every mount under this node's mounts dir: at shutdown, and before a fresh start. */
   async unmountAll(): Promise<void> {
-    for (const m of await listGlusterMounts({}, this.paths.mountsDir)) {
-      const pid = await findRunning(
-        this.deps,
-        `${m.mountPoint}.pid`,
-        this.deps.bins.glusterfs,
-        `${m.mountPoint}.vol`,
-      );
-      await unmountVolume(this.deps, { mountPoint: m.mountPoint, pid, lazy: true, graceMs: 1000 }).catch(
-        () => {},
-      );
-    }
+    // All at once: each may wait seconds for its glusterfs client to exit, and a stopping daemon must be quick.
+    const mounts = await listGlusterMounts({}, this.paths.mountsDir);
+    await Promise.all(
+      mounts.map(async (m) => {
+        const pid = await findRunning(
+          this.deps,
+          `${m.mountPoint}.pid`,
+          this.deps.bins.glusterfs,
+          `${m.mountPoint}.vol`,
+        );
+        await unmountVolume(this.deps, { mountPoint: m.mountPoint, pid, lazy: true, graceMs: 1000 }).catch(
+          () => {},
+        );
+      }),
+    );
     await rm(this.paths.currentMount, { force: true });
     await rm(this.mountStateFile, { force: true });
   }

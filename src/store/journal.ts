@@ -1,7 +1,8 @@
-import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { ConflictError, CorruptError, isErrno } from "../errors.js";
 import { writeFileAtomic } from "./atomic.js";
 import type { Layout } from "./layout.js";
+import { readReplaced } from "./read-replaced.js";
 
 export type ChangeOp =
   | "set"
@@ -30,7 +31,7 @@ export const DEFAULT_JOURNAL_LIMIT = 10_000;
 export async function readGeneration(layout: Layout): Promise<ChangeRecord> {
   let text: string;
   try {
-    text = await readFile(layout.generationFile, "utf8");
+    text = await readReplaced(layout.generationFile, "utf8");
   } catch (err) {
     if (isErrno(err, "ENOENT")) return { generation: 0, ts: 0, node: "", op: "init", key: "" };
     throw err;
@@ -44,7 +45,7 @@ export async function readJournalEntry(
 ): Promise<ChangeRecord | undefined> {
   const path = layout.journalEntry(generation);
   try {
-    return parseRecord(path, await readFile(path, "utf8"));
+    return parseRecord(path, await readReplaced(path, "utf8"));
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
     throw err;

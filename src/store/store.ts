@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import {
@@ -27,6 +27,7 @@ import {
 } from "./journal.js";
 import { Layout } from "./layout.js";
 import { LinkLock } from "./link-lock.js";
+import { readReplaced } from "./read-replaced.js";
 import { kindOf, listDir, walkAll, walkValues } from "./tree.js";
 import { effectiveVersion, readVersionRecord, writeVersionRecord } from "./versions.js";
 
@@ -116,7 +117,7 @@ export class Store {
       for (let attempt = 0; ; attempt++) {
         let value: Buffer;
         try {
-          value = await readFile(path);
+          value = await readReplaced(path);
         } catch (err) {
           if (isErrno(err, "ENOENT")) throw new KeyNotFoundError(key);
           throw err;
@@ -357,7 +358,7 @@ export class Store {
     if (!f) return;
     let current = 0;
     try {
-      const rec = JSON.parse(await readFile(join(this.layout.locksDir, `${f.lock}.json`), "utf8")) as {
+      const rec = JSON.parse(await readReplaced(join(this.layout.locksDir, `${f.lock}.json`), "utf8")) as {
         token?: number;
       };
       current = rec.token ?? 0;

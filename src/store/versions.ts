@@ -1,8 +1,9 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { CorruptError, isErrno } from "../errors.js";
 import { writeFileAtomic } from "./atomic.js";
 import type { Layout } from "./layout.js";
+import { readReplaced } from "./read-replaced.js";
 
 /**
  * A key's version lives beside the tree, in `.hfs/versions`, and survives the
@@ -19,7 +20,7 @@ export async function readVersionRecord(layout: Layout, key: string): Promise<Ve
   const path = layout.versionFile(key);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readReplaced(path, "utf8");
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
     throw err;

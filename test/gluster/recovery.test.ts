@@ -238,7 +238,10 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
       for (const other of NODES)
         if (other !== n) {
           await c.stopDaemon(other);
-          expect(await brickUp(other), `${other}'s brick after its daemon stopped`).toBe(false);
+          expect(
+            await brickUp(other),
+            `${other}'s brick after its daemon stopped; its log ends:\n${c.node(other).log.slice(-8).join("\n")}`,
+          ).toBe(false);
         }
       const d = c.node(n).daemon;
       if (!d || d.exitCode !== null || d.signalCode !== null) c.startDaemon(n);

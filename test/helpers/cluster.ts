@@ -97,11 +97,18 @@ export class TestCluster {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));
     child.kill(signal);
-    await Promise.race([exited, sleep(20_000)]);
+    // A daemon's own stop is bounded (queue 15 s, liveness and sweeper 5 s each, brick 15 s).
+    await Promise.race([exited, sleep(60_000)]);
     if (child.exitCode === null && child.signalCode === null) {
-      n.log.push(`[test] ${name}'s daemon ignored ${signal} for 20 s; sending SIGKILL`);
+      n.log.push(`[test] ${name}'s daemon ignored ${signal} for 60 s; sending SIGKILL`);
       child.kill("SIGKILL");
       await Promise.race([exited, sleep(10_000)]);
+      // What it supervised is left running: stop its brick by pid, as its own stop would have.
+      const brick = await this.brickPid(name);
+      if (brick !== undefined)
+        await stopProcess({ proc: systemProc, clock: systemClock }, brick, { timeoutMs: 5_000 }).catch(
+          () => {},
+        );
     }
   }
 
