@@ -272,10 +272,17 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     report(
       `30 lock runs (3 nodes x 10, ${LOCK_RUNS_AT_ONCE} per node at a time) finished in ${(took / 1000).toFixed(1)} s`,
     );
-    // Pending heals may still be draining; a GFID that differs between bricks is split-brain.
-    const afr = await afrProblems(Object.fromEntries(NODES.map((n) => [n, c.brickDir(n)])));
+    // Pending heals may still be draining. A GFID that differs between bricks is split-brain if it stays:
+    // the bricks are read one after another, so a lease renewed (renamed) meanwhile differs for a moment.
+    const bricks = Object.fromEntries(NODES.map((n) => [n, c.brickDir(n)]));
+    const afr = await afrProblems(bricks);
     if (afr.length) report(`AFR state after the lock runs:\n${afr.join("\n")}`);
-    expect.soft(afr.filter((l) => /gfid/.test(l))).toEqual([]);
+    const mismatches = afr.filter((l) => /gfid/.test(l));
+    if (mismatches.length) {
+      await sleep(3000);
+      const again = new Set(await afrProblems(bricks));
+      expect.soft(mismatches.filter((l) => again.has(l))).toEqual([]);
+    }
     // Soft: a run that crashed is reported, and the log is still checked.
     expect
       .soft(
