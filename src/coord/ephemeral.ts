@@ -105,9 +105,10 @@ export async function retireRegistration(store: Store, path: string, op: "expire
       return undefined;
     }
     await journalIntent(store, ctx, op, reg.key);
-    await writeVersionRecord(ctx.layout, { key: reg.key, version: current + 1, deleted: true });
     await ctx.lock.assertHeld();
+    // The value, then its record, as in Store.rm: see Store.get().
     await rm(keyPath, { force: true });
+    await writeVersionRecord(ctx.layout, { key: reg.key, version: current + 1, deleted: true });
     await unlink(path).catch(() => {});
     return {};
   });
@@ -201,9 +202,9 @@ async function ephemeralAt(
       await store.checkFencing(opts.fencing);
       const version = current === 0 ? (rec?.version ?? 0) + 1 : current + 1;
       await journalIntent(store, ctx, "set", key, version);
-      await writeVersionRecord(ctx.layout, { key, version });
-      // Registration before the value: a crash in between leaves a registration
-      // whose version does not match, which expiry just drops.
+      // Registration, value, then version record (the value before its record, as in Store.set, so
+      // get() never pairs an old value with the new version). A crash before the record leaves a
+      // registration whose version does not match, which expiry just drops (the value then stays).
       const reg: EphemeralRegistration = {
         key,
         lease: lease.id,
@@ -217,6 +218,7 @@ async function ephemeralAt(
       await writeFileAtomic(regPath, `${JSON.stringify(reg)}\n`);
       await mkdir(dirname(path), { recursive: true });
       await writeFileAtomic(path, data, () => ctx.lock.assertHeld());
+      await writeVersionRecord(ctx.layout, { key, version });
       return { version };
     });
   } catch (err) {

@@ -50,6 +50,8 @@ describe("ephemeral entries", () => {
     const gone = await until("svc/a to expire", async () => !(await exists(c, "svc/a")), ttlMs + 3000);
     // Product guarantee: gone within the owner's TTL of its death (generous bound for a loaded test host).
     expect(gone).toBeLessThan(ttlMs + 1000);
+    // The sweeper reports a removal once its write request has committed, just after readers see it gone.
+    await until("the sweeper to report svc/a", async () => expired.length > 0, 2000);
     expect(expired).toEqual(["svc/a"]);
     await expect(c.get("svc/a")).rejects.toBeInstanceOf(KeyNotFoundError);
 
