@@ -149,10 +149,8 @@ export class LocalVolume {
 
   /** Serving anew after retirement: set the old brick aside and start from an empty one. */
   async setOldBrickAside(): Promise<string | undefined> {
-    const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[:.]/g, "-");
-    const aside = `${this.paths.brickDir}.retired-${stamp}`;
     try {
-      await rename(this.paths.brickDir, aside);
+      return await this.moveBrickAside("retired");
     } catch (err) {
       if (!isErrno(err, "ENOENT")) throw err;
       return undefined;
@@ -160,6 +158,13 @@ export class LocalVolume {
       await rm(this.retiredFile, { force: true });
       await rm(this.serverStateFile, { force: true });
     }
+  }
+
+  /** Renames the brick dir to `<brick>.<why>-<time>`: kept, never deleted, in case it holds the only copy. */
+  private async moveBrickAside(why: string): Promise<string> {
+    const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[:.]/g, "-");
+    const aside = `${this.paths.brickDir}.${why}-${stamp}`;
+    await rename(this.paths.brickDir, aside);
     return aside;
   }
 
@@ -175,10 +180,7 @@ export class LocalVolume {
       return undefined;
     const entries = await readdir(this.paths.brickDir).catch(() => [".hfs"]);
     if (entries.some((e) => e !== ".glusterfs")) return undefined;
-    const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[:.]/g, "-");
-    const aside = `${this.paths.brickDir}.unused-${stamp}`;
-    await rename(this.paths.brickDir, aside);
-    return aside;
+    return this.moveBrickAside("unused");
   }
 
   async brickVolumeId(): Promise<string | undefined> {

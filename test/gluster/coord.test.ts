@@ -2,13 +2,14 @@
 // through the BUILT CLI (`npm run build` first) on the GlusterFS engine: three
 // nodes on 127.0.0.1, each a server with its own daemon, brick and FUSE mount.
 // The daemons' ExpirySweepers expire dead leases; no test sweeper runs here.
-import { type ChildProcess, spawn } from "node:child_process";
-import { readdir, readFile, stat } from "node:fs/promises";
+import type { ChildProcess } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { listGlusterMounts } from "../../src/gluster/mount.js";
 import { afrProblems } from "../helpers/afr-state.js";
-import { CLI, tempDir } from "../helpers/cli.js";
+import { tempDir } from "../helpers/cli.js";
+import { exists, median, type Proc, startCli, until } from "../helpers/cli-proc.js";
 import { cmdlineMentions, sleep, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 
@@ -16,50 +17,6 @@ const NODES = ["n1", "n2", "n3"];
 // All ten of a node's runs start at once, as the issue asks; lower it only to study a failure.
 const LOCK_RUNS_AT_ONCE = Number(process.env.HFS_LOCK_RUNS_AT_ONCE ?? 10);
 const LOCK_CMD = resolve(import.meta.dirname, "../helpers/gcoord-lock-cmd.sh");
-
-interface Line {
-  text: string;
-  at: number;
-}
-
-interface Proc {
-  child: ChildProcess;
-  pid: number;
-  lines: Line[];
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The first stdout line at index >= from that matches, with its arrival time. */
-  line(pred: (text: string) => boolean, timeoutMs: number, from?: number): Promise<Line & { index: number }>;
-  stderrMatch(re: RegExp, timeoutMs: number): Promise<void>;
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs: number,
-  everyMs = 10,
-): Promise<T> {
-  const start = performance.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** Reports measured numbers where a test run shows them (vitest prints stdout). */
 function report(text: string): void {
@@ -104,57 +61,9 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     cmdPidFiles.clear();
   }
 
-  /** Starts the CLI on `node` as a long-running process, stdout read line by line. */
+  /** Starts the CLI on `node` as a long-running process; killed by pid after each test. */
   function start(node: string, args: string[]): Proc {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, HFS_STATE_DIR: c.node(node).state },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const lines: Line[] = [];
-    let partial = "";
-    let err = "";
-    child.stdout?.setEncoding("utf8");
-    child.stdout?.on("data", (d: string) => {
-      const at = performance.now();
-      partial += d;
-      const parts = partial.split("\n");
-      partial = parts.pop() ?? "";
-      for (const text of parts) lines.push({ text, at });
-    });
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (d: string) => {
-      err += d;
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-      child.on("close", (code, signal) => res({ code, signal })),
-    );
-    const p: Proc = {
-      child,
-      pid: child.pid as number,
-      lines,
-      stderr: () => err,
-      exited,
-      line: (pred, timeoutMs, from = 0) =>
-        until(
-          `a stdout line of ${node}: ${args.join(" ")} (stderr: ${err})`,
-          () => {
-            for (let i = from; i < lines.length; i++) {
-              const l = lines[i] as Line;
-              if (pred(l.text)) return { ...l, index: i };
-            }
-            return undefined;
-          },
-          timeoutMs,
-          2,
-        ),
-      stderrMatch: async (re, timeoutMs) => {
-        await until(
-          `stderr ${re} from ${node}: ${args.join(" ")} (got: ${err})`,
-          () => re.test(err) || undefined,
-          timeoutMs,
-        );
-      },
-    };
+    const p = startCli(c.node(node).state, args, { label: node, lineEveryMs: 2 });
     procs.add(p);
     return p;
   }

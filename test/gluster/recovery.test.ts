@@ -9,7 +9,7 @@ import { systemProc } from "../../src/proc.js";
 import { Store } from "../../src/store/store.js";
 import { afrProblems } from "../helpers/afr-state.js";
 import { sleep, TestCluster } from "../helpers/cluster.js";
-import { describeGluster } from "../helpers/gluster.js";
+import { describeGluster, writeWhenPossible } from "../helpers/gluster.js";
 import { snapshot } from "../helpers/snapshot.js";
 
 const NODES = ["n1", "n2", "n3"];
@@ -61,7 +61,7 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
 
   it("n3 misses 200 writes; once back, its brick converges on n1's within 60 s with no user action", async () => {
     await c.stopDaemon("n3");
-    expect(await c.brickPid("n3").then((p) => p !== undefined && systemProc.alive(p))).toBe(false);
+    expect(await c.brickRunning("n3")).toBe(false);
     const s1 = storeOn("n1");
     for (let i = 0; i < 200; i++) await s1.set(`bulk/k${String(i).padStart(3, "0")}`, `value-${i}`);
     expect(existsSync(join(c.brickDir("n3"), "bulk"))).toBe(false);
@@ -230,27 +230,23 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
       logFile: join(c.base, "sb-mount.log"),
       pidFile: join(c.base, "sb-mount.pid"),
     });
-    const brickUp = async (n: string) => {
-      const pid = await c.brickPid(n);
-      return pid !== undefined && systemProc.alive(pid);
-    };
     const onlyUp = async (n: string) => {
       for (const other of NODES)
         if (other !== n) {
           await c.stopDaemon(other);
           expect(
-            await brickUp(other),
+            await c.brickRunning(other),
             `${other}'s brick after its daemon stopped; its log ends:\n${c.node(other).log.slice(-8).join("\n")}`,
           ).toBe(false);
         }
       const d = c.node(n).daemon;
       if (!d || d.exitCode !== null || d.signalCode !== null) c.startDaemon(n);
-      await c.waitFor(`${n}'s brick`, () => brickUp(n), 30_000);
+      await c.waitFor(`${n}'s brick`, () => c.brickRunning(n), 30_000);
     };
     try {
       for (const n of NODES) {
         await onlyUp(n);
-        await writeWhenPossible(join(mp, "sb/auto"), `from-${n}`);
+        await writeWhenPossible(join(mp, "sb/auto"), `from-${n}`, 60_000);
       }
     } finally {
       await unmountRepairVolume(deps, m);
@@ -388,16 +384,3 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     expect(JSON.parse(scan.stdout).splitBrain).toEqual([]);
   });
 });
-
-/** Writes through a mount once its client has reconnected to a brick that is up. */
-async function writeWhenPossible(path: string, data: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      return await writeFile(path, data);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(250);
-    }
-  }
-}

@@ -21,7 +21,7 @@ import {
   scanSplitBrain,
 } from "../../src/heal/split-brain.js";
 import { systemProc } from "../../src/proc.js";
-import { describeGluster, freePort, Started } from "../helpers/gluster.js";
+import { describeGluster, freePort, Started, writeWhenPossible } from "../helpers/gluster.js";
 
 /**
  * Real split-brains on 3 bricks, made the way GlusterFS's own tests make them (bricks killed and written
@@ -172,13 +172,6 @@ async function makeCluster(): Promise<Cluster> {
     start,
     waitConnected,
   };
-}
-
-/** Writes through a mount once the client has reconnected to what is up. */
-async function writeWhenPossible(path: string, data: string): Promise<void> {
-  await eventually(`write ${path}`, 30_000, async () =>
-    (await errnoOf(writeFile(path, data))) === undefined ? true : undefined,
-  );
 }
 
 const brickFile = (c: Cluster, n: NodeName, f: string) =>

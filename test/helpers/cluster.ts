@@ -158,6 +158,11 @@ export class TestCluster {
     return readPid(join(this.node(name).state, "run", "brick.pid"));
   }
 
+  async brickRunning(name: string): Promise<boolean> {
+    const pid = await this.brickPid(name);
+    return pid !== undefined && systemProc.alive(pid);
+  }
+
   /** Every glusterfs/glusterfsd pid this cluster's state dirs name. */
   async glusterPids(): Promise<number[]> {
     const pids: number[] = [];

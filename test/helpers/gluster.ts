@@ -1,4 +1,5 @@
 import { accessSync, constants } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "vitest";
@@ -109,5 +110,18 @@ export class Started {
       }
     }
     return problems;
+  }
+}
+
+/** Writes through a mount once its client has (re)connected to a brick that is up; tries for `ms`. */
+export async function writeWhenPossible(path: string, data: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await writeFile(path, data);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }

@@ -1,33 +1,18 @@
 // The coordination commands (watch, set --ephemeral, lock, locks) driven through
 // the BUILT CLI (`npm run build` first), on the dir engine: three "nodes" are three
 // state dirs with different node names sharing one config dir.
-import { type ChildProcess, spawn } from "node:child_process";
-import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { readdir, readFile, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CLI, dirNode, hfs, tempDir } from "../helpers/cli.js";
+import { dirNode, hfs, tempDir } from "../helpers/cli.js";
+import { exists, median, type Proc, startCli, until } from "../helpers/cli-proc.js";
 
 const HELPERS = resolve(import.meta.dirname, "../helpers");
 const LOCK_CMD = join(HELPERS, "coord-lock-cmd.sh");
 const SWEEPER = join(HELPERS, "coord-sweeper.mjs");
 
 type Node = Awaited<ReturnType<typeof dirNode>>;
-
-interface Line {
-  text: string;
-  at: number;
-}
-
-interface Proc {
-  child: ChildProcess;
-  pid: number;
-  lines: Line[];
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The first stdout line at index >= from that matches, with its arrival time. */
-  line(pred: (text: string) => boolean, timeoutMs: number, from?: number): Promise<Line & { index: number }>;
-  stderrMatch(re: RegExp, timeoutMs: number): Promise<void>;
-}
 
 /** Every pid a test started (CLI processes and the CMDs they ran): killed after each test, whatever happened. */
 const pids = new Set<number>();
@@ -49,91 +34,17 @@ afterEach(async () => {
   await tmp.cleanup();
 });
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs: number,
-) {
-  const start = performance.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Starts the CLI as a long-running process on `node`, stdout read line by line. */
+/** Starts the CLI as a long-running process on `node`; its pid is killed after the test. */
 function start(node: Node, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, HFS_STATE_DIR: node.state, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const pid = child.pid as number;
-  pids.add(pid);
-  const lines: Line[] = [];
-  let partial = "";
-  let err = "";
-  child.stdout?.setEncoding("utf8");
-  child.stdout?.on("data", (d: string) => {
-    const at = performance.now();
-    partial += d;
-    const parts = partial.split("\n");
-    partial = parts.pop() ?? "";
-    for (const text of parts) lines.push({ text, at });
-  });
-  child.stderr?.setEncoding("utf8");
-  child.stderr?.on("data", (d: string) => {
-    err += d;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    child.on("close", (code, signal) => res({ code, signal })),
-  );
-  return {
-    child,
-    pid,
-    lines,
-    stderr: () => err,
-    exited,
-    line: (pred, timeoutMs, from = 0) =>
-      until(
-        `a stdout line of ${args.join(" ")} (stderr: ${err})`,
-        () => {
-          for (let i = from; i < lines.length; i++) {
-            const l = lines[i] as Line;
-            if (pred(l.text)) return { ...l, index: i };
-          }
-          return undefined;
-        },
-        timeoutMs,
-      ),
-    stderrMatch: async (re, timeoutMs) => {
-      await until(
-        `stderr ${re} from ${args.join(" ")} (got: ${err})`,
-        () => re.test(err) || undefined,
-        timeoutMs,
-      );
-    },
-  };
+  const p = startCli(node.state, args, { env });
+  pids.add(p.pid);
+  return p;
 }
 
 async function nodes(n: number): Promise<Node[]> {
   const out: Node[] = [];
   for (let i = 1; i <= n; i++) out.push(await dirNode(tmp.dir, `n${i}`));
   return out;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 describe("hfs-config lock", () => {
