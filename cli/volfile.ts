@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { systemClock } from "../src/clock.js";
 import { readMarkers, readVolumeRecord } from "../src/cluster/markers.js";
 import { LocalVolume } from "../src/daemon/local-volume.js";
-import { assertMounted } from "../src/engine/open.js";
+import { MountPin } from "../src/engine/mount-pin.js";
 import { SetupError, UnavailableError } from "../src/errors.js";
 import { findGlusterBinaries } from "../src/gluster/binaries.js";
 import { loadVolfileTemplates } from "../src/gluster/volfile.js";
@@ -35,8 +35,7 @@ export async function renderVolfileFor(paths: StatePaths, cfg: NodeConfig, serve
   let layout: Layout;
   let source: string;
   try {
-    await assertMounted(paths.currentMount);
-    layout = new Layout(paths.currentMount);
+    layout = new Layout((await new MountPin(paths.currentMount).pin()).path);
     source = "the mounted config fs";
   } catch {
     if (!st) {

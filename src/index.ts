@@ -8,7 +8,7 @@ export { readInitSource } from "./init/source.js";
 export { parseKey, parsePrefix } from "./keys.js";
 export { type NodeConfig, readNodeConfig } from "./node/config.js";
 export { resolveStateDir, StatePaths } from "./node/state-dir.js";
-export type { ChangeRecord } from "./store/journal.js";
+export type { ChangeEvent, ChangeOp, ChangeRecord } from "./store/journal-types.js";
 export {
   type Fencing,
   type GetResult,

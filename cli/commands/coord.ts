@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { stat } from "node:fs/promises";
 import { constants } from "node:os";
 import { type Command, InvalidArgumentError } from "commander";
 import {
@@ -10,7 +9,6 @@ import {
   parseLockName,
   watch,
 } from "../../src/coord/index.js";
-import { assertMounted } from "../../src/engine/open.js";
 import { ExitCode, InvalidInputError, isErrno, UnavailableError } from "../../src/errors.js";
 import { parsePrefix } from "../../src/keys.js";
 import { JournalGapError } from "../../src/store/journal.js";
@@ -125,9 +123,7 @@ Examples:
       });
       const reachable = async (): Promise<boolean> => {
         try {
-          if (cfg.engine === "gluster") await assertMounted(store.root);
-          else await store.ensureRoot();
-          await stat(store.layout.generationFile);
+          await store.generation();
           return true;
         } catch {
           return false;

@@ -3,7 +3,10 @@ import { dirname, relative, resolve } from "node:path";
 import { InvalidInputError } from "../errors.js";
 import { type ReplaceResult, replaceTree } from "../init/replace.js";
 import { readTree } from "../init/source.js";
-import { tempPathFor } from "../store/atomic.js";
+import { randomBytes } from "node:crypto";
+import type { Layout } from "../store/layout.js";
+import { parallel } from "../store/steps.js";
+import { keyState, walkValues } from "../store/reads.js";
 import type { Store } from "../store/store.js";
 import { extractArchive, writeArchive } from "./archive.js";
 
@@ -17,11 +20,11 @@ export async function backup(store: Store, file: string): Promise<{ file: string
       `${file} is inside the config fs; write the backup somewhere else.`,
     );
   }
-  const tmp = tempPathFor(target);
+  const tmp = `${target}.tmp-${randomBytes(6).toString("hex")}`;
   try {
-    return await store.exclusive(async () => {
-      const generation = (await store.generation()).generation;
-      await writeArchive(store.layout, tmp);
+    return await store.underLock(async (ctx) => {
+      const generation = ctx.head.generation;
+      await writeArchive(ctx.layout, tmp, { format: 2, generation, versions: await versionsOf(ctx.layout) });
       await rename(tmp, target);
       return { file: target, generation };
     });
@@ -35,6 +38,17 @@ export async function backup(store: Store, file: string): Promise<{ file: string
     }
     throw err;
   }
+}
+
+/** Every key's version, 16 reads at a time. */
+async function versionsOf(layout: Layout): Promise<Record<string, number>> {
+  const keys = await walkValues(layout, "");
+  const out: Record<string, number> = {};
+  await parallel(keys, async (k) => {
+    const st = await keyState(layout, k);
+    if (st.kind === "value") out[k] = st.version;
+  });
+  return out;
 }
 
 /**

@@ -1,12 +1,11 @@
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ConflictError, CorruptError, InvalidInputError, isErrno } from "../errors.js";
 import type { Marker, Tombstone } from "../plan/types.js";
-import { writeFileAtomic } from "../store/atomic.js";
-import { writeIntent } from "../store/journal.js";
+import type { Membership } from "../store/head.js";
 import type { Layout } from "../store/layout.js";
 import { readReplaced } from "../store/read-replaced.js";
-import type { Store } from "../store/store.js";
+import type { RequestContext, Store } from "../store/store.js";
 
 /** The volume's identity, kept inside it so every node and every brick agrees on it. */
 export interface VolumeRecord {
@@ -58,50 +57,62 @@ export async function readVolumeRecord(layout: Layout): Promise<VolumeRecord | n
   }
 }
 
+function json(v: unknown): Buffer {
+  return Buffer.from(`${JSON.stringify(v)}\n`);
+}
+
+/** The server list after a change, with its epoch moved on: what the write gate compares mounts with. */
+function membership(ctx: RequestContext, names: string[]): Membership {
+  return { epoch: (ctx.head.members?.epoch ?? 0) + 1, servers: [...new Set(names)].sort() };
+}
+
 /**
  * Writes this server's marker (and the volume record, for the first server) as one
- * write request. A tombstoned node cannot write a marker: it must serve anew,
- * which removes its tombstone only together with a fresh brick.
+ * write request, together with the new server list. A tombstoned node cannot write
+ * a marker: it must serve anew, which removes its tombstone only together with a
+ * fresh brick.
  */
 export async function writeMarker(
   store: Store,
   marker: Marker,
   opts: { volume?: VolumeRecord; clearTombstone?: boolean } = {},
 ): Promise<number> {
-  const res = await store.request("serve", `.hfs/servers/${marker.name}`, async (ctx) => {
-    const tomb = join(store.layout.retiredDir, `${marker.name}.json`);
-    const tombstoned = await exists(tomb);
-    if (tombstoned && !opts.clearTombstone) {
-      throw new ConflictError(
-        "E_RETIRED",
-        `${marker.name} was retired; its old brick must never serve again. Run 'hfs-config serve' on ${marker.name}: it sets the old brick aside and starts a fresh one.`,
-      );
-    }
-    await writeIntent(store.layout, {
-      generation: ctx.generation,
-      ts: store.clock.now(),
-      node: store.node,
-      op: "serve",
-      key: `.hfs/servers/${marker.name}`,
-    });
-    if (opts.volume) {
-      const current = await readVolumeRecord(store.layout);
-      if (current && current.volumeId !== opts.volume.volumeId) {
+  const res = await store.write(
+    async (ctx) => {
+      const layout = ctx.layout;
+      const tombRel = `.hfs/retired/${marker.name}.json`;
+      const tombstoned = await exists(layout.abs(tombRel));
+      if (tombstoned && !opts.clearTombstone) {
         throw new ConflictError(
-          "E_FOREIGN_VOLUME",
-          `this config fs belongs to volume ${current.volumeId}, not ${opts.volume.volumeId}.`,
+          "E_RETIRED",
+          `${marker.name} was retired; its old brick must never serve again. Run 'hfs-config serve' on ${marker.name}: it sets the old brick aside and starts a fresh one.`,
         );
       }
-      if (!current) await writeFileAtomic(volumeFile(store.layout), `${JSON.stringify(opts.volume)}\n`);
-    }
-    await mkdir(store.layout.serversDir, { recursive: true });
-    await writeFileAtomic(
-      join(store.layout.serversDir, `${marker.name}.json`),
-      `${JSON.stringify(marker)}\n`,
-    );
-    if (tombstoned) await rm(tomb, { force: true });
-    return {};
-  });
+      const puts = [];
+      if (opts.volume) {
+        const current = await readVolumeRecord(layout);
+        if (current && current.volumeId !== opts.volume.volumeId) {
+          throw new ConflictError(
+            "E_FOREIGN_VOLUME",
+            `this config fs belongs to volume ${current.volumeId}, not ${opts.volume.volumeId}.`,
+          );
+        }
+        if (!current) puts.push({ path: ".hfs/volume.json", data: json(opts.volume), version: 0 });
+      }
+      const others = (await readMarkers(layout)).map((m) => m.name).filter((n) => n !== marker.name);
+      const members = membership(ctx, [...others, marker.name]);
+      puts.push({ path: `.hfs/servers/${marker.name}.json`, data: json(marker), version: 0 });
+      puts.push({ path: layout.membershipRel, data: json(members), version: 0 });
+      return {
+        events: [{ op: "serve" as const, key: `.hfs/servers/${marker.name}` }],
+        puts,
+        steps: tombstoned ? [{ t: "del" as const, path: tombRel }] : [],
+        members,
+        result: {},
+      };
+    },
+    { bootstrap: true },
+  );
   return res.generation;
 }
 
@@ -111,9 +122,9 @@ export async function retireServer(
   name: string,
   opts: { force: boolean; by: string },
 ): Promise<number> {
-  const res = await store.request("retire", `.hfs/servers/${name}`, async (ctx) => {
-    const markers = await readMarkers(store.layout);
-    const tombs = await readTombstones(store.layout);
+  const res = await store.write(async (ctx) => {
+    const markers = await readMarkers(ctx.layout);
+    const tombs = await readTombstones(ctx.layout);
     const marker = markers.find((m) => m.name === name);
     if (!marker) {
       if (tombs.some((t) => t.name === name)) {
@@ -130,27 +141,31 @@ export async function retireServer(
         `${name} is the last server; retiring it leaves the configuration with no copy anywhere. Serve another node first, or pass --force if you really mean to.`,
       );
     }
-    await writeIntent(store.layout, {
-      generation: ctx.generation,
-      ts: store.clock.now(),
-      node: store.node,
-      op: "retire",
-      key: `.hfs/servers/${name}`,
-    });
-    await mkdir(store.layout.retiredDir, { recursive: true });
-    const tomb: Tombstone = { name, retiredAt: store.clock.now(), by: opts.by };
-    await writeFileAtomic(join(store.layout.retiredDir, `${name}.json`), `${JSON.stringify(tomb)}\n`);
-    await rm(join(store.layout.serversDir, `${name}.json`), { force: true });
-    return {};
+    const tomb: Tombstone = { name, retiredAt: ctx.now, by: opts.by };
+    const members = membership(
+      ctx,
+      markers.map((m) => m.name).filter((n) => n !== name),
+    );
+    return {
+      events: [{ op: "retire" as const, key: `.hfs/servers/${name}` }],
+      puts: [
+        { path: `.hfs/retired/${name}.json`, data: json(tomb), version: 0 },
+        { path: ctx.layout.membershipRel, data: json(members), version: 0 },
+      ],
+      steps: [{ t: "del" as const, path: `.hfs/servers/${name}.json` }],
+      members,
+      result: {},
+    };
   });
   return res.generation;
 }
 
 async function exists(p: string): Promise<boolean> {
   try {
-    await readFile(p);
+    await stat(p);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return false;
+    throw err;
   }
 }

@@ -1,32 +1,42 @@
-import { mkdir, readdir, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ConflictError, isErrno, LockTimeoutError, translateFsError } from "../errors.js";
-import { isTempName, writeFileAtomic } from "../store/atomic.js";
 import type { Layout } from "../store/layout.js";
 import { readReplaced } from "../store/read-replaced.js";
-import type { RequestContext, Store } from "../store/store.js";
-import { checkTtl, DEFAULT_TTL_MS, Lease, leaseFile, readLease } from "./lease.js";
-import { LeaseObserver } from "./lease-observer.js";
+import type { Store } from "../store/store.js";
+import { HeldFile, isHeld, takeIfAbandoned } from "./held-file.js";
+import { checkTtl, DEFAULT_TTL_MS } from "./lease.js";
 import {
   describeHolder,
   emptyLockRecord,
-  heldBy,
   type LockHolder,
   type LockRecord,
   type LockWaiter,
   parseLockName,
   parseLockRecord,
   withHolder,
-  withoutWaiters,
-  withWaiter,
+  withoutHolder,
 } from "./lock-record.js";
-import { journalIntent, requestIfNeeded } from "./request.js";
 
 export const DEFAULT_LOCK_POLL_MS = 100;
+/**
+ * A holder that cannot confirm its hold for this long gives it up (its protected
+ * work is stopped), whatever its TTL: the bricks let another node take the lock
+ * about 11 s after the holder's node vanished (keepalive 5 s + 3 x 2 s in the brick
+ * volfile), and the holder must be gone first.
+ */
+export const MAX_UNCONFIRMED_MS = 8_000;
 
-export function lockFile(layout: Layout, name: string): string {
-  return join(layout.locksDir, `${name}.json`);
+export function lockRecordRel(name: string): string {
+  return `.hfs/locks/${name}.json`;
+}
+function lockFilePath(layout: Layout, name: string): string {
+  return join(layout.locksDir, `${name}.lock`);
+}
+function waitersDir(layout: Layout, name: string): string {
+  return join(layout.locksDir, `${name}.waiters`);
 }
 
 /** The key lock requests carry in the journal; watchers never see `.hfs/` keys. */
@@ -35,7 +45,7 @@ export function lockJournalKey(name: string): string {
 }
 
 export async function readLockRecord(layout: Layout, name: string): Promise<LockRecord | undefined> {
-  const path = lockFile(layout, name);
+  const path = layout.abs(lockRecordRel(name));
   let text: string;
   try {
     text = await readReplaced(path, "utf8");
@@ -47,17 +57,15 @@ export async function readLockRecord(layout: Layout, name: string): Promise<Lock
 }
 
 export interface AcquireOptions {
-  /** The holder's lease TTL: how long after this process dies a waiter may take over. */
+  /** How long the holder may go without confirming its hold before it gives the lock up (at most 8 s). */
   ttlMs?: number;
   /** Give up with LockTimeoutError after this long; undefined waits for ever, 0 tries once. */
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** How often a waiter reads the lock and its holder's lease. */
+  /** How often a waiter tries the lock. */
   pollMs?: number;
   clock?: Clock;
-  /** Hold under an existing lease instead of a new one (its TTL then wins over ttlMs); release() leaves it alone. */
-  lease?: Lease;
-  /** Called once if the lock is lost while held (lease lost, or the record shows another holder). */
+  /** Called once if the lock is lost while held. */
   onLost?: (reason: Error) => void;
 }
 
@@ -65,13 +73,16 @@ export interface LockHandle {
   readonly name: string;
   /** The fencing token: pass it with every write the lock protects. */
   readonly token: number;
-  readonly lease: Lease;
   readonly lost: boolean;
   /** Aborted when the lock is lost; kill the protected work then. */
   readonly lostSignal: AbortSignal;
   onLost(cb: (reason: Error) => void): () => void;
   /** Never throws; idempotent; clears the holder only if it is still this handle. */
   release(): Promise<void>;
+  /** Lets go as a crash would: the lock goes, the record keeps naming this holder. For tests. */
+  abandon(): Promise<void>;
+  /** The servers forget the lock (as when bricks restart); this holder's own check finds out. For tests. */
+  forgetLock(): Promise<void>;
 }
 
 export interface LockInfo {
@@ -81,115 +92,75 @@ export interface LockInfo {
   token: number;
 }
 
-type Verdict = "free" | "dead" | "busy";
-
 /**
- * Takes the cluster-wide lock `name`.
- *
- * Every decision that changes the record is taken inside a store write request,
- * so two contenders can never both see "free" (proper-lockfile's stale-takeover
- * race, its issue 121, cannot happen here). The holder's liveness is its lease,
- * whose heartbeats do not move the generation; a waiter takes over only after it
- * has itself seen that lease's beat unchanged for the holder's whole TTL.
- * Waiting is done by reading outside the lock, so a waiter commits at most three
- * generations: register, take, and (on giving up) unregister.
+ * Takes the cluster-wide lock `name`: an flock on `.hfs/locks/<name>.lock`, which
+ * the GlusterFS bricks enforce, then a write request that issues the next fencing
+ * token. A paused holder keeps the lock for as long as its process lives, so two
+ * holders' work never overlaps; a holder that exits or is killed frees it at once;
+ * a holder whose node vanishes gives it up itself (see MAX_UNCONFIRMED_MS) before the
+ * bricks let anyone else have it. A waiter announces itself with a held file of its
+ * own, so `locks` can list waiters without writing anything.
  */
-export async function acquireLock(
-  store: Store,
-  rawName: string,
-  opts: AcquireOptions = {},
-): Promise<LockHandle> {
+export async function acquireLock(store: Store, rawName: string, opts: AcquireOptions = {}): Promise<LockHandle> {
   const name = parseLockName(rawName);
-  // Waiters judge the holder by the TTL in the record, so it must be the one its lease beats to.
-  const ttlMs = opts.lease ? opts.lease.ttlMs : checkTtl(opts.ttlMs ?? DEFAULT_TTL_MS);
+  const ttlMs = checkTtl(opts.ttlMs ?? DEFAULT_TTL_MS);
   const clock = opts.clock ?? store.clock;
-  const pollMs = Math.max(5, opts.pollMs ?? DEFAULT_LOCK_POLL_MS);
-  const signal = opts.signal;
-  signal?.throwIfAborted();
-  const ownsLease = opts.lease === undefined;
-  const lease = opts.lease ?? (await Lease.create(store, { ttlMs, clock }));
-  const observer = new LeaseObserver();
-  const me: LockWaiter = { node: store.node, pid: process.pid, lease: lease.id, since: clock.now() };
-  const start = clock.monotonic();
-  let registered = false;
-  let lastHolder: LockHolder | null = null;
-
-  const verdict = async (rec: LockRecord | undefined): Promise<Verdict> => {
-    const holder = rec?.holder;
-    if (!holder) return "free";
-    const beat = (await readLease(store.layout, holder.lease))?.beat;
-    const silent = observer.observe(holder.lease, beat, clock.monotonic());
-    return silent >= holder.ttlMs ? "dead" : "busy";
-  };
-
+  opts.signal?.throwIfAborted();
+  const layout = await io(() => store.pinned(), "opening the config fs");
+  const id = `${store.node}-${process.pid}-${randomBytes(6).toString("hex")}`;
+  const me: LockWaiter = { node: store.node, pid: process.pid, id, since: clock.now() };
+  const waiter =
+    opts.timeoutMs === 0
+      ? undefined
+      : await io(() => HeldFile.create(join(waitersDir(layout, name), `${id}.json`), `${JSON.stringify(me)}\n`), `waiting for lock ${name}`);
+  let held: HeldFile | undefined;
   try {
-    for (;;) {
-      signal?.throwIfAborted();
-      if (lease.lost) throw lease.lostSignal.reason;
-      let peek = await io(() => readLockRecord(store.layout, name), `reading lock ${name}`);
-      lastHolder = peek?.holder ?? null;
-      let v = await verdict(peek);
-      if (v !== "busy" && registered) {
-        // Every waiter sees the release at about the same time; a random pause and a second look
-        // let one of them take it while the others stay out of the store's write lock.
-        await clock.sleep(Math.random() * pollMs * 2, signal);
-        peek = await io(() => readLockRecord(store.layout, name), `reading lock ${name}`);
-        lastHolder = peek?.holder ?? null;
-        v = await verdict(peek);
-      }
-      // A try-lock (timeout 0) does not register: it would only unregister at once.
-      const register = !registered && opts.timeoutMs !== 0;
-      if (v !== "busy" || register) {
-        const res = await requestIfNeeded<{ taken: LockRecord | undefined }>(
-          store,
-          "lock",
-          lockJournalKey(name),
-          async (ctx) => {
-            const cur = (await readLockRecord(ctx.layout, name)) ?? emptyLockRecord(name);
-            lastHolder = cur.holder;
-            // Re-judged under the lock: the holder may have changed or beaten since the peek.
-            if ((await verdict(cur)) !== "busy") {
-              const taken = withHolder(await pruneWaiters(ctx.layout, cur, lease.id), {
-                ...me,
-                ttlMs,
-                since: clock.now(),
-              });
-              await writeLock(store, ctx, taken);
-              return { taken };
-            }
-            if (!register) return undefined;
-            await writeLock(store, ctx, withWaiter(await pruneWaiters(ctx.layout, cur, lease.id), me));
-            return { taken: undefined };
-          },
-        );
-        if (res?.taken) return holdLock(store, res.taken, lease, ownsLease, clock, opts.onLost);
-        if (res) registered = true;
-      }
-      const waited = clock.monotonic() - start;
-      if (opts.timeoutMs !== undefined && waited >= opts.timeoutMs) {
-        throw new LockTimeoutError(name, Math.round(opts.timeoutMs / 100) / 10, describeHolder(lastHolder));
-      }
-      const jitter = pollMs * (0.75 + Math.random() / 2);
-      const left =
-        opts.timeoutMs === undefined ? jitter : Math.min(jitter, Math.max(0, opts.timeoutMs - waited));
-      await clock.sleep(left, signal);
+    held = await io(
+      () =>
+        HeldFile.acquire(lockFilePath(layout, name), {
+          timeoutMs: opts.timeoutMs,
+          pollMs: opts.pollMs ?? DEFAULT_LOCK_POLL_MS,
+          signal: opts.signal,
+          clock,
+        }),
+      `waiting for lock ${name}`,
+    );
+    if (!held) {
+      const rec = await readLockRecord(layout, name).catch(() => undefined);
+      throw new LockTimeoutError(name, Math.round((opts.timeoutMs ?? 0) / 100) / 10, describeHolder(rec?.holder));
     }
+    const holder: LockHolder = { node: store.node, pid: process.pid, id, since: clock.now(), ttlMs };
+    const { result } = await store.write(async (ctx) => {
+      const next = withHolder((await readLockRecord(ctx.layout, name)) ?? emptyLockRecord(name), {
+        ...holder,
+        since: ctx.now,
+      });
+      return {
+        events: [{ op: "lock" as const, key: lockJournalKey(name) }],
+        puts: [{ path: lockRecordRel(name), data: Buffer.from(`${JSON.stringify(next)}\n`), version: 0 }],
+        result: next,
+      };
+    });
+    return holdLock(store, held, result, id, clock, opts.onLost);
   } catch (err) {
-    if (registered) await unregister(store, name, lease.id).catch(() => {});
-    if (ownsLease) await lease.close();
+    await held?.release();
     throw err;
+  } finally {
+    await waiter?.release(true);
   }
 }
 
 function holdLock(
   store: Store,
+  held: HeldFile,
   rec: LockRecord,
-  lease: Lease,
-  ownsLease: boolean,
+  id: string,
   clock: Clock,
   onLost: ((reason: Error) => void) | undefined,
 ): LockHandle {
   const { name, token } = rec;
+  const ttlMs = rec.holder?.ttlMs ?? DEFAULT_TTL_MS;
+  const bound = Math.min(ttlMs, MAX_UNCONFIRMED_MS);
   const lostCtl = new AbortController();
   const stopper = new AbortController();
   const listeners = new Set<(reason: Error) => void>();
@@ -209,39 +180,42 @@ function holdLock(
     }
     listeners.clear();
   };
-  const unsubscribe = lease.onLost(lose);
 
-  // The lease says whether we are alive; the record says whether someone judged
-  // otherwise and took over (e.g. after we stalled): check it at the beat rate.
+  // Time without a confirmed hold, counted in small steps so that a pause of this
+  // process (SIGSTOP, a VM pause) counts as one step: the lock is still ours then.
+  let unconfirmed = 0;
+  const stepMs = Math.max(10, Math.min(250, Math.floor(bound / 8)));
+  let lastStep = clock.monotonic();
+  const watchdog = setInterval(() => {
+    const now = clock.monotonic();
+    unconfirmed += Math.min(now - lastStep, 2 * stepMs);
+    lastStep = now;
+    if (unconfirmed > bound) {
+      lose(
+        lockLostError(name, token, `its hold could not be confirmed for ${Math.round(unconfirmed / 1000)}s (the config fs does not answer)`),
+      );
+    }
+  }, stepMs);
+  watchdog.unref();
+
   const monitor = (async () => {
-    const every = Math.max(10, Math.floor(lease.ttlMs / 4));
+    const every = Math.max(10, Math.min(1000, Math.floor(bound / 4)));
     while (!stopper.signal.aborted) {
       try {
         await clock.sleep(every, stopper.signal);
       } catch {
         return;
       }
-      try {
-        const cur = await readLockRecord(store.layout, name);
-        if (!heldBy(cur, lease.id, token)) {
-          lose(
-            lockLostError(
-              name,
-              token,
-              `now held by ${describeHolder(cur?.holder)} with token ${cur?.token ?? "?"}`,
-            ),
-          );
-        }
-      } catch {
-        // Unreadable for now; the lease's own stall check bounds how long that can hide a loss.
-      }
+      const verdict = await held.check().catch(() => "unknown" as const);
+      if (stopper.signal.aborted) return;
+      if (verdict === "held") unconfirmed = 0;
+      else if (verdict === "lost") lose(lockLostError(name, token, "another process now holds it"));
     }
   })();
 
   return {
     name,
     token,
-    lease,
     get lost() {
       return lostCtl.signal.aborted;
     },
@@ -254,74 +228,57 @@ function holdLock(
       listeners.add(cb);
       return () => listeners.delete(cb);
     },
+    async abandon() {
+      stopper.abort();
+      clearInterval(watchdog);
+      releasing ??= held.release();
+      await releasing;
+    },
+    forgetLock: () => held.forgetLock(),
     release() {
       releasing ??= (async () => {
         stopper.abort();
-        unsubscribe();
+        clearInterval(watchdog);
         await monitor;
-        try {
-          await requestIfNeeded(store, "unlock", lockJournalKey(name), async (ctx) => {
-            const cur = await readLockRecord(ctx.layout, name);
-            if (!cur || !heldBy(cur, lease.id, token)) return undefined;
-            await writeLock(store, ctx, { ...cur, holder: null });
-            return {};
-          });
-        } catch {
-          // Not cleared now: waiters take over once our lease below stops beating.
+        if (!lostCtl.signal.aborted) {
+          try {
+            await store.writeIfNeeded(async (ctx) => {
+              const cur = await readLockRecord(ctx.layout, name);
+              const next = cur && withoutHolder(cur, id);
+              if (!next) return undefined;
+              return {
+                events: [{ op: "unlock" as const, key: lockJournalKey(name) }],
+                puts: [{ path: lockRecordRel(name), data: Buffer.from(`${JSON.stringify(next)}\n`), version: 0 }],
+                result: {},
+              };
+            });
+          } catch {
+            // The record keeps naming us until the next holder replaces it; the lock itself goes below.
+          }
         }
-        if (ownsLease) await lease.close();
+        await held.release();
       })();
       return releasing;
     },
   };
 }
 
-/** Lost while held: another holder has a newer token, so our fenced writes are refused (exit 4). */
+/** Lost while held: another holder may get a newer token, so our fenced writes are refused (exit 4). */
 export function lockLostError(lock: string, token: number, detail: string): ConflictError {
   return new ConflictError(
     "E_LOCK_LOST",
-    `lock ${JSON.stringify(lock)} (token ${token}) was lost: ${detail}. Writes fenced with token ${token} are now refused; stop the protected work and acquire the lock again.`,
+    `lock ${JSON.stringify(lock)} (token ${token}) was lost: ${detail}. Writes fenced with token ${token} are refused once another holder takes it; stop the protected work and acquire the lock again.`,
   );
 }
 
-async function unregister(store: Store, name: string, leaseId: string): Promise<void> {
-  await requestIfNeeded(store, "lock", lockJournalKey(name), async (ctx) => {
-    const cur = await readLockRecord(ctx.layout, name);
-    if (!cur?.waiters.some((w) => w.lease === leaseId)) return undefined;
-    await writeLock(store, ctx, withoutWaiters(cur, new Set([leaseId])));
-    return {};
-  });
-}
-
-/** Drops waiters whose lease file is gone (closed, or expired by a sweeper): they wait no more. */
-async function pruneWaiters(layout: Layout, rec: LockRecord, self: string): Promise<LockRecord> {
-  const gone = new Set<string>();
-  for (const w of rec.waiters) {
-    if (w.lease === self) continue;
-    try {
-      await stat(leaseFile(layout, w.lease));
-    } catch (err) {
-      if (isErrno(err, "ENOENT")) gone.add(w.lease);
-    }
-  }
-  return gone.size ? withoutWaiters(rec, gone) : rec;
-}
-
-async function writeLock(store: Store, ctx: RequestContext, rec: LockRecord): Promise<void> {
-  await journalIntent(store, ctx, "lock", lockJournalKey(rec.name));
-  await mkdir(ctx.layout.locksDir, { recursive: true });
-  await writeFileAtomic(lockFile(ctx.layout, rec.name), `${JSON.stringify(rec)}\n`, () =>
-    ctx.lock.assertHeld(),
-  );
-}
-
-/** Every lock record, for `locks`. */
+/** Every lock: the holder only while someone really holds it, and the waiters that are alive. */
 export async function listLocks(store: Store): Promise<LockInfo[]> {
   return io(async () => {
+    const layout = await store.pinned();
     let names: string[];
     try {
-      names = (await readdir(store.layout.locksDir))
-        .filter((n) => n.endsWith(".json") && !isTempName(n) && !n.startsWith("."))
+      names = (await readdir(layout.locksDir))
+        .filter((n) => n.endsWith(".json") && !n.startsWith("."))
         .map((n) => n.slice(0, -5))
         .sort();
     } catch (err) {
@@ -330,17 +287,47 @@ export async function listLocks(store: Store): Promise<LockInfo[]> {
     }
     const out: LockInfo[] = [];
     for (const name of names) {
-      const rec = await readLockRecord(store.layout, name);
+      const rec = await readLockRecord(layout, name);
       if (!rec) continue;
+      const held = rec.holder ? await isHeld(lockFilePath(layout, name)) : false;
       out.push({
         name,
-        holder: rec.holder ? { node: rec.holder.node, pid: rec.holder.pid, since: rec.holder.since } : null,
-        waiters: rec.waiters.map((w) => ({ node: w.node, pid: w.pid, since: w.since })),
+        holder: rec.holder && held ? { node: rec.holder.node, pid: rec.holder.pid, since: rec.holder.since } : null,
+        waiters: await liveWaiters(layout, name),
         token: rec.token,
       });
     }
     return out;
   }, "listing locks");
+}
+
+async function liveWaiters(layout: Layout, name: string): Promise<LockInfo["waiters"]> {
+  const dir = waitersDir(layout, name);
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return [];
+    throw err;
+  }
+  const out: LockInfo["waiters"] = [];
+  for (const f of files.sort()) {
+    const path = join(dir, f);
+    const taken = await takeIfAbandoned(path);
+    if (taken === "missing") continue;
+    if (taken !== "held") {
+      // A waiter that died waiting.
+      await taken.release(true);
+      continue;
+    }
+    try {
+      const w = JSON.parse(await readReplaced(path, "utf8")) as LockWaiter;
+      out.push({ node: w.node, pid: w.pid, since: w.since });
+    } catch {
+      // Being removed as we read it.
+    }
+  }
+  return out.sort((a, b) => a.since - b.since);
 }
 
 async function io<T>(body: () => Promise<T>, what: string): Promise<T> {

@@ -1,27 +1,16 @@
-import { createHash } from "node:crypto";
-import { mkdir, readdir, rm, rmdir, unlink } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import {
-  ConflictError,
-  InvalidInputError,
-  isErrno,
-  ValueTooLargeError,
-  VersionConflictError,
-} from "../errors.js";
+import { readdir, rmdir, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { InvalidInputError, isErrno, ValueTooLargeError } from "../errors.js";
 import { parseKey } from "../keys.js";
-import { isTempName, writeFileAtomic } from "../store/atomic.js";
-import type { Layout } from "../store/layout.js";
-import { readReplaced } from "../store/read-replaced.js";
-import type { Fencing, Store } from "../store/store.js";
-import { kindOf } from "../store/tree.js";
-import { effectiveVersion, readVersionRecord, writeVersionRecord } from "../store/versions.js";
+import { type Layout, sha256 } from "../store/layout.js";
+import { keyState, readJson } from "../store/reads.js";
+import { checkIfVersion, deletedRecord, type Fencing, planSet, type Store } from "../store/store.js";
 import { Lease } from "./lease.js";
-import { journalIntent, requestIfNeeded } from "./request.js";
 
 /**
- * `.hfs/ephemeral/<lease>/<sha256(key)>.json`: ties a key to the lease that
- * keeps it alive, and to the version that lease wrote, so expiry never removes
- * a value someone else has set since.
+ * `.hfs/ephemeral/<lease>/<sha256(key)>.json`: ties a key to the lease that keeps it
+ * alive, and to the version that lease wrote, so expiry never removes a value
+ * someone else has set since.
  */
 export interface EphemeralRegistration {
   key: string;
@@ -41,28 +30,26 @@ export function registrationsDir(layout: Layout, lease: string): string {
   return join(ephemeralDir(layout), lease);
 }
 
-export function registrationFile(layout: Layout, lease: string, key: string): string {
-  return join(registrationsDir(layout, lease), `${createHash("sha256").update(key).digest("hex")}.json`);
+export function registrationRel(lease: string, key: string): string {
+  return `.hfs/ephemeral/${lease}/${sha256(key)}.json`;
 }
 
 export async function readRegistration(path: string): Promise<EphemeralRegistration | undefined> {
   try {
-    const rec = JSON.parse(await readReplaced(path, "utf8")) as EphemeralRegistration;
-    return typeof rec.key === "string" && Number.isSafeInteger(rec.version) ? rec : undefined;
-  } catch (err) {
-    if (isErrno(err, "ENOENT") || err instanceof SyntaxError) return undefined;
-    throw err;
+    const rec = await readJson<EphemeralRegistration>(path);
+    return rec && typeof rec.key === "string" && Number.isSafeInteger(rec.version) ? rec : undefined;
+  } catch {
+    return undefined;
   }
 }
 
-/** The registrations of one lease, as file paths. */
+/** The registrations of one lease, as paths relative to the root. */
 export async function registrationFiles(layout: Layout, lease: string): Promise<string[]> {
-  const dir = registrationsDir(layout, lease);
   try {
-    return (await readdir(dir))
-      .filter((n) => n.endsWith(".json") && !isTempName(n))
+    return (await readdir(registrationsDir(layout, lease)))
+      .filter((n) => n.endsWith(".json") && !n.startsWith("."))
       .sort()
-      .map((n) => join(dir, n));
+      .map((n) => `.hfs/ephemeral/${lease}/${n}`);
   } catch (err) {
     if (isErrno(err, "ENOENT", "ENOTDIR")) return [];
     throw err;
@@ -80,37 +67,34 @@ export async function registeredLeases(layout: Layout): Promise<string[]> {
 }
 
 /**
- * Removes the value a registration stands for, in one write request, if and only
- * if the key still has the version the lease wrote; drops the registration in
- * every case. Idempotent: when two sweepers race, the second finds the
- * registration gone under the write lock and commits nothing.
- * Returns true when this call removed the key.
+ * Removes the value a registration stands for, in one write request, if and only if
+ * the key still has the version the lease wrote; drops the registration in every
+ * case. Idempotent: when two sweepers race, the second finds the registration gone
+ * under the write lock and commits nothing. True when this call removed the key.
  */
-export async function retireRegistration(store: Store, path: string, op: "expire" | "rm"): Promise<boolean> {
-  const first = await readRegistration(path);
-  if (!first) {
-    await unlink(path).catch(() => {});
-    return false;
-  }
-  const res = await requestIfNeeded(store, op, first.key, async (ctx) => {
-    const reg = await readRegistration(path);
-    if (!reg) return undefined;
-    const keyPath = ctx.layout.keyPath(reg.key);
-    const kind = await kindOf(keyPath);
-    const current = effectiveVersion(await readVersionRecord(ctx.layout, reg.key), kind === "value");
-    if (kind !== "value" || current !== reg.version) {
-      // Re-set or removed by someone else since: not ours to remove. The
-      // registration is internal, so dropping it needs no generation.
-      await unlink(path).catch(() => {});
+export async function retireRegistration(store: Store, rel: string, op: "expire" | "rm"): Promise<boolean> {
+  const res = await store.writeIfNeeded(async (ctx) => {
+    const reg = await readRegistration(ctx.layout.abs(rel));
+    if (!reg) {
+      await unlink(ctx.layout.abs(rel)).catch(() => {});
       return undefined;
     }
-    await journalIntent(store, ctx, op, reg.key);
-    await ctx.lock.assertHeld();
-    // The value, then its record, as in Store.rm: see Store.get().
-    await rm(keyPath, { force: true });
-    await writeVersionRecord(ctx.layout, { key: reg.key, version: current + 1, deleted: true });
-    await unlink(path).catch(() => {});
-    return {};
+    const st = await keyState(ctx.layout, reg.key);
+    if (st.kind !== "value" || st.version !== reg.version) {
+      // Set again or removed by someone else since: not ours to remove. The registration is
+      // internal, so dropping it needs no generation.
+      await unlink(ctx.layout.abs(rel)).catch(() => {});
+      return undefined;
+    }
+    return {
+      events: [{ op, key: reg.key, version: reg.version + 1 }],
+      steps: [
+        { t: "del" as const, path: reg.key },
+        { t: "del" as const, path: rel },
+      ],
+      puts: [deletedRecord(ctx, reg.key, reg.version + 1)],
+      result: {},
+    };
   });
   return res !== undefined;
 }
@@ -145,7 +129,7 @@ export interface EphemeralHandle {
 
 /**
  * Sets `key` for as long as this process keeps its lease. The value and its
- * registration are written in one write request, so no crash can leave an
+ * registration are one write request (one journal entry), so no crash can leave an
  * ephemeral value that no sweeper knows about.
  */
 export async function setEphemeral(
@@ -171,55 +155,30 @@ async function ephemeralAt(
   opts: EphemeralOptions,
 ): Promise<EphemeralHandle> {
   const data = typeof value === "string" ? Buffer.from(value) : value;
-  if (data.byteLength > store.maxValueBytes)
-    throw new ValueTooLargeError(data.byteLength, store.maxValueBytes);
-  const ifVersion = opts.ifVersion;
-  if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 0)) {
-    throw new InvalidInputError(
-      "E_BAD_VERSION",
-      `--if-version must be a whole number >= 0, got ${ifVersion}.`,
-    );
+  if (data.byteLength > store.maxValueBytes) throw new ValueTooLargeError(data.byteLength, store.maxValueBytes);
+  checkIfVersion(opts.ifVersion);
+  if (opts.ttlMs !== undefined && opts.lease !== undefined) {
+    throw new InvalidInputError("E_USAGE", "give either a lease or a TTL for an ephemeral entry, not both.");
   }
   const ownsLease = opts.lease === undefined;
   const lease = opts.lease ?? (await Lease.create(store, { ttlMs: opts.ttlMs }));
-  const regPath = registrationFile(store.layout, lease.id, key);
-  let res: { version: number; generation: number };
+  const regRel = registrationRel(lease.id, key);
+  let res: { result: { version: number }; generation: number };
   try {
-    res = await store.request("set", key, async (ctx) => {
-      await checkParents(ctx.layout, key);
-      const path = ctx.layout.keyPath(key);
-      const kind = await kindOf(path);
-      if (kind === "dir") {
-        throw new ConflictError(
-          "E_IS_DIR",
-          `${key} is a directory (a multi-valued variable); make one of its entries ephemeral, e.g. ${key}/NAME.`,
-        );
-      }
-      const rec = await readVersionRecord(ctx.layout, key);
-      const current = effectiveVersion(rec, kind === "value");
-      if (ifVersion !== undefined && ifVersion !== current)
-        throw new VersionConflictError(key, ifVersion, current);
-      await store.checkFencing(opts.fencing);
-      const version = current === 0 ? (rec?.version ?? 0) + 1 : current + 1;
-      await journalIntent(store, ctx, "set", key, version);
-      // Registration, value, then version record (the value before its record, as in Store.set, so
-      // get() never pairs an old value with the new version). A crash before the record leaves a
-      // registration whose version does not match, which expiry just drops (the value then stays).
+    res = await store.write(async (ctx) => {
+      const plan = await planSet(ctx, key, data, { ifVersion: opts.ifVersion });
+      if (opts.fencing) await store.checkFencing(opts.fencing, ctx.layout);
       const reg: EphemeralRegistration = {
         key,
         lease: lease.id,
-        version,
+        version: plan.result.version,
         ttlMs: lease.ttlMs,
         node: store.node,
         pid: process.pid,
-        since: store.clock.now(),
+        since: ctx.now,
       };
-      await mkdir(dirname(regPath), { recursive: true });
-      await writeFileAtomic(regPath, `${JSON.stringify(reg)}\n`);
-      await mkdir(dirname(path), { recursive: true });
-      await writeFileAtomic(path, data, () => ctx.lock.assertHeld());
-      await writeVersionRecord(ctx.layout, { key, version });
-      return { version };
+      plan.puts?.push({ path: regRel, data: Buffer.from(`${JSON.stringify(reg)}\n`), version: 0 });
+      return plan;
     });
   } catch (err) {
     if (ownsLease) await lease.close();
@@ -229,7 +188,7 @@ async function ephemeralAt(
   let closing: Promise<void> | undefined;
   return {
     key,
-    version: res.version,
+    version: res.result.version,
     generation: res.generation,
     lease,
     get lost() {
@@ -239,8 +198,8 @@ async function ephemeralAt(
     close() {
       closing ??= (async () => {
         try {
-          await retireRegistration(store, regPath, "rm");
-          await dropRegistrationsDir(store.layout, lease.id);
+          await retireRegistration(store, regRel, "rm");
+          await dropRegistrationsDir(await store.pinned(), lease.id);
         } catch {
           // Left behind, the entry is removed by a sweeper once the lease below is gone.
         }
@@ -249,20 +208,4 @@ async function ephemeralAt(
       return closing;
     },
   };
-}
-
-/** Store.set's parent check, which is private there. */
-async function checkParents(layout: Layout, key: string): Promise<void> {
-  const segs = key.split("/");
-  for (let i = 1; i < segs.length; i++) {
-    const parent = segs.slice(0, i).join("/");
-    const kind = await kindOf(layout.keyPath(parent));
-    if (kind === "missing") return;
-    if (kind !== "dir") {
-      throw new ConflictError(
-        "E_NOT_A_DIR",
-        `cannot set ${key}: ${parent} is a value, not a directory. Remove ${parent} first to turn it into a directory.`,
-      );
-    }
-  }
 }

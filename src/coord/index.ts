@@ -6,6 +6,7 @@ export {
   type LockInfo,
   listLocks,
   lockLostError,
+  MAX_UNCONFIRMED_MS,
   readLockRecord,
 } from "./cluster-lock.js";
 export {
@@ -26,7 +27,6 @@ export {
   listLeases,
   MIN_TTL_MS,
 } from "./lease.js";
-export { DEAD_FRACTION, LeaseObserver, SELF_LOST_FRACTION } from "./lease-observer.js";
 export {
   type LockHolder,
   type LockRecord,
@@ -34,5 +34,4 @@ export {
   MAX_LOCK_NAME_BYTES,
   parseLockName,
 } from "./lock-record.js";
-export { journalIntent, requestIfNeeded } from "./request.js";
 export { DEFAULT_WATCH_POLL_MS, matchesPrefix, type WatchEvent, type WatchOptions, watch } from "./watch.js";

@@ -1,34 +1,25 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, stat, unlink } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { InvalidInputError, isErrno, translateFsError, UnavailableError } from "../errors.js";
-import { isTempName, writeFileAtomic } from "../store/atomic.js";
 import type { Layout } from "../store/layout.js";
-import { readReplaced } from "../store/read-replaced.js";
+import { readJson } from "../store/reads.js";
 import type { Store } from "../store/store.js";
-import { type LeaseObserver, SELF_LOST_FRACTION } from "./lease-observer.js";
+import { HeldFile, isHeld } from "./held-file.js";
 
-/** `.hfs/leases/<id>.json`. Only its owner writes it; it never moves the generation. */
+/** `.hfs/leases/<id>.json`: who owns the lease. Its owner holds an flock on it for as long as it lives. */
 export interface LeaseRecord {
   id: string;
   node: string;
   pid: number;
   ttlMs: number;
-  /** Bumped by the owner every ttl/4; observers watch it change, never a timestamp. */
-  beat: number;
   /** Wall-clock ms when the lease was made, for people only. */
   since: number;
 }
 
-export interface LeaseInfo {
-  id: string;
-  node: string;
-  pid: number;
-  ttlMs: number;
-  beat: number;
-  since: number;
-  /** From the given observer's own observations; undefined when it has not watched this lease yet. */
+export interface LeaseInfo extends LeaseRecord {
+  /** Whether its owner holds it now; undefined when that could not be told. */
   alive?: boolean;
 }
 
@@ -50,19 +41,11 @@ export function checkTtl(ttlMs: number): number {
 }
 
 export async function readLease(layout: Layout, id: string): Promise<LeaseRecord | undefined> {
-  let text: string;
   try {
-    text = await readReplaced(leaseFile(layout, id), "utf8");
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return undefined;
-    throw err;
-  }
-  try {
-    const rec = JSON.parse(text) as LeaseRecord;
-    if (!Number.isSafeInteger(rec.beat) || !Number.isFinite(rec.ttlMs)) return undefined;
-    return rec;
+    const rec = await readJson<LeaseRecord>(leaseFile(layout, id));
+    return rec && typeof rec.id === "string" ? rec : undefined;
   } catch {
-    // Hand-damaged: treat like a missing file, which observers count as "no news".
+    // Hand-damaged: the flock still says whether its owner lives.
     return undefined;
   }
 }
@@ -70,7 +53,7 @@ export async function readLease(layout: Layout, id: string): Promise<LeaseRecord
 export async function leaseIds(layout: Layout): Promise<string[]> {
   try {
     return (await readdir(layout.leasesDir))
-      .filter((n) => n.endsWith(".json") && !isTempName(n) && !n.startsWith("."))
+      .filter((n) => n.endsWith(".json") && !n.startsWith("."))
       .map((n) => n.slice(0, -5))
       .sort();
   } catch (err) {
@@ -79,28 +62,15 @@ export async function leaseIds(layout: Layout): Promise<string[]> {
   }
 }
 
-/** Every lease file, for `status`; `alive` comes from `observer` (e.g. the daemon's sweeper) if given. */
-export async function listLeases(
-  store: Store,
-  observer?: LeaseObserver,
-  deadAfterFraction = 1,
-): Promise<LeaseInfo[]> {
+/** Every lease, with whether its owner lives, for `status`. */
+export async function listLeases(store: Store): Promise<LeaseInfo[]> {
+  const layout = await store.pinned();
   const out: LeaseInfo[] = [];
-  const now = store.clock.monotonic();
-  for (const id of await leaseIds(store.layout)) {
-    const rec = await readLease(store.layout, id);
+  for (const id of await leaseIds(layout)) {
+    const rec = await readLease(layout, id);
     if (!rec) continue;
-    const info: LeaseInfo = {
-      id,
-      node: rec.node,
-      pid: rec.pid,
-      ttlMs: rec.ttlMs,
-      beat: rec.beat,
-      since: rec.since,
-    };
-    const unchanged = observer?.unchangedFor(id, now);
-    if (unchanged !== undefined) info.alive = unchanged < rec.ttlMs * deadAfterFraction;
-    out.push(info);
+    const held = await isHeld(leaseFile(layout, id)).catch(() => undefined);
+    out.push(held === undefined ? rec : { ...rec, alive: held });
   }
   return out;
 }
@@ -113,45 +83,41 @@ export interface LeaseOptions {
 type LostListener = (reason: Error) => void;
 
 /**
- * A process's proof of life, shared by its ephemeral entries and lock holds.
- * Renewal writes only the lease file (atomically; one writer, so no store lock
- * and no generation), keeping heartbeats invisible to watchers.
+ * A process's proof of life, shared by its ephemeral entries: a file in the config
+ * fs that it holds an flock on. Nothing is rewritten while it lives (no beats), so an
+ * idle lease costs the servers nothing but the owner's own check.
+ *
+ * Others judge it dead when its lock is free: at once when the owner's process
+ * exits or is killed, and once the bricks give up on a node that vanished. The
+ * owner checks its hold every TTL/4 (at most every second); if it cannot confirm it
+ * for half its TTL, or finds it taken, the lease is lost and its listeners hear.
  */
 export class Lease {
   private readonly stopper = new AbortController();
   private readonly lostCtl = new AbortController();
   private readonly listeners = new Set<LostListener>();
-  private lastBeatStart: number;
   private closing: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
 
   private constructor(
-    private readonly store: Store,
+    private readonly held: HeldFile,
     private readonly record: LeaseRecord,
     private readonly clock: Clock,
-  ) {
-    this.lastBeatStart = clock.monotonic();
-  }
+  ) {}
 
   static async create(store: Store, opts: LeaseOptions = {}): Promise<Lease> {
     const ttlMs = checkTtl(opts.ttlMs ?? DEFAULT_TTL_MS);
     const clock = opts.clock ?? store.clock;
     const id = `${store.node}-${process.pid}-${randomBytes(6).toString("hex")}`;
-    const record: LeaseRecord = {
-      id,
-      node: store.node,
-      pid: process.pid,
-      ttlMs,
-      beat: 0,
-      since: clock.now(),
-    };
-    const lease = new Lease(store, record, clock);
+    const record: LeaseRecord = { id, node: store.node, pid: process.pid, ttlMs, since: clock.now() };
+    let held: HeldFile;
     try {
-      await mkdir(store.layout.leasesDir, { recursive: true });
-      await writeFileAtomic(lease.path, leaseText(record));
+      const layout = await store.pinned();
+      held = await HeldFile.create(leaseFile(layout, id), `${JSON.stringify(record)}\n`);
     } catch (err) {
       throw translateFsError(err, "creating a lease");
     }
+    const lease = new Lease(held, record, clock);
     lease.loop = lease.run();
     return lease;
   }
@@ -163,22 +129,19 @@ export class Lease {
     return this.record.ttlMs;
   }
   get path(): string {
-    return leaseFile(this.store.layout, this.record.id);
+    return this.held.path;
   }
-  /** True once the lease can no longer be trusted: removed by a sweeper, or this process stalled too long to renew it. */
+  /** True once the lease can no longer be trusted: taken by a sweeper, or not confirmed for half its TTL. */
   get lost(): boolean {
     return this.lostCtl.signal.aborted;
   }
-  /** True once close() was called. */
   get closed(): boolean {
     return this.closing !== undefined;
   }
-  /** Aborted when the lease is lost; hand it to work that must stop then. */
   get lostSignal(): AbortSignal {
     return this.lostCtl.signal;
   }
 
-  /** Calls `cb` once when the lease is lost (at once if it already is); returns an unsubscribe function. */
   onLost(cb: LostListener): () => void {
     if (this.lost) {
       queueMicrotask(() => cb(this.lostCtl.signal.reason as Error));
@@ -189,61 +152,52 @@ export class Lease {
   }
 
   /**
-   * Stops renewing and leaves the lease file as it is: to every other process
-   * this looks exactly like this one crashing. For tests and for a process that
-   * hands its entries over to expiry on purpose.
+   * Lets go of the lock and leaves the file: to every other process this looks
+   * exactly like this one crashing. For tests and for a process that hands its
+   * entries over to expiry on purpose.
    */
-  abandon(): void {
+  async abandon(): Promise<void> {
     this.stopper.abort();
+    await this.held.release(false);
   }
 
-  /** Stops renewing and removes the lease file. Never throws; safe to call again. */
+  /** The servers forget the lock (as when bricks restart); the next check finds out. For fault tests. */
+  forgetLock(): Promise<void> {
+    return this.held.forgetLock();
+  }
+
+  /** Stops checking, removes the lease file and lets go. Never throws; safe to call again. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.stopper.abort();
       await this.loop?.catch(() => {});
-      await unlink(this.path).catch(() => {});
+      await this.held.release(true);
     })();
     return this.closing;
   }
 
   private async run(): Promise<void> {
-    const every = Math.max(10, Math.floor(this.record.ttlMs / 4));
+    const every = Math.max(10, Math.min(1000, Math.floor(this.record.ttlMs / 4)));
+    let confirmed = this.clock.monotonic();
     while (!this.stopper.signal.aborted) {
       try {
         await this.clock.sleep(every, this.stopper.signal);
       } catch {
         return;
       }
+      const started = this.clock.monotonic();
+      const verdict = await this.held.check().catch(() => "unknown" as const);
       if (this.stopper.signal.aborted) return;
-      await this.renew();
-      if (this.lost) return;
-    }
-  }
-
-  private async renew(): Promise<void> {
-    const started = this.clock.monotonic();
-    const silent = started - this.lastBeatStart;
-    if (silent > this.record.ttlMs * SELF_LOST_FRACTION) {
-      return this.lose(
-        `lease ${this.id} was not renewed for ${Math.round(silent)} ms (TTL ${this.record.ttlMs} ms); other nodes may already treat this process as dead. Use a longer TTL if this process stalls.`,
-      );
-    }
-    try {
-      // A vanished file means a sweeper judged us dead and removed our entries:
-      // writing it again would resurrect a lease whose entries are gone.
-      await stat(this.path);
-      const next = { ...this.record, beat: this.record.beat + 1 };
-      await writeFileAtomic(this.path, leaseText(next));
-      this.record.beat = next.beat;
-      this.lastBeatStart = started;
-    } catch (err) {
-      if (isErrno(err, "ENOENT")) {
+      if (verdict === "held") confirmed = started;
+      else if (verdict === "lost") {
         return this.lose(
-          `lease ${this.id} was expired by another node (its file is gone); its entries and locks are lost.`,
+          `lease ${this.id} was taken: another process found its lock free (this process was cut off from the servers, or they restarted) and expired its entries.`,
+        );
+      } else if (this.clock.monotonic() - confirmed > this.record.ttlMs / 2) {
+        return this.lose(
+          `lease ${this.id} could not be confirmed for ${Math.round(this.clock.monotonic() - confirmed)} ms (TTL ${this.record.ttlMs} ms): the config fs does not answer, so other nodes may already treat this process as gone.`,
         );
       }
-      // Transient I/O trouble: retry at the next beat; the stall check above bounds how long.
     }
   }
 
@@ -261,13 +215,4 @@ export class Lease {
     }
     this.listeners.clear();
   }
-}
-
-/**
- * Lease files are rewritten whole (temp file and rename), never in place: another
- * node's FUSE client may keep serving the old bytes of a file overwritten in place
- * at the same size, and would then see a live lease as silent.
- */
-export function leaseText(rec: LeaseRecord): string {
-  return `${JSON.stringify(rec)}\n`;
 }

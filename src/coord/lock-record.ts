@@ -3,27 +3,31 @@ import { CorruptError, InvalidInputError } from "../errors.js";
 /**
  * `.hfs/locks/<name>.json`. The record outlives its holders: `token` must keep
  * growing across releases, because Store.checkFencing compares a writer's token
- * with this field.
+ * with this field. Who holds the lock is decided by the flock on
+ * `.hfs/locks/<name>.lock`; the record only says who took it last and with which token.
  */
 export interface LockRecord {
   name: string;
   token: number;
   holder: LockHolder | null;
-  waiters: LockWaiter[];
+}
+
+export interface LockHolder {
+  node: string;
+  pid: number;
+  /** One acquisition: a release clears the holder only if it is still this one. */
+  id: string;
+  /** Wall-clock ms, for people reading `locks`; never used to judge anything. */
+  since: number;
+  /** How long the holder may go without confirming its hold before it gives the lock up. */
+  ttlMs: number;
 }
 
 export interface LockWaiter {
   node: string;
   pid: number;
-  /** The lease that proves this waiter is still alive. */
-  lease: string;
-  /** Wall-clock ms, for people reading `locks`; never used to judge liveness. */
+  id: string;
   since: number;
-}
-
-export interface LockHolder extends LockWaiter {
-  /** The holder's lease TTL: how long a waiter must see its beat unchanged before taking over. */
-  ttlMs: number;
 }
 
 export const MAX_LOCK_NAME_BYTES = 200;
@@ -52,7 +56,7 @@ export function parseLockName(raw: string): string {
 }
 
 export function emptyLockRecord(name: string): LockRecord {
-  return { name, token: 0, holder: null, waiters: [] };
+  return { name, token: 0, holder: null };
 }
 
 export function parseLockRecord(path: string, name: string, text: string): LockRecord {
@@ -66,37 +70,24 @@ export function parseLockRecord(path: string, name: string, text: string): LockR
   if (typeof r !== "object" || r === null || !Number.isSafeInteger(r.token) || (r.token as number) < 0) {
     throw new CorruptError(path, "no valid fencing token");
   }
+  const h = r.holder as Partial<LockHolder> | null | undefined;
   const holder =
-    r.holder && typeof r.holder === "object" && typeof r.holder.lease === "string" ? r.holder : null;
-  const waiters = Array.isArray(r.waiters) ? r.waiters.filter((w) => w && typeof w.lease === "string") : [];
-  return { name: typeof r.name === "string" ? r.name : name, token: r.token as number, holder, waiters };
+    h && typeof h === "object" && typeof h.node === "string" && Number.isSafeInteger(h.pid)
+      ? ({ id: "", since: 0, ttlMs: 0, ...h } as LockHolder)
+      : null;
+  return { name: typeof r.name === "string" ? r.name : name, token: r.token as number, holder };
 }
 
-/** The record after `holder` takes the lock: a fresh token, and it no longer waits. */
+/** The record after `holder` takes the lock: the next token. */
 export function withHolder(rec: LockRecord, holder: LockHolder): LockRecord {
-  return {
-    ...rec,
-    token: rec.token + 1,
-    holder,
-    waiters: rec.waiters.filter((w) => w.lease !== holder.lease),
-  };
+  return { ...rec, token: rec.token + 1, holder };
 }
 
-/** Adds a waiter once per lease. */
-export function withWaiter(rec: LockRecord, waiter: LockWaiter): LockRecord {
-  if (rec.waiters.some((w) => w.lease === waiter.lease)) return rec;
-  return { ...rec, waiters: [...rec.waiters, waiter] };
+/** The record after a release: only the acquisition that holds it may clear it. */
+export function withoutHolder(rec: LockRecord, id: string): LockRecord | undefined {
+  return rec.holder?.id === id ? { ...rec, holder: null } : undefined;
 }
 
-export function withoutWaiters(rec: LockRecord, leases: ReadonlySet<string>): LockRecord {
-  return { ...rec, waiters: rec.waiters.filter((w) => !leases.has(w.lease)) };
-}
-
-/** True when the lock is held by this lease under this token: a release may clear it, nothing else may. */
-export function heldBy(rec: LockRecord | undefined, lease: string, token: number): boolean {
-  return rec?.holder?.lease === lease && rec.token === token;
-}
-
-export function describeHolder(holder: LockHolder | null | undefined): string {
+export function describeHolder(holder: { node: string; pid: number } | null | undefined): string {
   return holder ? `${holder.node} pid ${holder.pid}` : "nobody";
 }

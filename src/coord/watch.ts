@@ -3,7 +3,8 @@ import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import type { Clock } from "../clock.js";
 import { InvalidInputError } from "../errors.js";
 import { parsePrefix, RESERVED_DIR } from "../keys.js";
-import { type ChangeOp, type ChangeRecord, JournalGapError } from "../store/journal.js";
+import { JournalGapError } from "../store/journal.js";
+import type { ChangeOp, ChangeRecord } from "../store/journal-types.js";
 import type { Layout } from "../store/layout.js";
 import type { Store } from "../store/store.js";
 
@@ -51,7 +52,7 @@ export function matchesPrefix(prefix: string, key: string): boolean {
 /**
  * Changes under `prefix`, in generation order, with no gaps and no duplicates.
  *
- * Each poll is one read of `.hfs/generation.json`, whatever the tree's size;
+ * Each poll is one read of `.hfs/head`, whatever the tree's size;
  * only when it moved are the new journal entries read, by number. Polling is
  * what works on a GlusterFS mount, where inotify never hears other nodes' writes.
  * Throws the store's JournalGapError (exit 4) when the journal no longer holds
@@ -80,21 +81,23 @@ export async function* watch(
   }
   let last = since ?? head0.generation;
   const waker = opts.fsEvents ? await FsWaker.start(store.layout) : undefined;
+  let behind = 0;
   try {
     for (;;) {
       const head = await store.generation();
-      if (head.generation < last) {
-        // The generation went back (the tree was replaced behind the store): what we
-        // saw before no longer exists, which is a gap as far as this watcher knows.
-        throw new JournalGapError(last, head.generation);
-      }
+      // Head below what we saw: once, a writer that lost its lock wrote it late (the journal has the
+      // truth); for good, the tree was replaced behind the store, and what we saw no longer exists.
+      behind = head.generation < last ? behind + 1 : 0;
+      if (behind >= 3) throw new JournalGapError(last, head.generation);
       while (last < head.generation) {
-        for (const rec of await readBatch(store, last, head)) {
-          if (rec.generation !== last + 1) throw new JournalGapError(last, rec.generation);
+        const batch = await store.changes(last, head.generation);
+        for (const rec of batch) {
+          if (rec.generation !== last && rec.generation !== last + 1) throw new JournalGapError(last, rec.generation);
           last = rec.generation;
           if (matchesPrefix(prefix, rec.key)) yield toEvent(rec);
           if (signal?.aborted) return;
         }
+        if (batch.length === 0) break;
       }
       if (signal?.aborted) return;
       try {
@@ -109,22 +112,6 @@ export async function* watch(
   }
 }
 
-/**
- * The entries after `last`, up to `head`. The head's own entry is also in
- * generation.json, so a missing head entry is recovered from there instead of
- * reported as a gap.
- */
-async function readBatch(store: Store, last: number, head: ChangeRecord): Promise<ChangeRecord[]> {
-  try {
-    const batch = await store.changes(last, head.generation);
-    if (batch.length === 0 && last + 1 === head.generation) return [head];
-    return batch;
-  } catch (err) {
-    if (err instanceof JournalGapError && last + 1 === head.generation) return [head];
-    throw err;
-  }
-}
-
 function toEvent(rec: ChangeRecord): WatchEvent {
   const ev: WatchEvent = { generation: rec.generation, op: rec.op, key: rec.key, node: rec.node, ts: rec.ts };
   if (rec.version !== undefined) ev.version = rec.version;
@@ -132,9 +119,8 @@ function toEvent(rec: ChangeRecord): WatchEvent {
 }
 
 /**
- * Wakes a watcher as soon as `.hfs/generation.json` is replaced, on the dir
- * engine. It watches the `.hfs` directory, not the file: every commit renames a
- * new file over the old one, which a watch on the file's inode would lose. The
+ * Wakes a watcher as soon as `.hfs/head` changes, on the dir engine. It watches
+ * the `.hfs` directory, which also sees head made for the first time. The
  * events are only a hint: a missed or spurious one costs at most one poll
  * interval, never an event, because what is reported always comes from reading
  * the generation and the journal. On a GlusterFS mount inotify does not see other
@@ -153,7 +139,7 @@ class FsWaker {
       // No `.hfs` yet (empty config fs): polling alone until the first write creates it.
       return new FsWaker(undefined);
     }
-    const gen = layout.generationFile;
+    const gen = layout.head;
     const dir = layout.reserved;
     const watcher = chokidarWatch(dir, {
       depth: 0,

@@ -25,7 +25,7 @@ import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import type { MountTarget } from "../plan/types.js";
 import type { Proc } from "../proc.js";
-import { writeFileAtomic } from "../store/atomic.js";
+import { writeFileAtomic } from "../local-file.js";
 import { RestartBackoff } from "./restart-backoff.js";
 
 export interface GlusterDeps {
@@ -237,6 +237,7 @@ export class LocalVolume {
       volume: this.cfg.volume,
       volfileText: this.clientVolfile(volumeId, sorted),
       logDir: this.paths.logDir,
+      record: { servers: sorted.map((s) => s.name), volumeId },
     });
     await mkdir(this.paths.mountsDir, { recursive: true });
     await mkdir(this.paths.runDir, { recursive: true });

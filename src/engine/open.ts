@@ -1,9 +1,13 @@
-import { readFile, realpath, stat } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { UnavailableError } from "../errors.js";
+import { isErrno, UnavailableError } from "../errors.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
-import { Store } from "../store/store.js";
+import type { Membership } from "../store/head.js";
+import type { Layout } from "../store/layout.js";
+import { readJson } from "../store/reads.js";
+import { type PinnedRoot, type RequestContext, Store } from "../store/store.js";
+import { MountPin } from "./mount-pin.js";
 
 export function maxValueBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env.HFS_MAX_VALUE_BYTES;
@@ -17,47 +21,66 @@ export function configRoot(paths: StatePaths, cfg: NodeConfig): string {
   return cfg.engine === "dir" ? resolve(cfg.dir as string) : paths.currentMount;
 }
 
-/** A Store over this node's config fs; with the gluster engine every call first checks the mount is there. */
-export function openStore(paths: StatePaths, cfg: NodeConfig): Store {
+/**
+ * A Store over this node's config fs. With the gluster engine every operation goes
+ * through the pinned mount (see MountPin) and every write through the write gate.
+ */
+export function openStore(paths: StatePaths, cfg: NodeConfig, opts: { lockTimeoutMs?: number } = {}): Store {
   const root = configRoot(paths, cfg);
+  if (cfg.engine === "dir") {
+    return new Store({ root, node: cfg.name, maxValueBytes: maxValueBytesFromEnv(), ...opts });
+  }
   return new Store({
     root,
+    provider: new MountPin(root),
     node: cfg.name,
     maxValueBytes: maxValueBytesFromEnv(),
-    precheck: cfg.engine === "gluster" ? () => assertMounted(root) : () => assertDir(root),
+    gate: writeGate,
+    ...opts,
   });
 }
 
-async function assertDir(root: string): Promise<void> {
-  try {
-    if ((await stat(root)).isDirectory()) return;
-  } catch {}
-  throw new UnavailableError(
-    "E_NO_CONFIG_FS",
-    `the config fs ${root} does not exist. Create it, or run 'hfs-config setup --force --dir PATH' with the right path.`,
-  );
-}
-
-/** The current-mount symlink must lead to a live glusterfs FUSE mount. */
-export async function assertMounted(root: string): Promise<void> {
-  let target: string;
-  try {
-    target = await realpath(root);
-  } catch {
-    throw notMounted(root);
+/**
+ * The write gate: a write goes through only when the graph it goes through is the
+ * current server list. It runs under the write lock, and serve and retire change
+ * the list under that lock too, so the list cannot change between this check and
+ * the commit. A write through a subset of the servers would blame nobody for the
+ * missing ones and never be healed to them; one through a graph built before a
+ * serve or retire elsewhere (this node's daemon was down) would do the same.
+ */
+export async function writeGate(ctx: RequestContext, pin: PinnedRoot, bootstrap: boolean): Promise<void> {
+  const servers = ctx.head.members?.servers ?? (await membershipOf(ctx.layout));
+  if (servers.length === 0) {
+    if (bootstrap) return;
+    throw new UnavailableError(
+      "E_NO_SERVERS",
+      "the config volume lists no servers yet, so nothing can be written. Run 'hfs-config serve' on a node first.",
+    );
   }
-  const info = await readFile("/proc/self/mountinfo", "utf8");
-  const mounted = info.split("\n").some((line) => {
-    const f = line.split(" ");
-    const sepIdx = f.indexOf("-");
-    return f[4] === target && f[sepIdx + 1] === "fuse.glusterfs";
-  });
-  if (!mounted) throw notMounted(root);
+  const mounted = pin.servers;
+  if (!mounted || !sameList(mounted, servers)) {
+    throw new UnavailableError(
+      "E_STALE_MOUNT",
+      `this node's mount goes through [${mounted?.join(", ") ?? "an unknown list"}] but the servers are [${servers.join(", ")}]; nothing was written. This node's daemon mounts the new list within seconds (is it running? 'hfs-config status'); retry then.`,
+    );
+  }
 }
 
-function notMounted(root: string): UnavailableError {
-  return new UnavailableError(
-    "E_NOT_MOUNTED",
-    `the config fs is not mounted at ${root}. Start the daemon ('hfs-config daemon'), check 'hfs-config status', and make sure servers exist ('hfs-config serve').`,
-  );
+/** The server list when head does not carry it: the membership record, or (older volumes) the markers. */
+async function membershipOf(layout: Layout): Promise<string[]> {
+  const m = await readJson<Membership>(layout.abs(layout.membershipRel));
+  if (m && Array.isArray(m.servers)) return [...m.servers].sort();
+  try {
+    return (await readdir(layout.serversDir))
+      .filter((n) => n.endsWith(".json") && !n.startsWith("."))
+      .map((n) => n.slice(0, -5))
+      .sort();
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return [];
+    throw err;
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

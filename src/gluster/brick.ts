@@ -5,6 +5,7 @@ import type { Clock } from "../clock.js";
 import { isErrno, SetupError } from "../errors.js";
 import type { Proc } from "../proc.js";
 import type { GlusterBinaries } from "./binaries.js";
+import { writeFileAtomic } from "../local-file.js";
 import { normalizeVolumeId } from "./volfile.js";
 
 /**
@@ -195,14 +196,6 @@ export async function prepareBrickDir(
   }
   await mkdir(join(opts.brickDir, ".glusterfs"), { recursive: true, mode: 0o755 });
   return result;
-}
-
-/** Writes a file through a temp name and rename; mode 0600 since volfiles may carry a password. */
-export async function writeFileAtomic(path: string, text: string, mode = 0o600): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text, { mode });
-  await rename(tmp, path);
 }
 
 export async function readPidFile(path: string): Promise<number | undefined> {

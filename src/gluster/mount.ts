@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import type { Clock } from "../clock.js";
 import { isErrno, SetupError, UnavailableError } from "../errors.js";
 import type { Proc } from "../proc.js";
+import { writeFileAtomic } from "../local-file.js";
 import type { GlusterBinaries } from "./binaries.js";
 import {
   findRunning,
@@ -10,7 +11,6 @@ import {
   glusterProcessArgs,
   readProcCmdline,
   stopProcess,
-  writeFileAtomic,
 } from "./brick.js";
 
 /**
@@ -29,6 +29,8 @@ export const GLUSTER_FSTYPE = "fuse.glusterfs";
 export interface MountEntry {
   mountId: number;
   parentId: number;
+  /** "major:minor" of the mounted filesystem, as st_dev of its files says. */
+  device: string;
   mountPoint: string;
   fstype: string;
   /** Mount source; ours read `glusterfs:<volfile-id>` (we pass --volfile-id=hfs-<volume>). */
@@ -55,6 +57,7 @@ export function parseMountInfo(text: string): MountEntry[] {
     out.push({
       mountId: Number(pre[0]),
       parentId: Number(pre[1]),
+      device: pre[2] ?? "",
       mountPoint: unescapeMountField(mountPoint),
       fstype,
       source: unescapeMountField(post[1] ?? ""),
@@ -352,6 +355,11 @@ export interface RealSwitchOptions {
   readyTimeoutMs?: number;
   /** How long open files on the old mount get before its process is stopped (default 10 s). */
   retireGraceMs?: number;
+  /**
+   * What the new graph is, written to `<mountsDir>/<n>.json` before `config` points at it:
+   * the write gate compares its server list with the cluster's.
+   */
+  record?: { servers: string[]; volumeId: string };
 }
 
 /**
@@ -383,6 +391,9 @@ export function realMountSwitchOps(deps: MountDeps, opts: RealSwitchOptions): Mo
     },
     async mount(mountPoint, index) {
       const f = files(mountPoint, index);
+      if (opts.record) {
+        await writeFileAtomic(`${mountPoint}.json`, `${JSON.stringify({ index, ...opts.record })}\n`);
+      }
       const m = await mountVolume(deps, {
         volume: opts.volume,
         volfileText: opts.volfileText,

@@ -1,12 +1,12 @@
-import { mkdir, rename, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
 import { writeArchive } from "../backup/archive.js";
 import { ConflictError } from "../errors.js";
-import { tempPathFor, writeFileAtomic } from "../store/atomic.js";
-import { writeIntent } from "../store/journal.js";
-import type { RequestContext, Store } from "../store/store.js";
-import { listDir, walkValues } from "../store/tree.js";
-import { readVersionRecord, writeVersionRecord } from "../store/versions.js";
+import type { Step } from "../store/journal-types.js";
+import type { Layout } from "../store/layout.js";
+import { keyState, listDir, recreatedVersion, walkValues } from "../store/reads.js";
+import { parallel, pendingName, type PutRequest } from "../store/steps.js";
+import { deletedRecord, type Store } from "../store/store.js";
 import { flatten, type TreeNode } from "./tree.js";
 
 export interface ReplaceOptions {
@@ -18,6 +18,8 @@ export interface ReplaceOptions {
   versionFloor?: Map<string, number>;
   /** A generation the result must exceed (a restored backup's). */
   generationFloor?: number;
+  /** Called as keys are read and planned, for progress on a terminal. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface ReplaceResult {
@@ -27,8 +29,10 @@ export interface ReplaceResult {
 }
 
 /**
- * Replaces every user key with `tree` as one write request. A populated tree is
- * refused unless `force`, and then saved to `backupFile` before it is touched.
+ * Replaces every user key with `tree` as one write request: one journal entry, so a
+ * crash leaves the old tree or the new one, never a mix. A populated tree is refused
+ * unless `force`, and then saved to `backupFile` before it is touched. Versions only
+ * grow: a key that existed (or existed once) continues past the version it had.
  */
 export async function replaceTree(
   store: Store,
@@ -37,59 +41,62 @@ export async function replaceTree(
 ): Promise<ReplaceResult> {
   let backup: string | undefined;
   const items = flatten(tree);
-  const res = await store.request(opts.op, "", async (ctx) => {
-    if (opts.generationFloor !== undefined && opts.generationFloor >= ctx.generation) {
-      ctx.generation = opts.generationFloor + 1;
-    }
-    const populated = (await listDir(store.root)).length > 0;
+  const values = items.filter((i) => i.node.type === "value").length;
+  const res = await store.write(async (ctx) => {
+    const populated = (await listDir(ctx.layout.root)).length > 0;
     if (populated && !opts.force) {
       throw new ConflictError(
         "E_POPULATED",
         `the config fs already holds keys; ${opts.op} only fills an empty one. Pass --force to replace everything (a backup is saved first), or change keys with 'set'.`,
       );
     }
-    await writeIntent(store.layout, {
-      generation: ctx.generation,
-      ts: store.clock.now(),
-      node: store.node,
-      op: opts.op,
-      key: "",
-    });
+    const existing = populated ? await currentVersions(ctx.layout) : new Map<string, number>();
     if (populated) {
       await mkdir(dirname(opts.backupFile), { recursive: true });
-      await writeArchive(store.layout, opts.backupFile);
+      await writeArchive(ctx.layout, opts.backupFile, {
+        format: 2,
+        generation: ctx.head.generation,
+        versions: Object.fromEntries(existing),
+      });
       backup = opts.backupFile;
-      await wipe(store, ctx);
     }
-    for (const { key, node } of items) {
-      const path = store.layout.keyPath(key);
+    const steps: Step[] = [];
+    for (const e of populated ? await listDir(ctx.layout.root) : []) {
+      steps.push({ t: "rmtree", path: e.name, trash: ctx.layout.trashRel(pendingName(ctx.generation)) });
+    }
+    const puts: PutRequest[] = [];
+    const newKeys = new Set<string>();
+    let done = 0;
+    await parallel(items, async ({ key, node }) => {
       if (node.type === "dir") {
-        await mkdir(path, { recursive: true });
-        continue;
+        steps.push({ t: "mkdir", path: key });
+        return;
       }
-      const prev = (await readVersionRecord(store.layout, key))?.version ?? 0;
-      const version = Math.max(prev, opts.versionFloor?.get(key) ?? 0) + 1;
-      // The value before its record, as in Store.set: see Store.get().
-      await writeFileAtomic(path, node.value);
-      await writeVersionRecord(store.layout, { key, version });
-    }
-    return {};
+      newKeys.add(key);
+      const before = existing.get(key) ?? (await recreatedVersion(ctx.layout, key)) - 1;
+      const version = Math.max(before, opts.versionFloor?.get(key) ?? 0) + 1;
+      puts.push({ path: key, data: node.value, version });
+      opts.onProgress?.(++done, values);
+    });
+    // Keys that go away remember their version, as with rm.
+    for (const [key, version] of existing) if (!newKeys.has(key)) puts.push(deletedRecord(ctx, key, version + 1));
+    return {
+      events: [{ op: opts.op, key: "" }],
+      steps,
+      puts,
+      result: {},
+      // A restored backup's generation is exceeded, so no watcher or `wait` from before it is fooled.
+      ...(opts.generationFloor === undefined ? {} : { atLeast: opts.generationFloor + 1 }),
+    };
   });
-  return { generation: res.generation, keys: items.filter((i) => i.node.type === "value").length, backup };
+  return { generation: res.generation, keys: values, backup };
 }
 
-async function wipe(store: Store, ctx: RequestContext): Promise<void> {
-  const gone: { key: string; version: number }[] = [];
-  for (const key of await walkValues(store.root, "")) {
-    gone.push({ key, version: ((await readVersionRecord(store.layout, key))?.version ?? 0) + 1 });
-  }
-  await ctx.lock.assertHeld();
-  for (const e of await listDir(store.root)) {
-    const path = join(store.root, e.name);
-    const doomed = tempPathFor(path);
-    await rename(path, doomed);
-    await rm(doomed, { recursive: true, force: true });
-  }
-  // The records after the tree, as in Store.rm: see Store.get().
-  for (const g of gone) await writeVersionRecord(store.layout, { ...g, deleted: true });
+async function currentVersions(layout: Layout): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  await parallel(await walkValues(layout, ""), async (k) => {
+    const st = await keyState(layout, k);
+    if (st.kind === "value") out.set(k, st.version);
+  });
+  return out;
 }

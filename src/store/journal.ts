@@ -1,94 +1,68 @@
-import { mkdir, readdir, stat, unlink } from "node:fs/promises";
-import { ConflictError, CorruptError, isErrno } from "../errors.js";
-import { writeFileAtomic } from "./atomic.js";
-import type { Layout } from "./layout.js";
+import { mkdir, open, readdir, rm } from "node:fs/promises";
+import { ConflictError, isErrno } from "../errors.js";
+import { type ChangeRecord, type JournalEntry, recordsOf } from "./journal-types.js";
+import { JOURNAL_BUCKET, type Layout } from "./layout.js";
 import { readReplaced } from "./read-replaced.js";
-
-export type ChangeOp =
-  | "set"
-  | "rm"
-  | "init"
-  | "restore"
-  | "lock"
-  | "unlock"
-  | "lease"
-  | "expire"
-  | "serve"
-  | "retire";
-
-/** One write request, as the journal and `.hfs/generation.json` record it. */
-export interface ChangeRecord {
-  generation: number;
-  ts: number;
-  node: string;
-  op: ChangeOp;
-  key: string;
-  version?: number;
-}
 
 export const DEFAULT_JOURNAL_LIMIT = 10_000;
 
-export async function readGeneration(layout: Layout): Promise<ChangeRecord> {
-  let text: string;
-  try {
-    text = await readReplaced(layout.generationFile, "utf8");
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return { generation: 0, ts: 0, node: "", op: "init", key: "" };
-    throw err;
+/**
+ * Creates journal entry `generation` with O_EXCL, writes and syncs it: the commit
+ * point of a request. False when the entry exists already: someone else committed
+ * that generation (a request that died before finishing it, or a writer that lost
+ * the lock), and this request's reads are out of date.
+ */
+export async function createEntry(layout: Layout, entry: JournalEntry): Promise<boolean> {
+  const path = layout.journalEntry(entry.generation);
+  const text = `${JSON.stringify(entry)}\n`;
+  for (let attempt = 0; ; attempt++) {
+    let fh: Awaited<ReturnType<typeof open>>;
+    try {
+      fh = await open(path, "wx", 0o600);
+    } catch (err) {
+      if (isErrno(err, "EEXIST")) return false;
+      if (isErrno(err, "ENOENT") && attempt === 0) {
+        await mkdir(layout.journalBucket(entry.generation), { recursive: true });
+        continue;
+      }
+      throw err;
+    }
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return true;
   }
-  return parseRecord(layout.generationFile, text);
 }
 
-export async function readJournalEntry(
-  layout: Layout,
-  generation: number,
-): Promise<ChangeRecord | undefined> {
-  const path = layout.journalEntry(generation);
+/**
+ * Entry `generation`: undefined when there is none, "torn" when its writer died
+ * while writing it (such a request changed nothing yet: its changes come after the
+ * entry is complete).
+ */
+export async function readEntry(layout: Layout, generation: number): Promise<JournalEntry | "torn" | undefined> {
+  let text: string;
   try {
-    return parseRecord(path, await readReplaced(path, "utf8"));
+    text = await readReplaced(layout.journalEntry(generation), "utf8");
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
     throw err;
   }
-}
-
-function parseRecord(path: string, text: string): ChangeRecord {
-  let rec: unknown;
+  if (!text.endsWith("}\n") && !text.endsWith("}")) return "torn";
   try {
-    rec = JSON.parse(text);
+    const e = JSON.parse(text) as JournalEntry;
+    if (e.generation !== generation || !Array.isArray(e.steps)) return "torn";
+    return e;
   } catch {
-    throw new CorruptError(path, "not valid JSON");
+    return "torn";
   }
-  const r = rec as ChangeRecord;
-  if (typeof r !== "object" || r === null || !Number.isSafeInteger(r.generation) || r.generation < 0) {
-    throw new CorruptError(path, "no valid generation number");
-  }
-  return r;
 }
 
-/**
- * Returns the current generation, first rolling forward a request that wrote its
- * journal entry but crashed before it moved the generation on. The journal entry
- * is written before the change, so after a crash a watcher may see an event whose
- * change did not happen, but never miss one that did.
- */
-export async function recoverGeneration(layout: Layout): Promise<number> {
-  const current = await readGeneration(layout);
-  const pending = await readJournalEntry(layout, current.generation + 1);
-  if (!pending) return current.generation;
-  await writeFileAtomic(layout.generationFile, `${JSON.stringify(pending)}\n`);
-  return pending.generation;
-}
-
-export async function writeIntent(layout: Layout, rec: ChangeRecord): Promise<void> {
-  await mkdir(layout.journalDir, { recursive: true });
-  await writeFileAtomic(layout.journalEntry(rec.generation), `${JSON.stringify(rec)}\n`);
-}
-
-export async function commitGeneration(layout: Layout, rec: ChangeRecord, limit: number): Promise<void> {
-  await writeFileAtomic(layout.generationFile, `${JSON.stringify(rec)}\n`);
-  const old = rec.generation - limit;
-  if (old > 0) await unlink(layout.journalEntry(old)).catch(() => {});
+/** Removes a torn entry so its generation can be committed by the next request. */
+export async function removeEntry(layout: Layout, generation: number): Promise<void> {
+  await rm(layout.journalEntry(generation), { force: true });
 }
 
 export class JournalGapError extends ConflictError {
@@ -100,36 +74,87 @@ export class JournalGapError extends ConflictError {
   }
 }
 
-/** Changes after `since`, up to the current generation, in order; refuses a gap. */
-export async function readChanges(layout: Layout, since: number, upTo?: number): Promise<ChangeRecord[]> {
-  const last = upTo ?? (await readGeneration(layout)).generation;
+const READ_AHEAD = 16;
+
+/**
+ * The changes of generations since+1 .. upTo, in order, read 16 entries at a time
+ * (a replay of the whole journal is thousands of small reads). Refuses a gap.
+ */
+export async function readChanges(layout: Layout, since: number, upTo: number): Promise<ChangeRecord[]> {
   const out: ChangeRecord[] = [];
-  for (let g = since + 1; g <= last; g++) {
-    const rec = await readJournalEntry(layout, g);
-    if (!rec) {
-      if (out.length === 0) throw new JournalGapError(since, await oldestEntry(layout, last));
-      break;
+  for (let g = since + 1; g <= upTo; g += READ_AHEAD) {
+    const last = Math.min(upTo, g + READ_AHEAD - 1);
+    const batch = await Promise.all(
+      Array.from({ length: last - g + 1 }, (_, i) => readEntry(layout, g + i)),
+    );
+    for (const [i, e] of batch.entries()) {
+      if (e === undefined || e === "torn") {
+        // What came before is reported first; the caller's next read then starts at the gap.
+        if (out.length === 0) throw new JournalGapError(g + i - 1, await oldestEntry(layout, upTo));
+        return out;
+      }
+      out.push(...recordsOf(e));
     }
-    out.push(rec);
   }
   return out;
 }
 
-async function oldestEntry(layout: Layout, fallback: number): Promise<number> {
+async function listNumbers(dir: string, re: RegExp): Promise<number[]> {
   try {
-    const names = (await readdir(layout.journalDir)).filter((n) => /^\d{12}\.json$/.test(n)).sort();
-    const first = names[0];
-    return first ? Number(first.slice(0, 12)) : fallback;
-  } catch {
-    return fallback;
+    return (await readdir(dir))
+      .filter((n) => re.test(n))
+      .map((n) => Number.parseInt(n, 10))
+      .sort((a, b) => a - b);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return [];
+    throw err;
   }
 }
 
-export async function journalExists(layout: Layout): Promise<boolean> {
-  try {
-    await stat(layout.journalDir);
-    return true;
-  } catch {
-    return false;
+const BUCKET_RE = /^\d{9}$/;
+const ENTRY_RE = /^\d{12}\.json$/;
+
+export async function oldestEntry(layout: Layout, fallback: number): Promise<number> {
+  for (const b of await listNumbers(layout.journalDir, BUCKET_RE)) {
+    const first = (await listNumbers(layout.journalBucket(b * JOURNAL_BUCKET), ENTRY_RE))[0];
+    if (first !== undefined) return first;
   }
+  return fallback;
+}
+
+/** The highest entry in the journal, for rebuilding a damaged head; 0 when there is none. */
+export async function newestEntry(layout: Layout): Promise<number> {
+  const buckets = await listNumbers(layout.journalDir, BUCKET_RE);
+  for (const b of buckets.reverse()) {
+    const entries = await listNumbers(layout.journalBucket(b * JOURNAL_BUCKET), ENTRY_RE);
+    const last = entries[entries.length - 1];
+    if (last !== undefined) return last;
+  }
+  return 0;
+}
+
+/**
+ * Removes the entries more than `limit` generations behind `head`: whole buckets
+ * below, single entries in the bucket that straddles the limit. Nobody writes old
+ * entries, so this needs no lock; a watcher that still wanted them gets a journal
+ * gap, as it would anyway.
+ */
+export async function pruneJournal(layout: Layout, head: number, limit: number): Promise<number> {
+  const keepFrom = head - limit + 1;
+  let removed = 0;
+  for (const b of await listNumbers(layout.journalDir, BUCKET_RE)) {
+    const first = b * JOURNAL_BUCKET;
+    if (first >= keepFrom) break;
+    if (first + JOURNAL_BUCKET - 1 < keepFrom) {
+      await rm(layout.journalBucket(first), { recursive: true, force: true });
+      removed++;
+      continue;
+    }
+    for (const g of await listNumbers(layout.journalBucket(first), ENTRY_RE)) {
+      if (g >= keepFrom) break;
+      await rm(layout.journalEntry(g), { force: true });
+      removed++;
+    }
+  }
+  return removed;
 }

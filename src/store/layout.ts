@@ -2,39 +2,69 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { RESERVED_DIR } from "../keys.js";
 
-/** Where hfs-config keeps its own records inside the config fs. All of it replicates with the data. */
+/** Journal entries per directory: small directories keep a returning brick's entry heals cheap. */
+export const JOURNAL_BUCKET = 1000;
+
+/**
+ * Where hfs-config keeps its own records inside the config fs. All of it replicates
+ * with the data. Paths are relative to the root unless a method says otherwise, so
+ * that journal entries name files the same way on every node.
+ */
 export class Layout {
   constructor(readonly root: string) {}
+
+  abs(rel: string): string {
+    return rel === "" ? this.root : join(this.root, rel);
+  }
 
   get reserved(): string {
     return join(this.root, RESERVED_DIR);
   }
-  get generationFile(): string {
+  /**
+   * The head record (the last committed generation), rewritten in place by each
+   * request; writers also flock it, which is the store's write lock.
+   */
+  get head(): string {
+    return join(this.reserved, "head");
+  }
+  /** Before head: the generation record of earlier versions, read once when head is missing. */
+  get legacyGenerationFile(): string {
     return join(this.reserved, "generation.json");
   }
   get journalDir(): string {
     return join(this.reserved, "journal");
   }
+  journalBucket(generation: number): string {
+    return join(this.journalDir, String(Math.floor(generation / JOURNAL_BUCKET)).padStart(9, "0"));
+  }
   journalEntry(generation: number): string {
-    return join(this.journalDir, `${String(generation).padStart(12, "0")}.json`);
+    return join(this.journalBucket(generation), `${String(generation).padStart(12, "0")}.json`);
   }
-  get versionsDir(): string {
-    return join(this.reserved, "versions");
+  /** Files staged by a request before its journal entry commits it, renamed into place after. */
+  get pendingDir(): string {
+    return join(this.reserved, "pending");
   }
-  /**
-   * Hashed, because a key's own path can be a directory and segments may use the
-   * full 255 bytes; flat, because every directory is one more entry for GlusterFS
-   * to heal when a brick returns.
-   */
-  versionFile(key: string): string {
-    return join(this.versionsDir, `${createHash("sha256").update(key).digest("hex")}.json`);
+  pendingRel(name: string): string {
+    return `${RESERVED_DIR}/pending/${name}`;
   }
-  /** A hard link to the holder's owner file in tmpDir (see link-lock.ts). */
-  get writeLock(): string {
-    return join(this.reserved, "write-lock");
+  /** Where a request moves a directory it removes, before deleting it. */
+  trashRel(name: string): string {
+    return `${RESERVED_DIR}/pending/trash-${name}`;
   }
-  get tmpDir(): string {
-    return join(this.reserved, "tmp");
+  /** The version a removed key had, so a re-created key continues past it. */
+  get deletedDir(): string {
+    return join(this.reserved, "deleted");
+  }
+  deletedRel(key: string): string {
+    return `${RESERVED_DIR}/deleted/${sha256(key)}.json`;
+  }
+  /** Earlier versions kept every key's version here; read only for keys that carry no tag. */
+  legacyVersionFile(key: string): string {
+    return join(this.reserved, "versions", `${sha256(key)}.json`);
+  }
+  /** The canonical server list, changed in the same request as the markers; the write gate compares it. */
+  get membershipRel(): string {
+    return `${RESERVED_DIR}/membership.json`;
   }
   get serversDir(): string {
     return join(this.reserved, "servers");
@@ -51,4 +81,8 @@ export class Layout {
   keyPath(key: string): string {
     return key === "" ? this.root : join(this.root, ...key.split("/"));
   }
+}
+
+export function sha256(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
 }

@@ -1,5 +1,5 @@
-import { mkdir, rename, rm, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import {
   ConflictError,
@@ -13,46 +13,57 @@ import {
   VersionConflictError,
 } from "../errors.js";
 import { parseKey, parsePrefix } from "../keys.js";
-import { sweepTemps, tempPathFor, writeFileAtomic } from "./atomic.js";
-import {
-  type ChangeOp,
-  type ChangeRecord,
-  commitGeneration,
-  DEFAULT_JOURNAL_LIMIT,
-  readChanges,
-  readGeneration,
-  readJournalEntry,
-  recoverGeneration,
-  writeIntent,
-} from "./journal.js";
+import { Committer, type RequestBody, type RequestContext, type RequestPlan } from "./committer.js";
+import { EMPTY_HEAD, type HeadRecord, readHeadFile } from "./head.js";
+import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges } from "./journal.js";
+import type { ChangeOp, ChangeRecord } from "./journal-types.js";
 import { Layout } from "./layout.js";
-import { LinkLock } from "./link-lock.js";
-import { readReplaced } from "./read-replaced.js";
-import { kindOf, listDir, walkAll, walkValues } from "./tree.js";
-import { effectiveVersion, readVersionRecord, writeVersionRecord } from "./versions.js";
+import {
+  keyState,
+  listDir,
+  notADirError,
+  readJson,
+  readValue,
+  recreatedVersion,
+  valueAncestor,
+  walkAll,
+  walkValues,
+} from "./reads.js";
+import { pendingName } from "./steps.js";
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+export const DEFAULT_LOCK_TIMEOUT_MS = 120_000;
+
 /**
- * How long a crashed writer's lock outlives it. Generous, because a holder whose
- * heartbeat is merely slow (a loaded node, a slow brick) must not be broken; a
- * broken holder's request is refused before it commits and then retried.
+ * Where the config fs is for one operation. The gluster engine pins its mount: the
+ * path it returns reaches that mount and no other (an open directory fd), so an
+ * operation can never fall through to the empty directory under a mount that went
+ * away, and `servers` says which graph it goes through.
  */
-export const DEFAULT_LOCK_STALE_MS = 20_000;
-const TEMP_SWEEP_AGE_MS = 10 * 60_000;
+export interface RootProvider {
+  pin(): Promise<PinnedRoot>;
+}
+
+export interface PinnedRoot {
+  path: string;
+  /** Server names of the mounted graph, for the write gate; undefined for a plain directory. */
+  servers?: string[];
+}
 
 export interface StoreOptions {
-  /** The config fs: a plain directory or the GlusterFS mount. */
+  /** The config fs: a plain directory, or a provider that pins the GlusterFS mount. */
   root: string;
+  provider?: RootProvider;
   /** This node's name, recorded in the journal. */
   node: string;
   maxValueBytes?: number;
   journalLimit?: number;
   clock?: Clock;
-  /** How long a crashed writer's lock survives it. */
-  lockStaleMs?: number;
   lockTimeoutMs?: number;
-  /** Called before any I/O; the gluster engine uses it to refuse when nothing is mounted. */
-  precheck?: () => Promise<void>;
+  /** Remove old journal entries while writing (plain directories); a daemon prunes a mount in the background. */
+  pruneInline?: boolean;
+  /** Refuses writes through a graph that is not the current server list (the gluster engine). */
+  gate?: (ctx: RequestContext, root: PinnedRoot, bootstrap: boolean) => Promise<void>;
 }
 
 export interface Fencing {
@@ -75,20 +86,23 @@ export interface WriteResult {
   generation: number;
 }
 
-/** Context handed to code that runs inside one write request, under the write lock. */
-export interface RequestContext {
-  generation: number;
-  lock: LinkLock;
-  layout: Layout;
+export interface WriteRequestOptions {
+  /** The user key it changes: requests on unrelated keys share a lock hold and a generation. */
+  batchKey?: string;
+  /** Allowed before any server list exists (the first serve). */
+  bootstrap?: boolean;
 }
+
+export type { RequestContext, RequestPlan } from "./committer.js";
 
 export class Store {
   readonly layout: Layout;
   readonly node: string;
   readonly maxValueBytes: number;
   readonly clock: Clock;
-  private readonly journalLimit: number;
-  private queue: Promise<unknown> = Promise.resolve();
+  readonly journalLimit: number;
+  private readonly committer: Committer;
+  private readonly provider: RootProvider;
 
   constructor(private readonly opts: StoreOptions) {
     this.layout = new Layout(opts.root);
@@ -96,81 +110,58 @@ export class Store {
     this.maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.journalLimit = opts.journalLimit ?? DEFAULT_JOURNAL_LIMIT;
     this.clock = opts.clock ?? systemClock;
+    this.provider = opts.provider ?? dirProvider(opts.root);
+    this.committer = new Committer({
+      node: opts.node,
+      clock: this.clock,
+      lockTimeoutMs: opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+      journalLimit: this.journalLimit,
+      pruneInline: opts.pruneInline ?? opts.provider === undefined,
+    });
   }
 
   get root(): string {
     return this.opts.root;
   }
 
+  /** The layout of the config fs pinned for one operation (see RootProvider). */
+  async pinned(): Promise<Layout> {
+    return new Layout((await this.provider.pin()).path);
+  }
+
   async get(rawKey: string): Promise<GetResult> {
     const key = parseKey(rawKey);
-    return this.io(`reading ${key}`, async () => {
-      const path = this.layout.keyPath(key);
-      const kind = await kindOf(path);
-      if (kind === "dir") return { kind: "dir", key, entries: await listDir(path) };
-      if (kind !== "value") throw new KeyNotFoundError(key);
-      // A writer replaces the value first and its version record second, under the write lock. So the
-      // value read after a version record is at least that new, and labelling it with that version is
-      // safe for compare-and-set: a CAS on it fails if the value came from a later write. Reading the
-      // record again catches the common race, so the label is exact unless the key is being hammered.
-      let before = await readVersionRecord(this.layout, key);
-      for (let attempt = 0; ; attempt++) {
-        let value: Buffer;
-        try {
-          value = await readReplaced(path);
-        } catch (err) {
-          if (isErrno(err, "ENOENT")) throw new KeyNotFoundError(key);
-          throw err;
-        }
-        const after = await readVersionRecord(this.layout, key);
-        if (after?.version === before?.version || attempt >= 4) {
-          return { kind: "value", key, value, version: effectiveVersion(before, true) };
-        }
-        before = after;
-      }
+    return this.io(`reading ${key}`, async (layout) => {
+      const r = await readValue(layout, key);
+      return r.kind === "value"
+        ? { kind: "value", key, value: r.value, version: r.version }
+        : { kind: "dir", key, entries: r.entries };
     });
   }
 
-  /** The version a compare-and-set compares against: 0 when the key does not exist. */
+  /** The version a compare-and-set compares against: 0 when the key does not exist (or is a directory). */
   async version(rawKey: string): Promise<number> {
     const key = parseKey(rawKey);
-    return this.io(`reading ${key}`, () => this.currentVersion(key));
+    return this.io(`reading ${key}`, async (layout) => {
+      const st = await keyState(layout, key);
+      return st.kind === "value" ? st.version : 0;
+    });
   }
 
   async set(rawKey: string, value: Uint8Array | string, opts: WriteOptions = {}): Promise<WriteResult> {
     const key = parseKey(rawKey);
     const data = typeof value === "string" ? Buffer.from(value) : value;
-    if (data.byteLength > this.maxValueBytes)
-      throw new ValueTooLargeError(data.byteLength, this.maxValueBytes);
+    if (data.byteLength > this.maxValueBytes) throw new ValueTooLargeError(data.byteLength, this.maxValueBytes);
     checkIfVersion(opts.ifVersion);
-    return this.request("set", key, async (ctx) => {
-      await this.checkParents(key);
-      const path = this.layout.keyPath(key);
-      const kind = await kindOf(path);
-      if (kind === "dir") {
-        throw new ConflictError(
-          "E_IS_DIR",
-          `${key} is a directory (a multi-valued variable); set one of its entries, e.g. ${key}/NAME, or remove it with 'rm -r' first.`,
-        );
-      }
-      const rec = await readVersionRecord(this.layout, key);
-      const current = effectiveVersion(rec, kind === "value");
-      if (opts.ifVersion !== undefined && opts.ifVersion !== current) {
-        throw new VersionConflictError(key, opts.ifVersion, current);
-      }
-      await this.checkFencing(opts.fencing);
-      // A re-created key continues past the version it had when it was removed.
-      const version = current === 0 ? (rec?.version ?? 0) + 1 : current + 1;
-      await writeIntent(this.layout, this.record(ctx.generation, "set", key, version));
-      await mkdir(dirname(path), { recursive: true });
-      await sweepTemps(dirname(path), TEMP_SWEEP_AGE_MS, this.clock.now());
-      // The value before its version record: a reader that sees the new version then reads the new
-      // value, so get() never pairs an old value with a new version (that pairing let two
-      // compare-and-set increments both succeed from one read).
-      await writeFileAtomic(path, data, () => ctx.lock.assertHeld());
-      await writeVersionRecord(this.layout, { key, version });
-      return { version };
-    });
+    const res = await this.write<{ version: number }>(
+      async (ctx) => {
+        const plan = await planSet(ctx, key, data, opts);
+        if (opts.fencing) await this.checkFencing(opts.fencing, ctx.layout);
+        return plan;
+      },
+      { batchKey: key },
+    );
+    return { key, version: res.result.version, generation: res.generation };
   }
 
   async rm(
@@ -179,77 +170,45 @@ export class Store {
   ): Promise<WriteResult & { removed: string[] }> {
     const key = parseKey(rawKey);
     checkIfVersion(opts.ifVersion);
-    let removed: string[] = [];
-    const res = await this.request("rm", key, async (ctx) => {
-      const path = this.layout.keyPath(key);
-      const kind = await kindOf(path);
-      if (kind === "missing" || kind === "other") {
-        if (opts.ifVersion !== undefined && opts.ifVersion !== 0)
-          throw new VersionConflictError(key, opts.ifVersion, 0);
-        throw new KeyNotFoundError(key);
-      }
-      if (kind === "dir" && !opts.recursive) {
-        throw new InvalidInputError(
-          "E_IS_DIR",
-          `${key} is a directory; pass -r to remove it and everything under it.`,
-        );
-      }
-      if (kind === "dir" && opts.ifVersion !== undefined) {
-        throw new InvalidInputError(
-          "E_IS_DIR",
-          `${key} is a directory; --if-version applies to values only.`,
-        );
-      }
-      if (kind === "value" && opts.ifVersion !== undefined) {
-        const current = effectiveVersion(await readVersionRecord(this.layout, key), true);
-        if (opts.ifVersion !== current) throw new VersionConflictError(key, opts.ifVersion, current);
-      }
-      await this.checkFencing(opts.fencing);
-      removed = kind === "dir" ? await walkValues(this.root, key) : [key];
-      await writeIntent(this.layout, this.record(ctx.generation, "rm", key));
-      const records = [];
-      for (const k of removed) records.push(await readVersionRecord(this.layout, k));
-      await ctx.lock.assertHeld();
-      if (kind === "dir") {
-        // Rename first so readers see the whole directory vanish at once.
-        const doomed = tempPathFor(path);
-        await rename(path, doomed);
-        await rm(doomed, { recursive: true, force: true });
-      } else {
-        await rm(path, { force: true });
-      }
-      // The records after the tree, as in set: see get().
-      for (const [i, k] of removed.entries()) {
-        await writeVersionRecord(this.layout, {
-          key: k,
-          version: effectiveVersion(records[i], true) + 1,
-          deleted: true,
-        });
-      }
-      return {};
-    });
-    return { ...res, removed };
+    const res = await this.write<{ removed: string[] }>(
+      async (ctx) => {
+        const plan = await planRm(ctx, key, opts);
+        if (opts.fencing) await this.checkFencing(opts.fencing, ctx.layout);
+        return plan;
+      },
+      // A directory's removal reads the whole subtree: it goes alone.
+      opts.recursive ? {} : { batchKey: key },
+    );
+    return { key, version: 0, generation: res.generation, removed: res.result.removed };
   }
 
   /** Keys under a prefix: direct children (directories end in '/'), or every key with `recursive`. */
   async ls(rawPrefix?: string, opts: { recursive?: boolean } = {}): Promise<string[]> {
     const prefix = parsePrefix(rawPrefix);
-    return this.io(`listing ${prefix || "/"}`, async () => {
-      const path = this.layout.keyPath(prefix);
-      const kind = await kindOf(path);
-      if (kind === "value") return [prefix];
-      if (kind !== "dir") throw new KeyNotFoundError(prefix);
-      if (opts.recursive) return walkAll(this.root, prefix);
+    return this.io(`listing ${prefix || "/"}`, async (layout) => {
+      if (prefix !== "") {
+        const st = await keyState(layout, prefix);
+        if (st.kind === "value") return [prefix];
+        if (st.kind !== "dir") throw new KeyNotFoundError(prefix);
+      }
+      if (opts.recursive) return walkAll(layout, prefix);
       const join_ = (n: string) => (prefix === "" ? n : `${prefix}/${n}`);
-      return (await listDir(path)).map((e) => (e.kind === "dir" ? `${join_(e.name)}/` : join_(e.name)));
+      return (await listDir(layout.keyPath(prefix))).map((e) =>
+        e.kind === "dir" ? `${join_(e.name)}/` : join_(e.name),
+      );
     });
+  }
+
+  /** Every value key under `key` (a directory; "" for all). */
+  async walkValues(key = ""): Promise<string[]> {
+    return this.io("listing keys", (layout) => walkValues(layout, key));
   }
 
   /** True when the tree holds any user key. */
   async populated(): Promise<boolean> {
-    return this.io("listing /", async () => {
+    return this.io("listing /", async (layout) => {
       try {
-        return (await listDir(this.root)).length > 0;
+        return (await listDir(layout.root)).length > 0;
       } catch (err) {
         if (isErrno(err, "ENOENT")) return false;
         throw err;
@@ -257,114 +216,82 @@ export class Store {
     });
   }
 
+  /** The last committed generation and what it was. */
   async generation(): Promise<ChangeRecord> {
-    return this.io("reading the generation", () => readGeneration(this.layout));
-  }
-
-  async changes(since: number, upTo?: number): Promise<ChangeRecord[]> {
-    return this.io("reading the journal", () => readChanges(this.layout, since, upTo));
-  }
-
-  /**
-   * Runs `body` as one write request: under the cluster-wide write lock, with the
-   * next generation reserved; the generation is committed when `body` succeeds.
-   * Other modules (init, restore, locks, leases) build their writes on this; a body
-   * that changes anything must first record its intent with `writeIntent`.
-   */
-  async request<T extends object>(
-    op: ChangeOp,
-    key: string,
-    body: (ctx: RequestContext) => Promise<T & { version?: number }>,
-  ): Promise<T & WriteResult> {
-    return this.exclusive(async (lock) => {
-      const ctx: RequestContext = {
-        generation: (await recoverGeneration(this.layout)) + 1,
-        lock,
-        layout: this.layout,
-      };
-      const out = await body(ctx);
-      await lock.assertHeld();
-      const generation = ctx.generation;
-      const rec = this.record(generation, op, key, out.version);
-      // A body that wrote no intent (nothing to roll forward) still owes the journal its entry.
-      if (!(await readJournalEntry(this.layout, generation))) await writeIntent(this.layout, rec);
-      await commitGeneration(this.layout, rec, this.journalLimit);
-      return { ...out, key, version: out.version ?? 0, generation };
+    return this.io("reading the generation", async (layout) => {
+      const head = (await readHeadFile(layout)) ?? (await rebuiltHead(layout));
+      const { members: _m, ...rec } = head;
+      return rec;
     });
   }
 
-  /** Holds the write lock for `body`; one caller at a time in this process, then across processes and nodes. */
-  async exclusive<T>(body: (lock: LinkLock) => Promise<T>): Promise<T> {
-    const once = () =>
-      this.io("writing", async () => {
-        await mkdir(this.layout.tmpDir, { recursive: true });
-        const lock = await LinkLock.acquire(this.layout.writeLock, this.layout.tmpDir, {
-          node: this.node,
-          clock: this.clock,
-          staleMs: this.opts.lockStaleMs ?? DEFAULT_LOCK_STALE_MS,
-          timeoutMs: this.opts.lockTimeoutMs ?? 120_000,
-          what: "the store's write lock",
-        });
-        try {
-          return await body(lock);
-        } finally {
-          await lock.release();
-        }
-      });
-    // Losing the lock to a takeover means this request committed nothing: it is safe to run again.
-    const run = async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await once();
-        } catch (err) {
-          if (attempt >= 3 || (err as UnavailableError).code !== "E_LOCK_LOST") throw err;
-        }
-      }
-    };
-    const next = this.queue.then(run, run);
-    this.queue = next.catch(() => {});
-    return next;
+  async head(): Promise<HeadRecord> {
+    return this.io("reading the generation", async (layout) => (await readHeadFile(layout)) ?? rebuiltHead(layout));
   }
 
-  private record(generation: number, op: ChangeOp, key: string, version?: number): ChangeRecord {
-    const rec: ChangeRecord = { generation, ts: this.clock.now(), node: this.node, op, key };
-    if (version !== undefined) rec.version = version;
-    return rec;
+  async changes(since: number, upTo: number): Promise<ChangeRecord[]> {
+    return this.io("reading the journal", (layout) => readChanges(layout, since, upTo));
   }
 
-  private async currentVersion(key: string): Promise<number> {
-    const kind = await kindOf(this.layout.keyPath(key));
-    if (kind === "dir") return 0;
-    return effectiveVersion(await readVersionRecord(this.layout, key), kind === "value");
+  /**
+   * Runs `body` as one write request under the write lock, at the next generation;
+   * what it plans is committed as one journal entry and carried out (see Committer).
+   * Other modules (init, restore, markers, locks, ephemerals) build their writes on this.
+   */
+  async write<T>(
+    body: RequestBody<T>,
+    opts: WriteRequestOptions = {},
+  ): Promise<{ result: T; generation: number }> {
+    const out = await this.writeIfNeeded(body, opts);
+    if (!out) throw new Error("a write request body returned nothing to do where a change was required");
+    return out;
   }
 
-  private async checkParents(key: string): Promise<void> {
-    const segs = key.split("/");
-    for (let i = 1; i < segs.length; i++) {
-      const parent = segs.slice(0, i).join("/");
-      const kind = await kindOf(this.layout.keyPath(parent));
-      if (kind === "missing") return;
-      if (kind !== "dir") {
-        throw new ConflictError(
-          "E_NOT_A_DIR",
-          `cannot set ${key}: ${parent} is a value, not a directory. Remove ${parent} first to turn it into a directory.`,
-        );
-      }
-    }
+  /** Like write(), but a body may decide under the lock that nothing needs to change: then undefined. */
+  async writeIfNeeded<T>(
+    body: RequestBody<T>,
+    opts: WriteRequestOptions = {},
+  ): Promise<{ result: T; generation: number } | undefined> {
+    return this.io("writing", async (_layout, pin) => {
+      const gated: RequestBody<T> = async (ctx) => {
+        await this.opts.gate?.(ctx, pin, opts.bootstrap === true);
+        return body(ctx);
+      };
+      return this.committer.run(new Layout(pin.path), opts.batchKey, gated);
+    });
+  }
+
+  /**
+   * Runs `fn` under the write lock with the tree at the current head, committing
+   * nothing: a consistent read of the whole tree (backup).
+   */
+  async underLock<T>(fn: (ctx: RequestContext) => Promise<T>): Promise<T> {
+    let out: { v: T } | undefined;
+    await this.writeIfNeeded(async (ctx) => {
+      out = { v: await fn(ctx) };
+      return undefined;
+    });
+    return (out as { v: T }).v;
+  }
+
+  /**
+   * Finishes a request that committed but whose writer died before carrying it
+   * out, if there is one; a daemon calls this now and then, so such a change lands
+   * even when nobody writes afterwards. Cheap when there is nothing to do.
+   */
+  async finishPending(): Promise<boolean> {
+    return this.io("finishing a pending write", async (layout) => {
+      const head = await readHeadFile(layout);
+      if (head && !(await Committer.unfinished(layout, head.generation))) return false;
+      await this.writeIfNeeded(async () => undefined);
+      return true;
+    });
   }
 
   /** Refuses a write whose fencing token is older than the newest one issued for its lock. */
-  async checkFencing(f: Fencing | undefined): Promise<void> {
-    if (!f) return;
-    let current = 0;
-    try {
-      const rec = JSON.parse(await readReplaced(join(this.layout.locksDir, `${f.lock}.json`), "utf8")) as {
-        token?: number;
-      };
-      current = rec.token ?? 0;
-    } catch (err) {
-      if (!isErrno(err, "ENOENT")) throw err;
-    }
+  async checkFencing(f: Fencing, layout: Layout): Promise<void> {
+    const rec = await readJson<{ token?: number }>(join(layout.locksDir, `${f.lock}.json`));
+    const current = rec?.token ?? 0;
     if (f.token > current) {
       throw new ConflictError(
         "E_FENCING_UNKNOWN",
@@ -374,32 +301,118 @@ export class Store {
     if (current > f.token) throw new FencingError(f.lock, f.token, current);
   }
 
-  /** Runs I/O on the config fs, turning GlusterFS's "outcome unknown" errors into exit 5. */
-  private async io<T>(what: string, body: () => Promise<T>): Promise<T> {
+  /** Runs I/O on a pinned config fs, turning GlusterFS's "outcome unknown" errors into exit 5. */
+  private async io<T>(what: string, body: (layout: Layout, pin: PinnedRoot) => Promise<T>): Promise<T> {
     try {
-      await this.opts.precheck?.();
-      return await body();
+      const pin = await this.provider.pin();
+      return await body(new Layout(pin.path), pin);
     } catch (err) {
       throw translateFsError(err, what);
     }
   }
 
-  /** For checks that need the mount present before anything else runs. */
+  /** For checks that need the config fs present before anything else runs. */
   async ensureRoot(): Promise<void> {
-    try {
-      const st = await stat(this.root);
-      if (!st.isDirectory()) throw new Error("not a directory");
-    } catch {
-      throw new UnavailableError(
-        "E_NO_CONFIG_FS",
-        `the config fs ${this.root} is not there. Check 'hfs-config status' and the path given to setup --dir.`,
-      );
-    }
+    await this.io("opening the config fs", async () => {});
   }
 }
 
-function checkIfVersion(v: number | undefined): void {
+/** A plain directory: it must exist; nothing creates it behind the user's back. */
+export function dirProvider(root: string): RootProvider {
+  return {
+    async pin() {
+      try {
+        if ((await stat(root)).isDirectory()) return { path: root };
+      } catch {}
+      throw new UnavailableError(
+        "E_NO_CONFIG_FS",
+        `the config fs ${root} does not exist. Create it, or run 'hfs-config setup --force --dir PATH' with the right path.`,
+      );
+    },
+  };
+}
+
+async function rebuiltHead(layout: Layout): Promise<HeadRecord> {
+  return { ...EMPTY_HEAD, generation: await newestEntry(layout) };
+}
+
+// -- planners ----------------------------------------------------------------------------------------
+
+/** Plans `set`: reads the key's state, then decides; nothing is written here. */
+export async function planSet(
+  ctx: RequestContext,
+  key: string,
+  data: Uint8Array,
+  opts: WriteOptions,
+): Promise<RequestPlan<{ version: number }>> {
+  const st = await keyState(ctx.layout, key);
+  if (st.kind === "dir") {
+    throw new ConflictError(
+      "E_IS_DIR",
+      `${key} is a directory (a multi-valued variable); set one of its entries, e.g. ${key}/NAME, or remove it with 'rm -r' first.`,
+    );
+  }
+  if (st.kind === "blocked") throw notADirError(key, await valueAncestor(ctx.layout, key));
+  const current = st.kind === "value" ? st.version : 0;
+  if (opts.ifVersion !== undefined && opts.ifVersion !== current) {
+    throw new VersionConflictError(key, opts.ifVersion, current);
+  }
+  const version = current === 0 ? await recreatedVersion(ctx.layout, key) : current + 1;
+  return {
+    events: [{ op: "set", key, version }],
+    puts: [{ path: key, data, version }],
+    result: { version },
+  };
+}
+
+export async function planRm(
+  ctx: RequestContext,
+  key: string,
+  opts: WriteOptions & { recursive?: boolean },
+): Promise<RequestPlan<{ removed: string[] }>> {
+  const st = await keyState(ctx.layout, key);
+  if (st.kind === "missing" || st.kind === "blocked") {
+    if (opts.ifVersion !== undefined && opts.ifVersion !== 0) throw new VersionConflictError(key, opts.ifVersion, 0);
+    throw new KeyNotFoundError(key);
+  }
+  if (st.kind === "dir") {
+    if (!opts.recursive)
+      throw new InvalidInputError("E_IS_DIR", `${key} is a directory; pass -r to remove it and everything under it.`);
+    if (opts.ifVersion !== undefined)
+      throw new InvalidInputError("E_IS_DIR", `${key} is a directory; --if-version applies to values only.`);
+    const removed = await walkValues(ctx.layout, key);
+    const versions = await Promise.all(removed.map(async (k) => versionOf(await keyState(ctx.layout, k))));
+    return {
+      events: [{ op: "rm", key }],
+      steps: [{ t: "rmtree", path: key, trash: ctx.layout.trashRel(pendingName(ctx.generation)) }],
+      puts: removed.map((k, i) => deletedRecord(ctx, k, (versions[i] as number) + 1)),
+      result: { removed },
+    };
+  }
+  if (opts.ifVersion !== undefined && opts.ifVersion !== st.version) {
+    throw new VersionConflictError(key, opts.ifVersion, st.version);
+  }
+  return {
+    events: [{ op: "rm", key, version: st.version + 1 }],
+    steps: [{ t: "del", path: key }],
+    puts: [deletedRecord(ctx, key, st.version + 1)],
+    result: { removed: [key] },
+  };
+}
+
+function versionOf(st: Awaited<ReturnType<typeof keyState>>): number {
+  return st.kind === "value" ? st.version : 0;
+}
+
+/** `.hfs/deleted/<hash>`: the version a removal gave the key, which its next incarnation continues from. */
+export function deletedRecord(ctx: RequestContext, key: string, version: number) {
+  return { path: ctx.layout.deletedRel(key), data: Buffer.from(`${JSON.stringify({ key, version })}\n`), version: 0 };
+}
+
+export function checkIfVersion(v: number | undefined): void {
   if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
     throw new InvalidInputError("E_BAD_VERSION", `--if-version must be a whole number >= 0, got ${v}.`);
   }
 }
+
+export type { ChangeOp, ChangeRecord };

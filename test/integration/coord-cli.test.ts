@@ -158,9 +158,8 @@ describe("hfs-config lock", () => {
         await until("CMD pid", async () => (await exists(pidFile)) && readFile(pidFile, "utf8"), 10_000),
       ),
     );
-    // A sweeper elsewhere judged this holder dead: its lease file is gone.
-    const leases = join(cfg, ".hfs", "leases");
-    for (const f of await readdir(leases)) await rm(join(leases, f), { force: true });
+    // Its lock file is removed by hand (an operator "repairing"): the holder finds its hold gone.
+    await rm(join(cfg, ".hfs", "locks", "L.lock"));
     const r = await lost.exited;
     expect(r.code).toBe(4);
     expect(lost.stderr()).toMatch(/lost[\s\S]*SIGTERM/);
@@ -253,7 +252,7 @@ describe("hfs-config watch", () => {
     expect((await text.exited).code).toBe(0);
 
     // Prune the journal's oldest entries, as its size limit does.
-    const journal = join(n1.cfgDir, ".hfs", "journal");
+    const journal = join(n1.cfgDir, ".hfs", "journal", "000000000");
     const names = (await readdir(journal)).sort();
     for (const n of names.slice(0, 5)) await rm(join(journal, n));
     const gap = await hfs(n3.state, ["watch", "--since", "0"]);

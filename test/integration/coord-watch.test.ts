@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { acquireLock, setEphemeral, type WatchEvent, watch } from "../../src/coord/index.js";
-import { journalIntent } from "../../src/coord/request.js";
 import { InvalidInputError } from "../../src/errors.js";
 import { JournalGapError } from "../../src/store/journal.js";
 import { Cluster } from "./coord-helpers.js";
@@ -94,10 +93,7 @@ describe("watch", () => {
     const g = (await a.generation()).generation;
     await a.rm("a", { recursive: true });
     // A whole-tree event, journaled as init and restore journal theirs (key "").
-    await a.request("restore", "", async (ctx) => {
-      await journalIntent(a, ctx, "restore", "");
-      return {};
-    });
+    await a.write(async () => ({ events: [{ op: "restore" as const, key: "" }], result: {} }));
     await a.set("z", "1");
     const events = await take(watch(a, "a/b", { since: g, pollMs: 20 }), 2);
     expect(events.map((e) => [e.op, e.key])).toEqual([

@@ -1,0 +1,332 @@
+import { stat } from "node:fs/promises";
+import type { Clock } from "../clock.js";
+import { HfsError, isErrno, UnavailableError } from "../errors.js";
+import {
+  EMPTY_HEAD,
+  type HeadRecord,
+  type Membership,
+  readHeadFd,
+  readLegacyGeneration,
+  writeHeadFd,
+} from "./head.js";
+import { createEntry, newestEntry, pruneJournal, readEntry, removeEntry } from "./journal.js";
+import type { ChangeEvent, JournalEntry, Step } from "./journal-types.js";
+import type { Layout } from "./layout.js";
+import { readJson } from "./reads.js";
+import { applySteps, discardStaged, INLINE_BUDGET, INLINE_MAX, type PutRequest, stage } from "./steps.js";
+import { WriteLock } from "./write-lock.js";
+
+/** What a request body decides, from what it read: nothing is written until the whole batch is planned. */
+export interface RequestPlan<T> {
+  events: ChangeEvent[];
+  /** Files to write (staged, then renamed into place). */
+  puts?: PutRequest[];
+  /** Removals and directories. */
+  steps?: Step[];
+  /** The server list after this request, when it changes the markers. */
+  members?: Membership;
+  /** Commit at this generation or later, leaving a gap (a restore exceeds its backup's generation). */
+  atLeast?: number;
+  result: T;
+}
+
+export interface RequestContext {
+  /** The generation this request commits as, if it commits. */
+  generation: number;
+  layout: Layout;
+  head: HeadRecord;
+  node: string;
+  now: number;
+}
+
+/** Returns undefined when there is nothing to change: no generation is committed then. */
+export type RequestBody<T> = (ctx: RequestContext) => Promise<RequestPlan<T> | undefined>;
+
+export interface Committed<T> {
+  result: T;
+  generation: number;
+}
+
+export interface CommitterOptions {
+  node: string;
+  clock: Clock;
+  lockTimeoutMs: number;
+  journalLimit: number;
+  /** Remove old journal entries as part of writing (local dirs); a daemon does it in the background otherwise. */
+  pruneInline: boolean;
+  /** Refuses a write whose path to the servers is not the current marker list (the gluster engine). */
+  gate?: (ctx: RequestContext) => Promise<void>;
+}
+
+interface Queued {
+  body: RequestBody<unknown>;
+  /** Requests with unrelated keys share one lock hold and one journal entry; undefined: alone. */
+  key: string | undefined;
+  layout: Layout;
+  resolve(v: Committed<unknown> | undefined): void;
+  reject(err: unknown): void;
+}
+
+const MAX_BATCH = 64;
+
+/**
+ * Runs write requests: under the write lock, each planned from what it reads, then
+ * committed by creating its journal entry with O_EXCL, then carried out, then head
+ * moved on.
+ *
+ * The journal entry holds everything needed to finish the request (each file's
+ * staged name, and small values themselves), so a request is finished by whoever
+ * comes next if its writer dies: a write that committed is never half done, and a
+ * key is always wholly at its old value and version or wholly at the new ones.
+ *
+ * Requests queued in this process while another holds the lock go together (group
+ * commit): one lock hold, one journal entry, one generation for all of them.
+ */
+export class Committer {
+  private readonly queue: Queued[] = [];
+  private running = false;
+
+  constructor(private readonly opts: CommitterOptions) {}
+
+  run<T>(layout: Layout, key: string | undefined, body: RequestBody<T>): Promise<Committed<T> | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({
+        body: body as RequestBody<unknown>,
+        key,
+        layout,
+        resolve: resolve as (v: Committed<unknown> | undefined) => void,
+        reject,
+      });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.running || this.queue.length === 0) return;
+    this.running = true;
+    const batch = this.takeBatch();
+    this.runBatch(batch)
+      .catch((err) => {
+        for (const q of batch) q.reject(err);
+      })
+      .finally(() => {
+        this.running = false;
+        this.pump();
+      });
+  }
+
+  /** The first request, and after it every queued request whose key is unrelated to all taken so far. */
+  private takeBatch(): Queued[] {
+    const first = this.queue.shift() as Queued;
+    const batch = [first];
+    if (first.key === undefined) return batch;
+    const keys = [first.key];
+    for (let i = 0; i < this.queue.length && batch.length < MAX_BATCH; ) {
+      const q = this.queue[i] as Queued;
+      if (q.key !== undefined && q.layout.root === first.layout.root && !keys.some((k) => related(k, q.key as string))) {
+        batch.push(q);
+        keys.push(q.key);
+        this.queue.splice(i, 1);
+      } else i++;
+    }
+    return batch;
+  }
+
+  private async runBatch(batch: Queued[]): Promise<void> {
+    const layout = (batch[0] as Queued).layout;
+    const lock = await WriteLock.acquire(layout.head, { timeoutMs: this.opts.lockTimeoutMs });
+    try {
+      await this.underLock(layout, lock, batch);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async underLock(layout: Layout, lock: WriteLock, batch: Queued[]): Promise<void> {
+    let live = batch;
+    for (let attempt = 0; ; attempt++) {
+      const head = await this.currentHead(layout, lock);
+      const ctx: RequestContext = {
+        generation: head.generation + 1,
+        layout,
+        head,
+        node: this.opts.node,
+        now: this.opts.clock.now(),
+      };
+      await this.opts.gate?.(ctx);
+      const planned: { q: Queued; plan: RequestPlan<unknown> }[] = [];
+      const next: Queued[] = [];
+      for (const q of live) {
+        try {
+          const plan = await q.body(ctx);
+          if (plan === undefined) q.resolve(undefined);
+          else {
+            planned.push({ q, plan });
+            next.push(q);
+          }
+        } catch (err) {
+          q.reject(err);
+        }
+      }
+      live = next;
+      if (planned.length === 0) return;
+      const atLeast = Math.max(0, ...planned.map((p) => p.plan.atLeast ?? 0));
+      if (atLeast > ctx.generation) {
+        // A marker first, so that whoever finishes this request after a crash knows where it went.
+        const skip = { ...skipEntry(ctx, atLeast) };
+        if (!(await createEntry(layout, skip))) continue;
+        ctx.generation = atLeast;
+      }
+      const steps = await this.stageAll(ctx, planned.map((p) => p.plan));
+      const events = planned.flatMap((p) => p.plan.events);
+      const firstEvent = events[0] ?? { op: "set", key: "" };
+      const members = planned.reduce<Membership | undefined>((m, p) => p.plan.members ?? m, head.members);
+      const entry: JournalEntry = {
+        generation: ctx.generation,
+        ts: ctx.now,
+        node: this.opts.node,
+        op: firstEvent.op,
+        key: firstEvent.key,
+        ...(firstEvent.version === undefined ? {} : { version: firstEvent.version }),
+        events,
+        steps,
+        ...(planned.some((p) => p.plan.members) ? { members } : {}),
+      };
+      let created: boolean;
+      try {
+        created = await createEntry(layout, entry);
+      } catch (err) {
+        await discardStaged(layout, steps);
+        throw err;
+      }
+      if (!created) {
+        // Someone committed this generation first: finish it, then plan again from what it left.
+        await discardStaged(layout, steps);
+        if (attempt >= 100) throw new UnavailableError("E_WRITE_CONTENTION", "gave up after 100 commit attempts");
+        continue;
+      }
+      try {
+        await applySteps(layout, ctx.generation, steps, false);
+        await writeHeadFd(lock.fh, headOf(entry, members));
+      } catch (err) {
+        throw committedButUnfinished(ctx.generation, err);
+      }
+      for (const p of planned) p.q.resolve({ result: p.plan.result, generation: ctx.generation });
+      const pruneEvery = Math.max(1, Math.min(100, Math.floor(this.opts.journalLimit / 10)));
+      if (this.opts.pruneInline && ctx.generation % pruneEvery === 0) {
+        await pruneJournal(layout, ctx.generation, this.opts.journalLimit).catch(() => {});
+      }
+      return;
+    }
+  }
+
+  /**
+   * Head, after finishing every request that committed but was not carried out
+   * (its writer died after its journal entry). Rebuilt from the journal when damaged.
+   */
+  private async currentHead(layout: Layout, lock: WriteLock): Promise<HeadRecord> {
+    let head = await readHeadFd(lock.fh);
+    if (head === EMPTY_HEAD) head = await legacyHead(layout);
+    if (head === undefined) {
+      const g = await newestEntry(layout);
+      const members = await readJson<Membership>(layout.abs(layout.membershipRel));
+      head = { ...EMPTY_HEAD, generation: Math.max(0, g - 1), ...(members ? { members } : {}) };
+    }
+    for (;;) {
+      const g = head.generation + 1;
+      const e = await readEntry(layout, g);
+      if (e === undefined) return head;
+      if (e === "torn") {
+        // Its writer died writing it, before carrying out anything: the generation is free again.
+        await removeEntry(layout, g);
+        return head;
+      }
+      if (e.skipTo !== undefined && e.skipTo > g) {
+        head = { ...head, generation: e.skipTo - 1 };
+        continue;
+      }
+      await applySteps(layout, g, e.steps, true);
+      head = headOf(e, e.members ?? head.members);
+      await writeHeadFd(lock.fh, head);
+    }
+  }
+
+  /** Stages every put of the batch (in parallel); values small enough travel in the entry instead of an fsync. */
+  private async stageAll(ctx: RequestContext, plans: RequestPlan<unknown>[]): Promise<Step[]> {
+    const puts = plans.flatMap((p) => p.puts ?? []);
+    let budget = INLINE_BUDGET;
+    const inline = puts.map((p) => {
+      const ok = p.data.byteLength <= INLINE_MAX && p.data.byteLength <= budget;
+      if (ok) budget -= p.data.byteLength;
+      return ok;
+    });
+    const staged: Step[] = new Array(puts.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < puts.length) {
+        const i = next++;
+        staged[i] = await stage(ctx.layout, ctx.generation, puts[i] as PutRequest, inline[i] as boolean);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(16, puts.length) }, worker));
+    } catch (err) {
+      await discardStaged(
+        ctx.layout,
+        staged.filter((s) => s !== undefined),
+      );
+      throw err;
+    }
+    return [...plans.flatMap((p) => p.steps ?? []), ...staged];
+  }
+
+  /** True when entry head+1 exists: a request committed and nobody finished it yet (its writer died). */
+  static async unfinished(layout: Layout, head: number): Promise<boolean> {
+    try {
+      await stat(layout.journalEntry(head + 1));
+      return true;
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return false;
+      throw err;
+    }
+  }
+}
+
+function skipEntry(ctx: RequestContext, to: number): JournalEntry {
+  return {
+    generation: ctx.generation,
+    ts: ctx.now,
+    node: ctx.node,
+    op: "restore",
+    key: "",
+    events: [],
+    steps: [],
+    skipTo: to,
+  };
+}
+
+function headOf(e: JournalEntry, members: Membership | undefined): HeadRecord {
+  const h: HeadRecord = { generation: e.generation, ts: e.ts, node: e.node, op: e.op, key: e.key };
+  if (e.version !== undefined) h.version = e.version;
+  if (members) h.members = members;
+  return h;
+}
+
+async function legacyHead(layout: Layout): Promise<HeadRecord> {
+  const rec = await readLegacyGeneration(layout);
+  const members = await readJson<Membership>(layout.abs(layout.membershipRel));
+  return members ? { ...rec, members } : rec;
+}
+
+function committedButUnfinished(generation: number, err: unknown): HfsError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new UnavailableError(
+    "E_COMMITTED_UNFINISHED",
+    `the write committed as generation ${generation} but could not be carried out here (${detail}); the next write on any node finishes it. Check 'hfs-config status', then read the key again.`,
+  );
+}
+
+/** Two keys are related when one is the other or lies under it. */
+export function related(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+}

@@ -1,0 +1,223 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { CorruptError, isErrno } from "../errors.js";
+import type { Step } from "./journal-types.js";
+import type { Layout } from "./layout.js";
+import { readTag, readTagFd, writeTagFd } from "./tag.js";
+
+/** Values up to this size travel inside the journal entry, so their staged file needs no fsync. */
+export const INLINE_MAX = 8 * 1024;
+/** Above this much inline data an entry stops inlining: it would make every replay slow. */
+export const INLINE_BUDGET = 256 * 1024;
+
+export type PutStep = Extract<Step, { t: "put" }>;
+
+export interface PutRequest {
+  /** Relative to the root. */
+  path: string;
+  data: Uint8Array;
+  /** The user key's new version; 0 for the store's own records. */
+  version: number;
+}
+
+export function sha(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** A fresh name under `.hfs/pending`, unique to this request and this file. */
+export function pendingName(generation: number): string {
+  return `${generation}-${randomBytes(8).toString("hex")}`;
+}
+
+/**
+ * Writes `data` to a new staged file carrying its tag, ready to be renamed into
+ * place. The file is synced only when the journal entry will not hold its bytes.
+ */
+export async function stage(
+  layout: Layout,
+  generation: number,
+  put: PutRequest,
+  inline: boolean,
+  mode = 0o600,
+): Promise<PutStep> {
+  const name = pendingName(generation);
+  await writeStaged(layout, name, generation, put, !inline, mode);
+  const step: PutStep = {
+    t: "put",
+    path: put.path,
+    pending: name,
+    len: put.data.byteLength,
+    sha: sha(put.data),
+    version: put.version,
+  };
+  if (inline) step.inline = Buffer.from(put.data).toString("base64");
+  return step;
+}
+
+async function writeStaged(
+  layout: Layout,
+  name: string,
+  generation: number,
+  put: PutRequest,
+  sync: boolean,
+  mode: number,
+): Promise<void> {
+  const path = layout.abs(layout.pendingRel(name));
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, "wx", mode);
+  } catch (err) {
+    if (!isErrno(err, "ENOENT")) throw err;
+    await mkdir(layout.pendingDir, { recursive: true });
+    fh = await open(path, "wx", mode);
+  }
+  try {
+    await fh.writeFile(put.data);
+    // The tag after the bytes: a staged file with a tag is complete.
+    await writeTagFd(fh.fd, { generation, version: put.version }, path);
+    if (sync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Removes staged files of a request that did not commit. Never throws. */
+export async function discardStaged(layout: Layout, steps: readonly Step[]): Promise<void> {
+  await Promise.all(
+    steps.map((s) => (s.t === "put" ? unlink(layout.abs(layout.pendingRel(s.pending))).catch(() => {}) : undefined)),
+  );
+}
+
+/**
+ * Carries out a committed request's steps. `redo` is for a request someone else
+ * committed and may have partly carried out (it died, or is still running): every
+ * step then first checks whether it already happened, so running a request twice,
+ * or by two processes at once, changes nothing the second time.
+ *
+ * Removals first, then directories, then files, each group in parallel: within one
+ * request no two steps touch the same path, and a put may land under a directory a
+ * removal just cleared (restore, init --force).
+ */
+export async function applySteps(
+  layout: Layout,
+  generation: number,
+  steps: readonly Step[],
+  redo: boolean,
+): Promise<void> {
+  const group = (t: Step["t"][]) => steps.filter((s) => t.includes(s.t));
+  await parallel(group(["rmtree", "del"]), (s) => applyOne(layout, generation, s, redo));
+  for (const s of group(["mkdir"])) await applyOne(layout, generation, s, redo);
+  await parallel(group(["put"]), (s) => applyOne(layout, generation, s, redo));
+}
+
+const PARALLEL = 16;
+
+export async function parallel<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+}
+
+async function applyOne(layout: Layout, generation: number, step: Step, redo: boolean): Promise<void> {
+  switch (step.t) {
+    case "put":
+      return redo ? redoPut(layout, generation, step) : movePending(layout, step);
+    case "del": {
+      const path = layout.abs(step.path);
+      if (await writtenSince(path, generation)) return;
+      await unlink(path).catch((err) => {
+        if (!isErrno(err, "ENOENT", "ENOTDIR")) throw err;
+      });
+      return;
+    }
+    case "rmtree": {
+      const trash = layout.abs(step.trash);
+      await rename(layout.abs(step.path), trash).catch((err) => {
+        if (!isErrno(err, "ENOENT")) throw err;
+      });
+      await rm(trash, { recursive: true, force: true });
+      return;
+    }
+    case "mkdir":
+      await mkdir(layout.abs(step.path), { recursive: true });
+      return;
+  }
+}
+
+/** True when the file at `path` was written by `generation` or a later request. */
+async function writtenSince(path: string, generation: number): Promise<boolean> {
+  try {
+    return ((await readTag(path))?.generation ?? -1) >= generation;
+  } catch (err) {
+    if (isErrno(err, "ENOENT", "ENOTDIR")) return false;
+    throw err;
+  }
+}
+
+/**
+ * The rename that publishes a put. A staged file can be renamed only once, so when a
+ * writer and someone finishing its request for it race, one of them moves it and the
+ * other finds it gone; neither can put it back over a later write.
+ */
+async function movePending(layout: Layout, step: PutStep): Promise<void> {
+  const from = layout.abs(layout.pendingRel(step.pending));
+  const to = layout.abs(step.path);
+  try {
+    await rename(from, to);
+    return;
+  } catch (err) {
+    if (!isErrno(err, "ENOENT")) throw err;
+  }
+  // Either the target's directory is new, or the staged file was already moved by someone finishing the request.
+  try {
+    await stat(from);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return;
+    throw err;
+  }
+  await mkdir(dirname(to), { recursive: true });
+  await rename(from, to).catch((err) => {
+    if (!isErrno(err, "ENOENT")) throw err;
+  });
+}
+
+async function redoPut(layout: Layout, generation: number, step: PutStep): Promise<void> {
+  const to = layout.abs(step.path);
+  if (await writtenSince(to, generation)) return;
+  if (!(await stagedIntact(layout, generation, step))) {
+    if (step.inline === undefined) {
+      throw new CorruptError(
+        layout.journalEntry(generation),
+        `its staged file ${step.pending} for ${step.path} is missing or damaged and the entry does not hold the value`,
+      );
+    }
+    await rm(layout.abs(layout.pendingRel(step.pending)), { force: true });
+    const data = Buffer.from(step.inline, "base64");
+    await writeStaged(layout, step.pending, generation, { path: step.path, data, version: step.version }, false, 0o600);
+  }
+  await movePending(layout, step);
+}
+
+/** A staged file is whole when it carries its tag and, if the entry holds the bytes, matches them. */
+async function stagedIntact(layout: Layout, generation: number, step: PutStep): Promise<boolean> {
+  const path = layout.abs(layout.pendingRel(step.pending));
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, "r");
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return false;
+    throw err;
+  }
+  try {
+    const tag = await readTagFd(fh.fd, path);
+    if (tag?.generation !== generation || tag.version !== step.version) return false;
+    if ((await fh.stat()).size !== step.len) return false;
+    if (step.inline === undefined) return true;
+    return sha(await readFile(fh)) === step.sha;
+  } finally {
+    await fh.close();
+  }
+}
