@@ -28,7 +28,10 @@ export async function writeArchive(layout: Layout, file: string, manifest: Backu
   const stage = await mkdtemp(join(tmpdir(), "hfs-backup-"));
   try {
     const plain = join(stage, "archive.tar");
-    await create({ file: plain, cwd: layout.root, portable: true, filter: (p) => visiblePath(p) }, top.length ? top : []);
+    await create(
+      { file: plain, cwd: layout.root, portable: true, filter: (p) => visiblePath(p) },
+      top.length ? top : [],
+    );
     await mkdir(join(stage, ".hfs"));
     await writeFile(join(stage, MANIFEST), `${JSON.stringify(manifest)}\n`, { mode: 0o600 });
     await replace({ file: plain, cwd: stage, portable: true }, [MANIFEST]);
@@ -78,7 +81,8 @@ export async function extractArchive(file: string): Promise<ExtractedArchive> {
     });
     if (manifest !== undefined) {
       const m = JSON.parse(manifest) as BackupManifest;
-      if (m.format !== 2 || !plausible(m.generation)) throw new Error("its generation is not a plausible number");
+      if (m.format !== 2 || !plausible(m.generation))
+        throw new Error("its generation is not a plausible number");
       for (const [k, v] of Object.entries(m.versions ?? {})) {
         if (!plausible(v)) throw new Error(`the version of ${k} is not a plausible number`);
         versions.set(k, v);

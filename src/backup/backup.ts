@@ -1,12 +1,12 @@
+import { randomBytes } from "node:crypto";
 import { rename, rm } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
 import { InvalidInputError } from "../errors.js";
 import { type ReplaceResult, replaceTree } from "../init/replace.js";
 import { readTree } from "../init/source.js";
-import { randomBytes } from "node:crypto";
 import type { Layout } from "../store/layout.js";
-import { parallel } from "../store/steps.js";
 import { keyState, walkValues } from "../store/reads.js";
+import { parallel } from "../store/steps.js";
 import type { Store } from "../store/store.js";
 import { extractArchive, writeArchive } from "./archive.js";
 

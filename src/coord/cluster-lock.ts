@@ -101,7 +101,11 @@ export interface LockInfo {
  * bricks let anyone else have it. A waiter announces itself with a held file of its
  * own, so `locks` can list waiters without writing anything.
  */
-export async function acquireLock(store: Store, rawName: string, opts: AcquireOptions = {}): Promise<LockHandle> {
+export async function acquireLock(
+  store: Store,
+  rawName: string,
+  opts: AcquireOptions = {},
+): Promise<LockHandle> {
   const name = parseLockName(rawName);
   const ttlMs = checkTtl(opts.ttlMs ?? DEFAULT_TTL_MS);
   const clock = opts.clock ?? store.clock;
@@ -112,7 +116,10 @@ export async function acquireLock(store: Store, rawName: string, opts: AcquireOp
   const waiter =
     opts.timeoutMs === 0
       ? undefined
-      : await io(() => HeldFile.create(join(waitersDir(layout, name), `${id}.json`), `${JSON.stringify(me)}\n`), `waiting for lock ${name}`);
+      : await io(
+          () => HeldFile.create(join(waitersDir(layout, name), `${id}.json`), `${JSON.stringify(me)}\n`),
+          `waiting for lock ${name}`,
+        );
   let held: HeldFile | undefined;
   try {
     held = await io(
@@ -127,7 +134,11 @@ export async function acquireLock(store: Store, rawName: string, opts: AcquireOp
     );
     if (!held) {
       const rec = await readLockRecord(layout, name).catch(() => undefined);
-      throw new LockTimeoutError(name, Math.round((opts.timeoutMs ?? 0) / 100) / 10, describeHolder(rec?.holder));
+      throw new LockTimeoutError(
+        name,
+        Math.round((opts.timeoutMs ?? 0) / 100) / 10,
+        describeHolder(rec?.holder),
+      );
     }
     const holder: LockHolder = { node: store.node, pid: process.pid, id, since: clock.now(), ttlMs };
     const { result } = await store.write(async (ctx) => {
@@ -192,7 +203,11 @@ function holdLock(
     lastStep = now;
     if (unconfirmed > bound) {
       lose(
-        lockLostError(name, token, `its hold could not be confirmed for ${Math.round(unconfirmed / 1000)}s (the config fs does not answer)`),
+        lockLostError(
+          name,
+          token,
+          `its hold could not be confirmed for ${Math.round(unconfirmed / 1000)}s (the config fs does not answer)`,
+        ),
       );
     }
   }, stepMs);
@@ -248,7 +263,9 @@ function holdLock(
               if (!next) return undefined;
               return {
                 events: [{ op: "unlock" as const, key: lockJournalKey(name) }],
-                puts: [{ path: lockRecordRel(name), data: Buffer.from(`${JSON.stringify(next)}\n`), version: 0 }],
+                puts: [
+                  { path: lockRecordRel(name), data: Buffer.from(`${JSON.stringify(next)}\n`), version: 0 },
+                ],
                 result: {},
               };
             });
@@ -292,7 +309,8 @@ export async function listLocks(store: Store): Promise<LockInfo[]> {
       const held = rec.holder ? await isHeld(lockFilePath(layout, name)) : false;
       out.push({
         name,
-        holder: rec.holder && held ? { node: rec.holder.node, pid: rec.holder.pid, since: rec.holder.since } : null,
+        holder:
+          rec.holder && held ? { node: rec.holder.node, pid: rec.holder.pid, since: rec.holder.since } : null,
         waiters: await liveWaiters(layout, name),
         token: rec.token,
       });

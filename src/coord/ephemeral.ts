@@ -155,7 +155,8 @@ async function ephemeralAt(
   opts: EphemeralOptions,
 ): Promise<EphemeralHandle> {
   const data = typeof value === "string" ? Buffer.from(value) : value;
-  if (data.byteLength > store.maxValueBytes) throw new ValueTooLargeError(data.byteLength, store.maxValueBytes);
+  if (data.byteLength > store.maxValueBytes)
+    throw new ValueTooLargeError(data.byteLength, store.maxValueBytes);
   checkIfVersion(opts.ifVersion);
   if (opts.ttlMs !== undefined && opts.lease !== undefined) {
     throw new InvalidInputError("E_USAGE", "give either a lease or a TTL for an ephemeral entry, not both.");

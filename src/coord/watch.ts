@@ -92,7 +92,8 @@ export async function* watch(
       while (last < head.generation) {
         const batch = await store.changes(last, head.generation);
         for (const rec of batch) {
-          if (rec.generation !== last && rec.generation !== last + 1) throw new JournalGapError(last, rec.generation);
+          if (rec.generation !== last && rec.generation !== last + 1)
+            throw new JournalGapError(last, rec.generation);
           last = rec.generation;
           if (matchesPrefix(prefix, rec.key)) yield toEvent(rec);
           if (signal?.aborted) return;

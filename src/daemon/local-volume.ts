@@ -21,11 +21,13 @@ import {
   renderShdVolfile,
   type VolfileTemplates,
 } from "../gluster/volfile.js";
+import { writeFileAtomic } from "../local-file.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import type { MountTarget } from "../plan/types.js";
 import type { Proc } from "../proc.js";
-import { writeFileAtomic } from "../local-file.js";
+import { EMPTY_HEAD, readHeadFile } from "../store/head.js";
+import { Layout } from "../store/layout.js";
 import { RestartBackoff } from "./restart-backoff.js";
 
 export interface GlusterDeps {
@@ -193,11 +195,13 @@ export class LocalVolume {
 
   /** The generation this node's brick holds, read from the brick itself. */
   async brickGeneration(): Promise<number | null> {
-    // The brick's file may be mid-heal (zero-filled, or half written): that is "unknown", not an error.
-    const rec = await readJson<{ generation: number }>(
-      join(this.paths.brickDir, ".hfs", "generation.json"),
-    ).catch(() => null);
-    return typeof rec?.generation === "number" ? rec.generation : null;
+    // The brick's copy may be mid-heal (zero-filled, or half written): that is "unknown", not an error.
+    try {
+      const head = await readHeadFile(new Layout(this.paths.brickDir));
+      return head && head !== EMPTY_HEAD ? head.generation : null;
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -257,21 +261,29 @@ export class LocalVolume {
     return (await listGlusterMounts({}, this.paths.mountsDir)).some((m) => m.mountPoint === mp);
   }
 
-  /** Takes down every mount under this node's mounts dir: at shutdown, and before a fresh start. */
+  /**
+   * Takes down every mount of this node: at shutdown, and before a fresh start. Also
+   * the old graphs that were only detached (see the switch) and still run for their
+   * last users: a stopped daemon leaves nothing running.
+   */
   async unmountAll(): Promise<void> {
     // All at once: each may wait seconds for its glusterfs client to exit, and a stopping daemon must be quick.
-    const mounts = await listGlusterMounts({}, this.paths.mountsDir);
+    const mounted = new Set((await listGlusterMounts({}, this.paths.mountsDir)).map((m) => m.mountPoint));
+    const names = await readdir(this.paths.mountsDir).catch(() => [] as string[]);
+    const points = new Set([
+      ...mounted,
+      ...names.filter((n) => /^\d+$/.test(n)).map((n) => join(this.paths.mountsDir, n)),
+    ]);
     await Promise.all(
-      mounts.map(async (m) => {
+      [...points].map(async (mountPoint) => {
         const pid = await findRunning(
           this.deps,
-          `${m.mountPoint}.pid`,
+          `${mountPoint}.pid`,
           this.deps.bins.glusterfs,
-          `${m.mountPoint}.vol`,
+          `${mountPoint}.vol`,
         );
-        await unmountVolume(this.deps, { mountPoint: m.mountPoint, pid, lazy: true, graceMs: 1000 }).catch(
-          () => {},
-        );
+        if (pid === undefined && !mounted.has(mountPoint)) return;
+        await unmountVolume(this.deps, { mountPoint, pid, lazy: true, graceMs: 1000 }).catch(() => {});
       }),
     );
     await rm(this.paths.currentMount, { force: true });

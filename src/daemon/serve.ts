@@ -9,6 +9,8 @@ export interface ServeResult {
   alreadyServing: boolean;
   servers: string[];
   setAside?: string;
+  /** Internal: the marker still to write once the lock of the daemon's loop is let go. */
+  pendingMarker?: { marker: Parameters<typeof writeMarker>[1]; clearTombstone: boolean };
 }
 
 const MOUNT_WAIT_MS = 90_000;
@@ -128,19 +130,50 @@ async function serveClaimed(d: Daemon): Promise<ServeResult> {
         );
     }
     await v.startBrick(volume.volumeId);
-    await writeMarker(d.store, marker, { clearTombstone: tombstoned });
-    await d.refresh();
     return {
       node: self,
       volumeId: volume.volumeId,
       created: false,
       alreadyServing: false,
-      servers: (d.knownState.markers ?? []).map((m) => m.name),
+      servers: [],
       setAside,
+      pendingMarker: { marker, clearTombstone: tombstoned },
     };
   });
+  if (res.pendingMarker) {
+    await writeMarkerWhenMounted(d, res.pendingMarker.marker, res.pendingMarker.clearTombstone);
+    res.servers = (d.knownState.markers ?? []).map((m) => m.name);
+    delete res.pendingMarker;
+  }
   if (!res.alreadyServing) await waitHealed(d);
   return res;
+}
+
+/**
+ * Writes this server's marker through the write gate. Other nodes serving at the
+ * same time change the server list under us: then this node's mount is out of date
+ * and the gate refuses (nothing written), so the daemon remounts and we try again.
+ */
+async function writeMarkerWhenMounted(
+  d: Daemon,
+  marker: Parameters<typeof writeMarker>[1],
+  clearTombstone: boolean,
+): Promise<void> {
+  const deadline = d.deps.clock.monotonic() + MOUNT_WAIT_MS;
+  for (;;) {
+    try {
+      await d.exclusive(async () => {
+        await writeMarker(d.store, marker, { clearTombstone });
+        await d.refresh();
+      });
+      return;
+    } catch (err) {
+      if ((err as UnavailableError).code !== "E_STALE_MOUNT" || d.deps.clock.monotonic() > deadline)
+        throw err;
+    }
+    await d.exclusive(() => d.tick());
+    await d.deps.clock.sleep(200);
+  }
 }
 
 /**

@@ -87,7 +87,8 @@ export class MountPin implements RootProvider {
 
   /** Closes every pin (the process is done with the config fs). */
   async close(): Promise<void> {
-    for (const p of [...this.old, ...(this.current ? [this.current] : [])]) await p.fh.close().catch(() => {});
+    for (const p of [...this.old, ...(this.current ? [this.current] : [])])
+      await p.fh.close().catch(() => {});
     this.old.length = 0;
     this.current = undefined;
   }

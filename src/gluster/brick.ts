@@ -1,11 +1,11 @@
-import { mkdir, open, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { dirname, join } from "node:path";
 import type { Clock } from "../clock.js";
 import { isErrno, SetupError } from "../errors.js";
+import { writeFileAtomic } from "../local-file.js";
 import type { Proc } from "../proc.js";
 import type { GlusterBinaries } from "./binaries.js";
-import { writeFileAtomic } from "../local-file.js";
 import { normalizeVolumeId } from "./volfile.js";
 
 /**

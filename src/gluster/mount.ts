@@ -2,16 +2,10 @@ import { mkdir, readdir, readFile, readlink, rename, rm, symlink } from "node:fs
 import { dirname, join, resolve } from "node:path";
 import type { Clock } from "../clock.js";
 import { isErrno, SetupError, UnavailableError } from "../errors.js";
-import type { Proc } from "../proc.js";
 import { writeFileAtomic } from "../local-file.js";
+import type { Proc } from "../proc.js";
 import type { GlusterBinaries } from "./binaries.js";
-import {
-  findRunning,
-  glusterLogErrors,
-  glusterProcessArgs,
-  readProcCmdline,
-  stopProcess,
-} from "./brick.js";
+import { findRunning, glusterLogErrors, glusterProcessArgs, stopProcess } from "./brick.js";
 
 /**
  * FUSE mounts of the config volume.
@@ -151,6 +145,9 @@ export function glusterfsMountArgs(opts: MountOptions): string[] {
     `--attribute-timeout=${cache}`,
     `--entry-timeout=${cache}`,
     "--negative-timeout=0",
+    // Without this, glusterfs lets the kernel keep a file's pages across opens, and a file
+    // rewritten in place on another node (.hfs/head) reads stale here (seen on 10.3).
+    "--fopen-keep-cache=off",
     resolve(opts.mountPoint),
   ];
 }
@@ -353,8 +350,6 @@ export interface RealSwitchOptions {
   /** Where `mount-<n>.log` goes. */
   logDir: string;
   readyTimeoutMs?: number;
-  /** How long open files on the old mount get before its process is stopped (default 10 s). */
-  retireGraceMs?: number;
   /**
    * What the new graph is, written to `<mountsDir>/<n>.json` before `config` points at it:
    * the write gate compares its server list with the cluster's.
@@ -409,15 +404,10 @@ export function realMountSwitchOps(deps: MountDeps, opts: RealSwitchOptions): Mo
       await unmountVolume(deps, { mountPoint, pid });
     },
     replaceLink: replaceSymlink,
-    async retire(mountPoint, index) {
-      const f = files(mountPoint, index);
-      const pid = await findRunning(
-        { proc: deps.proc, readCmdline: deps.readCmdline ?? readProcCmdline },
-        f.pidFile,
-        deps.bins.glusterfs,
-        f.volfilePath,
-      );
-      await unmountVolume(deps, { mountPoint, pid, lazy: true, graceMs: opts.retireGraceMs ?? 10_000 });
+    async retire(mountPoint) {
+      // Detached only: processes still using the old graph (a lock holder, a long read) keep it until
+      // they let go, and then its glusterfs exits by itself. Killing it would take their locks away.
+      await unmountVolume(deps, { mountPoint, lazy: true });
     },
   };
 }

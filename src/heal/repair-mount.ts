@@ -2,8 +2,8 @@ import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { SetupError, UnavailableError } from "../errors.js";
 import { glusterLogErrors, glusterProcessArgs } from "../gluster/brick.js";
-import { writeFileAtomic } from "../local-file.js";
 import { isGlusterMounted, type MountDeps, unmountVolume, verifyMount } from "../gluster/mount.js";
+import { writeFileAtomic } from "../local-file.js";
 import { repairVolfileText } from "./split-brain-parse.js";
 
 /**

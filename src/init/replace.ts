@@ -5,7 +5,7 @@ import { ConflictError } from "../errors.js";
 import type { Step } from "../store/journal-types.js";
 import type { Layout } from "../store/layout.js";
 import { keyState, listDir, recreatedVersion, walkValues } from "../store/reads.js";
-import { parallel, pendingName, type PutRequest } from "../store/steps.js";
+import { type PutRequest, parallel, pendingName } from "../store/steps.js";
 import { deletedRecord, type Store } from "../store/store.js";
 import { flatten, type TreeNode } from "./tree.js";
 
@@ -79,7 +79,8 @@ export async function replaceTree(
       opts.onProgress?.(++done, values);
     });
     // Keys that go away remember their version, as with rm.
-    for (const [key, version] of existing) if (!newKeys.has(key)) puts.push(deletedRecord(ctx, key, version + 1));
+    for (const [key, version] of existing)
+      if (!newKeys.has(key)) puts.push(deletedRecord(ctx, key, version + 1));
     return {
       events: [{ op: opts.op, key: "" }],
       steps,

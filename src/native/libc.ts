@@ -37,9 +37,7 @@ function load(): Bindings {
     flock: lib.func("int flock(int fd, int op)"),
     fgetxattr: lib.func("long fgetxattr(int fd, const char *name, _Out_ void *value, size_t size)"),
     getxattr: lib.func("long getxattr(const char *path, const char *name, _Out_ void *value, size_t size)"),
-    fsetxattr: lib.func(
-      "int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)",
-    ),
+    fsetxattr: lib.func("int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)"),
     errno: () => koffi.errno(),
   };
   return bindings;
@@ -86,7 +84,10 @@ export async function tryFlockExclusive(fd: number, path?: string): Promise<bool
     await call(load().flock, "flock", path, fd, LOCK_EX | LOCK_NB);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EAGAIN" || (err as NodeJS.ErrnoException).code === "EWOULDBLOCK")
+    if (
+      (err as NodeJS.ErrnoException).code === "EAGAIN" ||
+      (err as NodeJS.ErrnoException).code === "EWOULDBLOCK"
+    )
       return false;
     throw err;
   }

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { ConflictError, CorruptError, isErrno, SetupError } from "../errors.js";
-import type { Member } from "../members/members.js";
 import { writeFileAtomic } from "../local-file.js";
+import type { Member } from "../members/members.js";
 import type { StatePaths } from "./state-dir.js";
 
 export type EngineName = "gluster" | "dir";

@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import type { Clock } from "../clock.js";
-import { HfsError, isErrno, UnavailableError } from "../errors.js";
+import { type HfsError, isErrno, UnavailableError } from "../errors.js";
+import { failpoint } from "../failpoints.js";
 import {
   EMPTY_HEAD,
   type HeadRecord,
@@ -13,7 +14,7 @@ import { createEntry, newestEntry, pruneJournal, readEntry, removeEntry } from "
 import type { ChangeEvent, JournalEntry, Step } from "./journal-types.js";
 import type { Layout } from "./layout.js";
 import { readJson } from "./reads.js";
-import { applySteps, discardStaged, INLINE_BUDGET, INLINE_MAX, type PutRequest, stage } from "./steps.js";
+import { applySteps, INLINE_BUDGET, INLINE_MAX, type PutRequest, parallel, Staged } from "./steps.js";
 import { WriteLock } from "./write-lock.js";
 
 /** What a request body decides, from what it read: nothing is written until the whole batch is planned. */
@@ -60,6 +61,8 @@ export interface CommitterOptions {
 
 interface Queued {
   body: RequestBody<unknown>;
+  /** Files the request will write whatever it reads (a set's value): staged while it reads. */
+  prestage: { path: string; data: Uint8Array }[];
   /** Requests with unrelated keys share one lock hold and one journal entry; undefined: alone. */
   key: string | undefined;
   layout: Layout;
@@ -88,10 +91,16 @@ export class Committer {
 
   constructor(private readonly opts: CommitterOptions) {}
 
-  run<T>(layout: Layout, key: string | undefined, body: RequestBody<T>): Promise<Committed<T> | undefined> {
+  run<T>(
+    layout: Layout,
+    key: string | undefined,
+    body: RequestBody<T>,
+    prestage: { path: string; data: Uint8Array }[] = [],
+  ): Promise<Committed<T> | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({
         body: body as RequestBody<unknown>,
+        prestage,
         key,
         layout,
         resolve: resolve as (v: Committed<unknown> | undefined) => void,
@@ -123,7 +132,11 @@ export class Committer {
     const keys = [first.key];
     for (let i = 0; i < this.queue.length && batch.length < MAX_BATCH; ) {
       const q = this.queue[i] as Queued;
-      if (q.key !== undefined && q.layout.root === first.layout.root && !keys.some((k) => related(k, q.key as string))) {
+      if (
+        q.key !== undefined &&
+        q.layout.root === first.layout.root &&
+        !keys.some((k) => related(k, q.key as string))
+      ) {
         batch.push(q);
         keys.push(q.key);
         this.queue.splice(i, 1);
@@ -145,7 +158,9 @@ export class Committer {
   private async underLock(layout: Layout, lock: WriteLock, batch: Queued[]): Promise<void> {
     let live = batch;
     for (let attempt = 0; ; attempt++) {
-      const head = await this.currentHead(layout, lock);
+      // The first attempt does not look for an unfinished request: creating its own entry with
+      // O_EXCL finds one (EEXIST), and only then is it finished and the batch planned again.
+      const head = await this.currentHead(layout, lock, attempt > 0);
       const ctx: RequestContext = {
         generation: head.generation + 1,
         layout,
@@ -153,34 +168,53 @@ export class Committer {
         node: this.opts.node,
         now: this.opts.clock.now(),
       };
-      await this.opts.gate?.(ctx);
+      // Values are written to staged files while the requests read what they decide from.
+      const early = live.flatMap((q) =>
+        q.prestage.map((p) => ({ p, staged: Staged.open(layout, ctx.generation, p) })),
+      );
+      for (const e of early) e.staged.catch(() => {});
       const planned: { q: Queued; plan: RequestPlan<unknown> }[] = [];
       const next: Queued[] = [];
-      for (const q of live) {
-        try {
-          const plan = await q.body(ctx);
-          if (plan === undefined) q.resolve(undefined);
-          else {
-            planned.push({ q, plan });
-            next.push(q);
+      try {
+        await this.opts.gate?.(ctx);
+        for (const q of live) {
+          try {
+            const plan = await q.body(ctx);
+            if (plan === undefined) q.resolve(undefined);
+            else {
+              planned.push({ q, plan });
+              next.push(q);
+            }
+          } catch (err) {
+            q.reject(err);
           }
-        } catch (err) {
-          q.reject(err);
         }
+      } catch (err) {
+        await discardAll(early.map((e) => e.staged));
+        throw err;
       }
       live = next;
-      if (planned.length === 0) return;
+      if (planned.length === 0) {
+        await discardAll(early.map((e) => e.staged));
+        return;
+      }
       const atLeast = Math.max(0, ...planned.map((p) => p.plan.atLeast ?? 0));
       if (atLeast > ctx.generation) {
         // A marker first, so that whoever finishes this request after a crash knows where it went.
-        const skip = { ...skipEntry(ctx, atLeast) };
-        if (!(await createEntry(layout, skip))) continue;
+        if (!(await createEntry(layout, skipEntry(ctx, atLeast)))) {
+          await discardAll(early.map((e) => e.staged));
+          continue;
+        }
         ctx.generation = atLeast;
       }
-      const steps = await this.stageAll(ctx, planned.map((p) => p.plan));
       const events = planned.flatMap((p) => p.plan.events);
       const firstEvent = events[0] ?? { op: "set", key: "" };
       const members = planned.reduce<Membership | undefined>((m, p) => p.plan.members ?? m, head.members);
+      const staging = await this.stage(
+        ctx,
+        planned.map((p) => p.plan),
+        early,
+      );
       const entry: JournalEntry = {
         generation: ctx.generation,
         ts: ctx.now,
@@ -189,24 +223,30 @@ export class Committer {
         key: firstEvent.key,
         ...(firstEvent.version === undefined ? {} : { version: firstEvent.version }),
         events,
-        steps,
+        steps: staging.steps,
         ...(planned.some((p) => p.plan.members) ? { members } : {}),
       };
       let created: boolean;
       try {
-        created = await createEntry(layout, entry);
+        // Staged bytes the entry does not hold are synced before it commits; the others need not be.
+        await staging.finishLarge();
+        failpoint("commit.before-entry");
+        [created] = await Promise.all([createEntry(layout, entry), staging.finishSmall()]);
       } catch (err) {
-        await discardStaged(layout, steps);
+        await staging.discard();
         throw err;
       }
       if (!created) {
         // Someone committed this generation first: finish it, then plan again from what it left.
-        await discardStaged(layout, steps);
-        if (attempt >= 100) throw new UnavailableError("E_WRITE_CONTENTION", "gave up after 100 commit attempts");
+        await staging.discard();
+        if (attempt >= 100)
+          throw new UnavailableError("E_WRITE_CONTENTION", "gave up after 100 commit attempts");
         continue;
       }
       try {
-        await applySteps(layout, ctx.generation, steps, false);
+        failpoint("commit.after-entry");
+        await applySteps(layout, ctx.generation, staging.steps, false);
+        failpoint("commit.after-apply");
         await writeHeadFd(lock.fh, headOf(entry, members));
       } catch (err) {
         throw committedButUnfinished(ctx.generation, err);
@@ -221,10 +261,61 @@ export class Committer {
   }
 
   /**
+   * Every put of the batch as a staged file (reusing those written early), 16 at a
+   * time; small values travel in the entry, so only the large ones are synced.
+   */
+  private async stage(
+    ctx: RequestContext,
+    plans: RequestPlan<unknown>[],
+    early: { p: { path: string; data: Uint8Array }; staged: Promise<Staged> }[],
+  ) {
+    const puts = plans.flatMap((p) => p.puts ?? []);
+    const unused = new Set(early);
+    let budget = INLINE_BUDGET;
+    const items = puts.map((put) => {
+      const inline = put.data.byteLength <= INLINE_MAX && put.data.byteLength <= budget;
+      if (inline) budget -= put.data.byteLength;
+      const pre = [...unused].find((e) => e.p.path === put.path && e.p.data === put.data);
+      if (pre) unused.delete(pre);
+      return { put, inline, staged: pre?.staged };
+    });
+    const all: Promise<Staged>[] = [];
+    await discardAll([...unused].map((e) => e.staged));
+    try {
+      await parallel(items, async (it) => {
+        it.staged ??= Staged.open(ctx.layout, ctx.generation, it.put);
+        all.push(it.staged);
+        await it.staged;
+      });
+    } catch (err) {
+      await discardAll(all);
+      throw err;
+    }
+    const done = await Promise.all(items.map((it) => it.staged as Promise<Staged>));
+    const putSteps = done.map((st, i) =>
+      st.step((items[i] as (typeof items)[number]).put.version, (items[i] as (typeof items)[number]).inline),
+    );
+    const finish = (want: boolean) =>
+      parallel(
+        done.filter((_, i) => (items[i] as (typeof items)[number]).inline === want),
+        async (st) => {
+          const i = done.indexOf(st);
+          await st.finish(ctx.generation, (items[i] as (typeof items)[number]).put.version, !want);
+        },
+      );
+    return {
+      steps: [...plans.flatMap((p) => p.steps ?? []), ...putSteps] as Step[],
+      finishLarge: () => finish(false),
+      finishSmall: () => finish(true),
+      discard: () => discardAll(done.map((d) => Promise.resolve(d))),
+    };
+  }
+
+  /**
    * Head, after finishing every request that committed but was not carried out
    * (its writer died after its journal entry). Rebuilt from the journal when damaged.
    */
-  private async currentHead(layout: Layout, lock: WriteLock): Promise<HeadRecord> {
+  private async currentHead(layout: Layout, lock: WriteLock, probe: boolean): Promise<HeadRecord> {
     let head = await readHeadFd(lock.fh);
     if (head === EMPTY_HEAD) head = await legacyHead(layout);
     if (head === undefined) {
@@ -233,6 +324,7 @@ export class Committer {
       head = { ...EMPTY_HEAD, generation: Math.max(0, g - 1), ...(members ? { members } : {}) };
     }
     for (;;) {
+      if (!probe) return head;
       const g = head.generation + 1;
       const e = await readEntry(layout, g);
       if (e === undefined) return head;
@@ -251,35 +343,6 @@ export class Committer {
     }
   }
 
-  /** Stages every put of the batch (in parallel); values small enough travel in the entry instead of an fsync. */
-  private async stageAll(ctx: RequestContext, plans: RequestPlan<unknown>[]): Promise<Step[]> {
-    const puts = plans.flatMap((p) => p.puts ?? []);
-    let budget = INLINE_BUDGET;
-    const inline = puts.map((p) => {
-      const ok = p.data.byteLength <= INLINE_MAX && p.data.byteLength <= budget;
-      if (ok) budget -= p.data.byteLength;
-      return ok;
-    });
-    const staged: Step[] = new Array(puts.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < puts.length) {
-        const i = next++;
-        staged[i] = await stage(ctx.layout, ctx.generation, puts[i] as PutRequest, inline[i] as boolean);
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: Math.min(16, puts.length) }, worker));
-    } catch (err) {
-      await discardStaged(
-        ctx.layout,
-        staged.filter((s) => s !== undefined),
-      );
-      throw err;
-    }
-    return [...plans.flatMap((p) => p.steps ?? []), ...staged];
-  }
-
   /** True when entry head+1 exists: a request committed and nobody finished it yet (its writer died). */
   static async unfinished(layout: Layout, head: number): Promise<boolean> {
     try {
@@ -290,6 +353,17 @@ export class Committer {
       throw err;
     }
   }
+}
+
+async function discardAll(staged: Promise<Staged>[]): Promise<void> {
+  await Promise.all(
+    staged.map((p) =>
+      p.then(
+        (s) => s.discard(),
+        () => {},
+      ),
+    ),
+  );
 }
 
 function skipEntry(ctx: RequestContext, to: number): JournalEntry {

@@ -69,7 +69,13 @@ export interface ChangeRecord {
 export function recordsOf(entry: JournalEntry): ChangeRecord[] {
   const events = entry.events ?? [{ op: entry.op, key: entry.key, version: entry.version }];
   return events.map((e) => {
-    const r: ChangeRecord = { generation: entry.generation, ts: entry.ts, node: entry.node, op: e.op, key: e.key };
+    const r: ChangeRecord = {
+      generation: entry.generation,
+      ts: entry.ts,
+      node: entry.node,
+      op: e.op,
+      key: e.key,
+    };
     if (e.version !== undefined) r.version = e.version;
     return r;
   });

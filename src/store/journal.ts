@@ -42,7 +42,10 @@ export async function createEntry(layout: Layout, entry: JournalEntry): Promise<
  * while writing it (such a request changed nothing yet: its changes come after the
  * entry is complete).
  */
-export async function readEntry(layout: Layout, generation: number): Promise<JournalEntry | "torn" | undefined> {
+export async function readEntry(
+  layout: Layout,
+  generation: number,
+): Promise<JournalEntry | "torn" | undefined> {
   let text: string;
   try {
     text = await readReplaced(layout.journalEntry(generation), "utf8");
@@ -84,9 +87,7 @@ export async function readChanges(layout: Layout, since: number, upTo: number): 
   const out: ChangeRecord[] = [];
   for (let g = since + 1; g <= upTo; g += READ_AHEAD) {
     const last = Math.min(upTo, g + READ_AHEAD - 1);
-    const batch = await Promise.all(
-      Array.from({ length: last - g + 1 }, (_, i) => readEntry(layout, g + i)),
-    );
+    const batch = await Promise.all(Array.from({ length: last - g + 1 }, (_, i) => readEntry(layout, g + i)));
     for (const [i, e] of batch.entries()) {
       if (e === undefined || e === "torn") {
         // What came before is reported first; the caller's next read then starts at the gap.

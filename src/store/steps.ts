@@ -31,30 +31,74 @@ export function pendingName(generation: number): string {
 }
 
 /**
- * Writes `data` to a new staged file carrying its tag, ready to be renamed into
- * place. The file is synced only when the journal entry will not hold its bytes.
+ * A file being staged under `.hfs/pending`: created and written first (possibly
+ * while the request still reads what it decides from), tagged once the version
+ * is known, and synced only when the journal entry will not hold its bytes.
  */
-export async function stage(
-  layout: Layout,
-  generation: number,
-  put: PutRequest,
-  inline: boolean,
-  mode = 0o600,
-): Promise<PutStep> {
-  const name = pendingName(generation);
-  await writeStaged(layout, name, generation, put, !inline, mode);
-  const step: PutStep = {
-    t: "put",
-    path: put.path,
-    pending: name,
-    len: put.data.byteLength,
-    sha: sha(put.data),
-    version: put.version,
-  };
-  if (inline) step.inline = Buffer.from(put.data).toString("base64");
-  return step;
+export class Staged {
+  private constructor(
+    readonly name: string,
+    readonly put: { path: string; data: Uint8Array },
+    private readonly fh: Awaited<ReturnType<typeof open>>,
+    private readonly abs: string,
+  ) {}
+
+  static async open(
+    layout: Layout,
+    generation: number,
+    put: { path: string; data: Uint8Array },
+  ): Promise<Staged> {
+    const name = pendingName(generation);
+    const path = layout.abs(layout.pendingRel(name));
+    let fh: Awaited<ReturnType<typeof open>>;
+    try {
+      fh = await open(path, "wx", 0o600);
+    } catch (err) {
+      if (!isErrno(err, "ENOENT")) throw err;
+      await mkdir(layout.pendingDir, { recursive: true });
+      fh = await open(path, "wx", 0o600);
+    }
+    try {
+      await fh.writeFile(put.data);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await unlink(path).catch(() => {});
+      throw err;
+    }
+    return new Staged(name, put, fh, path);
+  }
+
+  /** The tag after the bytes: a staged file with a tag is complete. */
+  async finish(generation: number, version: number, sync: boolean): Promise<void> {
+    try {
+      await writeTagFd(this.fh.fd, { generation, version }, this.abs);
+      if (sync) await this.fh.sync();
+    } finally {
+      await this.fh.close();
+    }
+  }
+
+  async discard(): Promise<void> {
+    await this.fh.close().catch(() => {});
+    await unlink(this.abs).catch(() => {});
+  }
+
+  step(version: number, inline: boolean): PutStep {
+    const data = this.put.data;
+    const step: PutStep = {
+      t: "put",
+      path: this.put.path,
+      pending: this.name,
+      len: data.byteLength,
+      sha: sha(data),
+      version,
+    };
+    if (inline) step.inline = Buffer.from(data).toString("base64");
+    return step;
+  }
 }
 
+/** Re-stages a put from the bytes its journal entry holds (finishing a request whose writer died). */
 async function writeStaged(
   layout: Layout,
   name: string,
@@ -74,19 +118,11 @@ async function writeStaged(
   }
   try {
     await fh.writeFile(put.data);
-    // The tag after the bytes: a staged file with a tag is complete.
     await writeTagFd(fh.fd, { generation, version: put.version }, path);
     if (sync) await fh.sync();
   } finally {
     await fh.close();
   }
-}
-
-/** Removes staged files of a request that did not commit. Never throws. */
-export async function discardStaged(layout: Layout, steps: readonly Step[]): Promise<void> {
-  await Promise.all(
-    steps.map((s) => (s.t === "put" ? unlink(layout.abs(layout.pendingRel(s.pending))).catch(() => {}) : undefined)),
-  );
 }
 
 /**
@@ -196,7 +232,14 @@ async function redoPut(layout: Layout, generation: number, step: PutStep): Promi
     }
     await rm(layout.abs(layout.pendingRel(step.pending)), { force: true });
     const data = Buffer.from(step.inline, "base64");
-    await writeStaged(layout, step.pending, generation, { path: step.path, data, version: step.version }, false, 0o600);
+    await writeStaged(
+      layout,
+      step.pending,
+      generation,
+      { path: step.path, data, version: step.version },
+      false,
+      0o600,
+    );
   }
   await movePending(layout, step);
 }

@@ -91,6 +91,8 @@ export interface WriteRequestOptions {
   batchKey?: string;
   /** Allowed before any server list exists (the first serve). */
   bootstrap?: boolean;
+  /** Files the request writes whatever it reads (a set's value): staged while it reads. */
+  prestage?: { path: string; data: Uint8Array }[];
 }
 
 export type { RequestContext, RequestPlan } from "./committer.js";
@@ -151,7 +153,8 @@ export class Store {
   async set(rawKey: string, value: Uint8Array | string, opts: WriteOptions = {}): Promise<WriteResult> {
     const key = parseKey(rawKey);
     const data = typeof value === "string" ? Buffer.from(value) : value;
-    if (data.byteLength > this.maxValueBytes) throw new ValueTooLargeError(data.byteLength, this.maxValueBytes);
+    if (data.byteLength > this.maxValueBytes)
+      throw new ValueTooLargeError(data.byteLength, this.maxValueBytes);
     checkIfVersion(opts.ifVersion);
     const res = await this.write<{ version: number }>(
       async (ctx) => {
@@ -159,7 +162,7 @@ export class Store {
         if (opts.fencing) await this.checkFencing(opts.fencing, ctx.layout);
         return plan;
       },
-      { batchKey: key },
+      { batchKey: key, prestage: [{ path: key, data }] },
     );
     return { key, version: res.result.version, generation: res.generation };
   }
@@ -226,7 +229,10 @@ export class Store {
   }
 
   async head(): Promise<HeadRecord> {
-    return this.io("reading the generation", async (layout) => (await readHeadFile(layout)) ?? rebuiltHead(layout));
+    return this.io(
+      "reading the generation",
+      async (layout) => (await readHeadFile(layout)) ?? rebuiltHead(layout),
+    );
   }
 
   async changes(since: number, upTo: number): Promise<ChangeRecord[]> {
@@ -257,7 +263,7 @@ export class Store {
         await this.opts.gate?.(ctx, pin, opts.bootstrap === true);
         return body(ctx);
       };
-      return this.committer.run(new Layout(pin.path), opts.batchKey, gated);
+      return this.committer.run(new Layout(pin.path), opts.batchKey, gated, opts.prestage);
     });
   }
 
@@ -372,12 +378,16 @@ export async function planRm(
 ): Promise<RequestPlan<{ removed: string[] }>> {
   const st = await keyState(ctx.layout, key);
   if (st.kind === "missing" || st.kind === "blocked") {
-    if (opts.ifVersion !== undefined && opts.ifVersion !== 0) throw new VersionConflictError(key, opts.ifVersion, 0);
+    if (opts.ifVersion !== undefined && opts.ifVersion !== 0)
+      throw new VersionConflictError(key, opts.ifVersion, 0);
     throw new KeyNotFoundError(key);
   }
   if (st.kind === "dir") {
     if (!opts.recursive)
-      throw new InvalidInputError("E_IS_DIR", `${key} is a directory; pass -r to remove it and everything under it.`);
+      throw new InvalidInputError(
+        "E_IS_DIR",
+        `${key} is a directory; pass -r to remove it and everything under it.`,
+      );
     if (opts.ifVersion !== undefined)
       throw new InvalidInputError("E_IS_DIR", `${key} is a directory; --if-version applies to values only.`);
     const removed = await walkValues(ctx.layout, key);
@@ -406,7 +416,11 @@ function versionOf(st: Awaited<ReturnType<typeof keyState>>): number {
 
 /** `.hfs/deleted/<hash>`: the version a removal gave the key, which its next incarnation continues from. */
 export function deletedRecord(ctx: RequestContext, key: string, version: number) {
-  return { path: ctx.layout.deletedRel(key), data: Buffer.from(`${JSON.stringify({ key, version })}\n`), version: 0 };
+  return {
+    path: ctx.layout.deletedRel(key),
+    data: Buffer.from(`${JSON.stringify({ key, version })}\n`),
+    version: 0,
+  };
 }
 
 export function checkIfVersion(v: number | undefined): void {

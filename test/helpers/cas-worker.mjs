@@ -1,15 +1,19 @@
 // A separate process doing compare-and-set increments of one counter through the library.
-import { Store, VersionConflictError } from "../../dist/src/index.js";
+// Usage: cas-worker.mjs ROOT NODE COUNT, or cas-worker.mjs --state STATE_DIR NAME COUNT [KEY].
+import { open, Store, VersionConflictError } from "../../dist/src/index.js";
 
-const [root, node, countRaw] = process.argv.slice(2);
-const store = new Store({ root, node });
+const args = process.argv.slice(2);
+const byState = args[0] === "--state";
+const [where, node, countRaw, keyArg] = byState ? args.slice(1) : args;
+const store = byState ? await open(where) : new Store({ root: where, node });
+const key = keyArg ?? "counter";
 let done = 0;
 let conflicts = 0;
 while (done < Number(countRaw)) {
   let value = 0;
   let version = 0;
   try {
-    const cur = await store.get("counter");
+    const cur = await store.get(key);
     if (cur.kind === "value") {
       value = Number(cur.value.toString());
       version = cur.version;
@@ -18,7 +22,7 @@ while (done < Number(countRaw)) {
     if (err?.code !== "E_NOT_FOUND") throw err;
   }
   try {
-    await store.set("counter", String(value + 1), { ifVersion: version });
+    await store.set(key, String(value + 1), { ifVersion: version });
     done++;
   } catch (err) {
     if (!(err instanceof VersionConflictError)) throw err;

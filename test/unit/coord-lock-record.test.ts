@@ -48,7 +48,12 @@ describe("lock record transforms", () => {
   });
 
   it("reads a record an earlier version wrote (with waiters and a lease)", () => {
-    const old = { name: "x", token: 7, holder: { node: "n1", pid: 3, lease: "L", since: 5, ttlMs: 100 }, waiters: [] };
+    const old = {
+      name: "x",
+      token: 7,
+      holder: { node: "n1", pid: 3, lease: "L", since: 5, ttlMs: 100 },
+      waiters: [],
+    };
     const rec = parseLockRecord("/p", "x", JSON.stringify(old));
     expect(rec.token).toBe(7);
     expect(rec.holder?.node).toBe("n1");

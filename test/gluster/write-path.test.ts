@@ -1,0 +1,212 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { open } from "../../src/index.js";
+import { sleep, TestCluster } from "../helpers/cluster.js";
+import { checkCrashed, runStepWriter, WRITE_SYSCALLS } from "../helpers/crash-points.js";
+import { describeGluster } from "../helpers/gluster.js";
+
+const NODES = ["n1", "n2", "n3"];
+const HELPERS = resolve(import.meta.dirname, "../helpers");
+
+/**
+ * The write path on real GlusterFS (3 bricks, 3 FUSE mounts, 3 daemons on
+ * 127.0.0.1): no acknowledged write is ever lost, whatever stalls or dies.
+ */
+describeGluster("write path on GlusterFS", () => {
+  let c: TestCluster;
+  const spawned: ChildProcess[] = [];
+  /** Writers that stop themselves: killed at the end whatever happened, or they would hold the lock. */
+  const tracees = new Set<number>();
+
+  beforeAll(async () => {
+    c = await TestCluster.create(NODES);
+    for (const n of NODES) c.startDaemon(n);
+    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
+    for (const n of NODES) {
+      const r = await c.run(n, ["serve"]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    for (const n of NODES) await c.waitReady(n, NODES);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const pid of tracees) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+    for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+    await c?.cleanup();
+  });
+
+  it("a writer paused just before its rename is not overtaken: the other waits, then its stale compare-and-set is refused", async () => {
+    await c.run("n1", ["set", "stall/k", "v0"]);
+    // It stops itself with its journal entry written (committed), its rename still to come.
+    const a = await stopAt(c.node("n1").state, "stall/k", "vA", 1, "commit.after-entry");
+    // B, on another node, compare-and-sets from the same read (version 1).
+    const b = c.run("n2", ["set", "stall/k", "vB", "--if-version", "1"]);
+    // Far longer than the old 20 s stale time would need to be to matter here: B must simply wait.
+    await sleep(8_000);
+    expect(await isStopped(a.pid)).toBe(true);
+    const during = await c.run("n3", ["get", "stall/k", "--json"]);
+    expect(JSON.parse(during.stdout)).toMatchObject({ value: "v0", version: 1 });
+    process.kill(a.pid, "SIGCONT");
+    const ra = await a.done;
+    expect(ra.code, ra.stderr).toBe(0);
+    expect(JSON.parse(ra.stdout)).toMatchObject({ version: 2 });
+    const rb = await b;
+    expect(rb.code, rb.stderr).toBe(4);
+    expect(rb.stderr).toMatch(/expected version 1, found 2/);
+    const final = await c.run("n3", ["get", "stall/k", "--json"]);
+    expect(JSON.parse(final.stdout)).toMatchObject({ value: "vA", version: 2 });
+  }, 120_000);
+
+  it("a writer paused just after its rename: nobody reads or overwrites past it until it finishes", async () => {
+    await c.run("n1", ["set", "stall/j", "v0"]);
+    // Stopped right after its rename: the value is in place, head not moved on yet.
+    const a = await stopAt(c.node("n1").state, "stall/j", "vA", 1, "commit.after-apply");
+    const b = c.run("n2", ["set", "stall/j", "vB", "--if-version", "1"]);
+    await sleep(5_000);
+    expect(await isStopped(a.pid)).toBe(true);
+    // The value is in place and carries its own version: a reader never pairs vA with version 1.
+    const during = JSON.parse((await c.run("n3", ["get", "stall/j", "--json"])).stdout);
+    expect(during).toMatchObject({ value: "vA", version: 2 });
+    process.kill(a.pid, "SIGCONT");
+    expect((await a.done).code).toBe(0);
+    expect((await b).code).toBe(4);
+    expect(JSON.parse((await c.run("n3", ["get", "stall/j", "--json"])).stdout)).toMatchObject({
+      value: "vA",
+      version: 2,
+    });
+  }, 120_000);
+
+  it("kill -9 at every system call of a write: the key is wholly old or wholly new, read from another node", async () => {
+    const points: string[] = [];
+    let i = 0;
+    const reader = await open(c.node("n3").state);
+    for (const syscall of WRITE_SYSCALLS) {
+      for (let n = 1; ; n++) {
+        expect(n, `${syscall}: the writer never ran to the end`).toBeLessThan(200);
+        const key = `crash/k${i++}`;
+        await reader.set(key, "old");
+        const run = await runStepWriter(
+          { kind: "state", where: c.node("n1").state, key, value: "new", ifVersion: 1 },
+          { syscall, n },
+        );
+        const at = `${syscall} #${n}: ${run.killedAt ?? "(ran to the end)"}`;
+        const seen = await checkCrashed(reader, key, at);
+        points.push(`${at} -> ${seen}`);
+        if (run.signal === null) {
+          expect(run.code, at).toBe(0);
+          expect(seen, at).toBe("new");
+          break;
+        }
+      }
+    }
+    console.log(`[gluster] crash points:\n${points.join("\n")}`);
+    expect(points.some((p) => p.endsWith("old"))).toBe(true);
+  }, 600_000);
+
+  it("4 processes on 3 nodes x 25 compare-and-set increments, one paused 30 s while it holds the write lock: the counter is exactly the acknowledged increments", async () => {
+    const key = "cas/counter";
+    const where = ["n1", "n2", "n3", "n1"].map((n) => c.node(n).state);
+    // The first worker stops itself in the middle of its 10th commit (entry written, value not yet
+    // in place), holding the write lock.
+    const workers = where.map((state, i) =>
+      casWorker(
+        state,
+        `w${i}`,
+        key,
+        25,
+        i === 0 ? { HFS_FAILPOINTS: "commit.after-entry=stop", HFS_FAILPOINT_SKIP: "9" } : undefined,
+      ),
+    );
+    const paused = workers[0] as ReturnType<typeof casWorker>;
+    await c.waitFor(
+      "the first worker to stop itself",
+      async () => (await isStopped(await paused.pid())) || undefined,
+      120_000,
+    );
+    const stoppedAt = JSON.parse((await c.run("n2", ["get", key, "--json"])).stdout) as { version: number };
+    await sleep(30_000);
+    // Nobody got past it meanwhile: the others waited for the lock.
+    expect(JSON.parse((await c.run("n3", ["get", key, "--json"])).stdout)).toMatchObject({
+      version: stoppedAt.version,
+    });
+    process.kill(await paused.pid(), "SIGCONT");
+    const results = await Promise.all(workers.map((w) => w.done));
+    const acked = results.reduce((n, r) => n + r.done, 0);
+    expect(acked).toBe(100);
+    const final = JSON.parse((await c.run("n2", ["get", key, "--json"])).stdout) as {
+      value: string;
+      version: number;
+    };
+    expect(Number(final.value)).toBe(acked);
+    expect(final.version).toBe(acked);
+  }, 400_000);
+
+  /** A library writer on `state` that stops itself (SIGSTOP) at failpoint `at`, holding the write lock. */
+  async function stopAt(state: string, key: string, value: string, ifVersion: number, at: string) {
+    const child = spawn(
+      process.execPath,
+      [join(HELPERS, "step-writer.mjs"), "state", state, key, value, String(ifVersion)],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+        env: { ...process.env, HFS_FAILPOINTS: `${at}=stop` },
+      },
+    );
+    spawned.push(child);
+    const pid = child.pid as number;
+    tracees.add(pid);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((r) =>
+      child.once("exit", (code) => r({ code, stdout: stdout.replace("ready\n", ""), stderr })),
+    );
+    await c.waitFor("the writer ready", async () => stdout.includes("ready\n") || undefined);
+    child.stdin?.end("go\n");
+    await c.waitFor("the writer to stop", async () => (await isStopped(pid)) || undefined);
+    return { pid, done };
+  }
+
+  function casWorker(state: string, name: string, key: string, count: number, env?: NodeJS.ProcessEnv) {
+    const argv = [join(HELPERS, "cas-worker.mjs"), "--state", state, name, String(count), key];
+    const child = spawn(process.execPath, argv, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
+    spawned.push(child);
+    let out = "";
+    let err = "";
+    child.stdout?.on("data", (d) => {
+      out += d;
+    });
+    child.stderr?.on("data", (d) => {
+      err += d;
+    });
+    const done = new Promise<{ done: number }>((res, rej) =>
+      child.on("close", (code) =>
+        code === 0 ? res(JSON.parse(out)) : rej(new Error(`${name} exited ${code}: ${err}`)),
+      ),
+    );
+    tracees.add(child.pid as number);
+    const pid = async () => child.pid as number;
+    return { done, pid };
+  }
+});
+
+async function isStopped(pid: number): Promise<boolean> {
+  try {
+    return /^State:\s+[tT]/m.test(await readFile(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
