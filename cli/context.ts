@@ -26,8 +26,9 @@ export class Context {
     return this.cfg;
   }
 
+  /** Sets and removals go to this node's daemon when it listens (it commits its clients' writes together). */
   async store(): Promise<Store> {
-    return openStore(this.paths, await this.config());
+    return openStore(this.paths, await this.config(), { viaDaemon: true });
   }
 
   /** Prints `data` as JSON with --json, else the text `render` makes of it. */

@@ -71,7 +71,7 @@ export function callDaemon<T>(
   });
 }
 
-function fromWire(e: { code: string; message: string; exitCode: number } | undefined): HfsError {
+export function fromWire(e: { code: string; message: string; exitCode: number } | undefined): HfsError {
   if (!e) return new SetupError("E_DAEMON_REPLY", "the daemon failed without saying why; see its log.");
   switch (e.exitCode) {
     case ExitCode.usage:

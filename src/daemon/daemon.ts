@@ -26,9 +26,11 @@ import type {
   Tombstone,
 } from "../plan/types.js";
 import type { Proc } from "../proc.js";
+import { readHeadFile } from "../store/head.js";
+import { Layout } from "../store/layout.js";
 import type { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
-import type { LocalVolume } from "./local-volume.js";
+import type { LocalVolume, MountState } from "./local-volume.js";
 import type { Logger } from "./log.js";
 import { type StatusFetcher, type StatusReport, toAnswer } from "./peers.js";
 import { splitBrainPass } from "./repair.js";
@@ -73,10 +75,13 @@ export class Daemon {
   private mounted: string[] | null = null;
   private generation: number | null = null;
   private ready = false;
+  /** False while the mounted graph is private (not yet `config`): see confirmMount. */
+  private promoted = false;
   private retired = false;
   private server = false;
   private brickGeneration: number | null = null;
-  private pendingHeals = 0;
+  /** Null while this node serves no brick, or its index could not be read. */
+  private pendingHeals: number | null = null;
   private sweeper: ExpirySweeper | undefined;
   private alive: EphemeralHandle | undefined;
   private healing: Promise<void> | undefined;
@@ -263,17 +268,27 @@ export class Daemon {
     );
   }
 
-  /** Reads markers, tombstones and the volume record from the mount; keeps the last good reading on failure. */
-  private async readKnown(): Promise<void> {
+  /**
+   * Reads markers, tombstones and the volume record from the mount (a private one
+   * through its own path); keeps the last good reading on failure.
+   */
+  private async readKnown(ms?: MountState | null): Promise<void> {
     try {
+      const v = this.deps.volume;
+      const state = ms === undefined ? await v?.mountState() : ms;
+      const layout =
+        v && state && state.promoted === false
+          ? new Layout(v.mountPointOf(state))
+          : await this.store.pinned();
       const [markers, tombstones, volume] = await Promise.all([
-        readMarkers(this.store.layout),
-        readTombstones(this.store.layout),
-        readVolumeRecord(this.store.layout),
+        readMarkers(layout),
+        readTombstones(layout),
+        readVolumeRecord(layout),
       ]);
       this.known = { markers, tombstones, volume };
-      this.generation = (await this.store.generation()).generation;
+      this.generation = ((await readHeadFile(layout)) ?? { generation: null }).generation;
     } catch (err) {
+      this.generation = null;
       this.log.log("warn", "cannot read the config fs; keeping the last known markers", {
         error: (err as Error).message,
       });
@@ -287,20 +302,25 @@ export class Daemon {
     const v = this.deps.volume;
     if (v) {
       this.brickGeneration = local.server ? await v.brickGeneration() : null;
-      this.pendingHeals = local.server ? await v.pendingHeals() : 0;
+      this.pendingHeals = local.server ? await v.pendingHeals() : null;
     }
     this.lastAnswers = await this.collectAnswers(local);
     let mounted: string[] | null = null;
     if (!v) {
       mounted = [];
+      this.promoted = true;
       await this.readKnown();
     } else {
       const ms = await v.mountState();
-      if (await v.mountAlive(ms)) {
-        mounted = (ms?.servers ?? []).map((s) => s.name).sort();
-        await this.readKnown();
+      const problem = ms ? await v.mountProblem(ms) : "nothing is mounted";
+      if (ms && !problem) {
+        mounted = ms.servers.map((s) => s.name).sort();
+        this.promoted = ms.promoted !== false;
+        await this.readKnown(ms);
       } else if (ms) {
-        this.log.log("warn", "the config fs mount is gone; mounting again", { index: ms.index });
+        this.log.log("warn", "the config fs mount is dead; mounting again", { index: ms.index, problem });
+        await v.dropDeadMount(ms);
+        this.promoted = false;
       }
     }
     this.mounted = mounted;
@@ -312,7 +332,7 @@ export class Daemon {
       // Not mounted but markers known (the mount died): an empty mount makes the planner remount the markers.
       mounted: mounted ?? (this.known.markers ? [] : null),
       volumeId: this.known.volume?.volumeId ?? local.volumeId,
-      pendingHeals: this.pendingHeals,
+      pendingHeals: this.pendingHeals ?? 0,
     };
   }
 
@@ -340,7 +360,7 @@ export class Daemon {
       this.wake?.();
       return plan;
     }
-    this.ready = plan.settled && this.mounted !== null;
+    this.ready = plan.settled && this.mounted !== null && this.promoted;
     if (this.deps.volume) await this.superviseShd();
     if (this.ready) await this.afterReady();
     if (this.deps.volume && this.ready) this.searchIfHealsStuck(plan);
@@ -363,7 +383,7 @@ export class Daemon {
       !this.retired &&
       serversUp[0] === this.cfg.name &&
       !plan.discrepancies.some((d) => d.kind === "server-down" || d.kind === "no-quorum");
-    if (!this.stuck.observe(this.deps.clock.monotonic(), this.pendingHeals, healthy) || this.searching)
+    if (!this.stuck.observe(this.deps.clock.monotonic(), this.pendingHeals ?? 0, healthy) || this.searching)
       return;
     this.log.log("warn", "pending heals are not going down; looking for split-brain", {
       pendingHeals: this.pendingHeals,
@@ -419,9 +439,24 @@ export class Daemon {
           servers: action.servers.map((s) => s.name),
           reason: action.reason,
         });
-        const st = await v.mount(volumeId, action.servers);
+        const st = await v.mount(volumeId, action.servers, {
+          confirm: (mp) =>
+            this.confirmMount(
+              mp,
+              action.servers.map((s) => s.name),
+            ),
+          onAside: (aside) =>
+            this.log.log("warn", "a plain directory stood where the config fs mounts; moved it aside", {
+              aside,
+            }),
+        });
         this.mounted = st.servers.map((s) => s.name);
-        await this.readKnown();
+        this.promoted = st.promoted !== false;
+        if (!this.promoted)
+          this.log.log("info", "mounted privately until the markers confirm the server list", {
+            servers: this.mounted,
+          });
+        await this.readKnown(st);
         return true;
       }
       case "add-marker":
@@ -534,6 +569,30 @@ export class Daemon {
     }
   }
 
+  /**
+   * A new graph becomes `config` (the path every client reads and writes through)
+   * only when the markers read through it name exactly its servers, tombstones
+   * aside. A first mount built from whoever answered therefore stays private, and so
+   * does any graph the markers moved on from while it was being mounted.
+   */
+  private async confirmMount(mountPoint: string, servers: string[]): Promise<boolean> {
+    try {
+      const layout = new Layout(mountPoint);
+      const [markers, tombs] = await Promise.all([readMarkers(layout), readTombstones(layout)]);
+      const dead = new Set(tombs.map((t) => t.name));
+      const listed = markers
+        .map((m) => m.name)
+        .filter((n) => !dead.has(n))
+        .sort();
+      return listed.length > 0 && JSON.stringify(listed) === JSON.stringify([...servers].sort());
+    } catch (err) {
+      this.log.log("warn", "cannot read the markers through a new mount; keeping it private", {
+        error: (err as Error).message,
+      });
+      return false;
+    }
+  }
+
   // -- serve and retire --------------------------------------------------------------------------
 
   /** Waits, without holding the loop, until `cond` holds; throws `onTimeout()` after `ms`. */
@@ -571,6 +630,7 @@ export class Daemon {
 
   setMounted(names: string[]): void {
     this.mounted = names;
+    this.promoted = true;
   }
 
   refresh(): Promise<void> {

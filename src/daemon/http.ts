@@ -34,7 +34,7 @@ async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<unknow
   let body = "";
   for await (const chunk of req) {
     body += chunk;
-    if (body.length > limit) throw new HttpError(413, "E_TOO_LARGE", "request body over 64 KiB");
+    if (body.length > limit) throw new HttpError(413, "E_TOO_LARGE", `request body over ${limit} bytes`);
   }
   if (body.trim() === "") return {};
   try {
@@ -52,6 +52,30 @@ class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A value of the largest size the store takes, in base64, with room for the rest of the request. */
+const WRITE_BODY_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * POST /v1/write: one client's set or rm, committed by this daemon's store together
+ * with whatever other clients' writes arrive meanwhile (group commit).
+ */
+async function takeWrite(d: Daemon, b: Record<string, unknown>): Promise<unknown> {
+  const bad = (why: string) => new HttpError(400, "E_BAD_REQUEST", `bad write request: ${why}`);
+  if (b.op !== "set" && b.op !== "rm") throw bad("op must be set or rm");
+  if (typeof b.key !== "string") throw bad("key must be a string");
+  if (b.ifVersion !== undefined && typeof b.ifVersion !== "number") throw bad("ifVersion must be a number");
+  const f = b.fencing as { lock?: unknown; token?: unknown } | undefined;
+  if (f !== undefined && (typeof f !== "object" || typeof f.lock !== "string" || typeof f.token !== "number"))
+    throw bad("fencing must be {lock, token}");
+  const opts = {
+    ...(b.ifVersion === undefined ? {} : { ifVersion: b.ifVersion as number }),
+    ...(f === undefined ? {} : { fencing: { lock: f.lock as string, token: f.token as number } }),
+  };
+  if (b.op === "rm") return d.store.rm(b.key, { ...opts, recursive: b.recursive === true });
+  if (typeof b.value !== "string") throw bad("value must be base64 text");
+  return d.store.set(b.key, Buffer.from(b.value, "base64"), opts);
 }
 
 /** The public endpoint every member queries: GET /v1/status, nothing else. */
@@ -85,6 +109,7 @@ export function controlHandler(
 ) {
   const routes: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {
     "/v1/serve": () => serve(d),
+    "/v1/write": (b) => takeWrite(d, b),
     "/v1/retire": (b) => {
       if (b.node !== undefined && typeof b.node !== "string")
         throw new HttpError(400, "E_BAD_REQUEST", "node must be a string");
@@ -105,7 +130,7 @@ export function controlHandler(
     if (!route)
       return send(res, 404, { error: { code: "E_NOT_FOUND", message: `no such endpoint ${path}` } });
     if (req.method !== "POST") return send(res, 405, { error: { code: "E_METHOD", message: "use POST" } });
-    readBody(req)
+    readBody(req, path === "/v1/write" ? WRITE_BODY_LIMIT : undefined)
       .then((body) => {
         if (typeof body !== "object" || body === null || Array.isArray(body))
           throw new HttpError(400, "E_BAD_REQUEST", "body must be a JSON object");

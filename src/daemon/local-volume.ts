@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { lstat, mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { isErrno } from "../errors.js";
@@ -14,7 +14,13 @@ import {
   stopBrick,
   stopProcess,
 } from "../gluster/brick.js";
-import { listGlusterMounts, realMountSwitchOps, switchMount, unmountVolume } from "../gluster/mount.js";
+import {
+  listGlusterMounts,
+  mountIndexOf,
+  realMountSwitchOps,
+  switchMount,
+  unmountVolume,
+} from "../gluster/mount.js";
 import {
   renderClientVolfile,
   renderServerVolfile,
@@ -47,6 +53,12 @@ export interface ServerState {
 export interface MountState {
   index: number;
   servers: MountTarget[];
+  /**
+   * False while the graph is mounted but `config` does not point at it: the markers read through it
+   * did not name exactly its servers (a first mount from whoever answered). Nothing but the daemon
+   * reads it then, and nobody writes through it.
+   */
+  promoted?: boolean;
 }
 
 /**
@@ -234,8 +246,17 @@ export class LocalVolume {
     return readJson<MountState>(this.mountStateFile);
   }
 
-  /** Mounts `servers` beside the current mount, switches the `config` symlink, retires the old mount. */
-  async mount(volumeId: string, servers: MountTarget[]): Promise<MountState> {
+  /**
+   * Mounts `servers` beside the current mount and, if `confirm` agrees, switches the `config` symlink
+   * to it and detaches the old mount. A graph that is not confirmed stays private; the next mount
+   * detaches it. A plain directory found at `config` (left by a process that wrote there while nothing
+   * was mounted) is moved aside first, never written into; `onAside` hears where it went.
+   */
+  async mount(
+    volumeId: string,
+    servers: MountTarget[],
+    opts: { confirm?: (mountPoint: string) => Promise<boolean>; onAside?: (path: string) => void } = {},
+  ): Promise<MountState> {
     const sorted = [...servers].sort((a, b) => (a.name < b.name ? -1 : 1));
     const ops = realMountSwitchOps(this.deps, {
       volume: this.cfg.volume,
@@ -245,20 +266,99 @@ export class LocalVolume {
     });
     await mkdir(this.paths.mountsDir, { recursive: true });
     await mkdir(this.paths.runDir, { recursive: true });
-    const res = await switchMount(ops, {
-      mountsDir: this.paths.mountsDir,
-      currentLink: this.paths.currentMount,
-    });
-    const state: MountState = { index: res.index, servers: sorted };
+    const aside = await this.moveAsidePlainConfig();
+    if (aside) opts.onAside?.(aside);
+    const before = await this.mountState();
+    const res = await switchMount(
+      ops,
+      { mountsDir: this.paths.mountsDir, currentLink: this.paths.currentMount },
+      opts.confirm,
+    );
+    // A private graph from before is of no use once another is mounted.
+    if (before && before.promoted === false && before.index !== res.index) {
+      await ops.retire(this.mountPointOf(before), before.index).catch(() => {});
+    }
+    const state: MountState = { index: res.index, servers: sorted, promoted: res.promoted };
     await writeFileAtomic(this.mountStateFile, `${JSON.stringify(state)}\n`);
     return state;
   }
 
-  /** Whether the mount the state file names is still a live glusterfs mount. */
-  async mountAlive(state: MountState | null): Promise<boolean> {
-    if (!state) return false;
-    const mp = join(this.paths.mountsDir, String(state.index));
-    return (await listGlusterMounts({}, this.paths.mountsDir)).some((m) => m.mountPoint === mp);
+  /** The mount point of the graph the state file names. */
+  mountPointOf(state: MountState): string {
+    return join(this.paths.mountsDir, String(state.index));
+  }
+
+  /** `config` as a plain directory: moved to `config.aside-<time>`. Returns where, if it did. */
+  async moveAsidePlainConfig(): Promise<string | undefined> {
+    const st = await lstat(this.paths.currentMount).catch(() => undefined);
+    if (!st?.isDirectory()) return undefined;
+    const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[:.]/g, "-");
+    const aside = `${this.paths.currentMount}.aside-${stamp}`;
+    await rename(this.paths.currentMount, aside);
+    return aside;
+  }
+
+  private probe: { started: number; done: Promise<string | undefined> } | undefined;
+
+  /**
+   * Why the mount the state file names is dead, or undefined while it lives. Dead: not
+   * listed as a glusterfs mount; its glusterfs process gone (a killed FUSE client stays
+   * listed, "Transport endpoint is not connected"); or its root has not answered a stat
+   * for `hungAfterMs` (a frozen client), longer than the ping-timeout within which a
+   * client gives up on bricks that vanished. A stat that fails while the process lives
+   * is the servers' trouble (no quorum), not the mount's: remounting would not help.
+   * At most one probe is in flight, so a hung one holds one worker thread, never more.
+   */
+  async mountProblem(state: MountState | null, hungAfterMs = 15_000): Promise<string | undefined> {
+    if (!state) return "nothing is mounted";
+    const mp = this.mountPointOf(state);
+    if (!(await listGlusterMounts({}, this.paths.mountsDir)).some((m) => m.mountPoint === mp)) {
+      return `${mp} is not mounted`;
+    }
+    const pid = await findRunning(this.deps, `${mp}.pid`, this.deps.bins.glusterfs, `${mp}.vol`);
+    if (pid === undefined) return `the glusterfs process of ${mp} is gone`;
+    if (!this.probe) {
+      const started = this.deps.clock.monotonic();
+      const done = stat(mp).then(
+        () => undefined,
+        () => undefined,
+      );
+      const probe = { started, done };
+      this.probe = probe;
+      void done.then(() => {
+        if (this.probe === probe) this.probe = undefined;
+      });
+    }
+    const p = this.probe;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      p.done.then(() => true),
+      new Promise<false>((r) => {
+        timer = setTimeout(() => r(false), 500);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (answered) return undefined;
+    const waited = this.deps.clock.monotonic() - p.started;
+    return waited >= hungAfterMs
+      ? `${mp} has not answered a stat for ${Math.round(waited / 1000)} s`
+      : undefined;
+  }
+
+  /**
+   * Detaches a mount that died or hangs and kills its glusterfs, and removes `config`
+   * if it led there: a process that reaches the config fs by that path, unpinned, then
+   * finds nothing instead of the empty directory the mount covered.
+   */
+  async dropDeadMount(state: MountState): Promise<void> {
+    const mp = this.mountPointOf(state);
+    const link = await readlink(this.paths.currentMount).catch(() => undefined);
+    if (link !== undefined && mountIndexOf(link) === state.index)
+      await rm(this.paths.currentMount, { force: true });
+    const pid = await findRunning(this.deps, `${mp}.pid`, this.deps.bins.glusterfs, `${mp}.vol`);
+    await unmountVolume(this.deps, { mountPoint: mp, pid, lazy: true, graceMs: 0 }).catch(() => {});
+    this.probe = undefined;
+    await rm(this.mountStateFile, { force: true });
   }
 
   /**

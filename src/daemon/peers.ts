@@ -16,7 +16,8 @@ export interface StatusReport {
   engine: "gluster" | "dir";
   volumeId: string | null;
   brickGeneration: number | null;
-  pendingHeals: number;
+  /** Null when this node serves no brick (it cannot know), never 0 for "unknown". */
+  pendingHeals: number | null;
   markers: string[] | null;
   tombstones: string[] | null;
   discrepancies: { kind: string; detail: string }[];

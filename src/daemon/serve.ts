@@ -1,5 +1,7 @@
 import { retireServer, writeMarker } from "../cluster/markers.js";
 import { ConflictError, UnavailableError } from "../errors.js";
+import { Layout } from "../store/layout.js";
+import { walkAll } from "../store/reads.js";
 import type { Daemon } from "./daemon.js";
 
 export interface ServeResult {
@@ -203,7 +205,13 @@ async function waitHealed(d: Daemon): Promise<void> {
       const peersPending = d.answers.some(
         (a) => a.answered && a.server && a.name !== d.cfg.name && (a.brickGeneration ?? -1) !== brickGen,
       );
-      return pending === 0 && brickGen !== null && brickGen === st.generation && !peersPending;
+      if (pending !== 0 || brickGen === null || brickGen !== st.generation || peersPending) return false;
+      // Head alone heals first (it is rewritten by every request): the brick also holds every key.
+      const [onBrick, onMount] = await Promise.all([
+        walkAll(new Layout(d.paths.brickDir), ""),
+        d.store.pinned().then((l) => walkAll(l, "")),
+      ]);
+      return onBrick.length === onMount.length && onBrick.every((k, i) => k === onMount[i]);
     },
     HEAL_WAIT_MS,
     () =>

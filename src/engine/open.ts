@@ -1,5 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
+import { controlSocket } from "../daemon/control-client.js";
+import { daemonWriter } from "../daemon/write-client.js";
 import { isErrno, UnavailableError } from "../errors.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
@@ -25,19 +27,22 @@ export function configRoot(paths: StatePaths, cfg: NodeConfig): string {
  * A Store over this node's config fs. With the gluster engine every operation goes
  * through the pinned mount (see MountPin) and every write through the write gate.
  */
-export function openStore(paths: StatePaths, cfg: NodeConfig, opts: { lockTimeoutMs?: number } = {}): Store {
+export function openStore(
+  paths: StatePaths,
+  cfg: NodeConfig,
+  opts: { lockTimeoutMs?: number; viaDaemon?: boolean } = {},
+): Store {
   const root = configRoot(paths, cfg);
-  if (cfg.engine === "dir") {
-    return new Store({ root, node: cfg.name, maxValueBytes: maxValueBytesFromEnv(), ...opts });
-  }
-  return new Store({
+  const remote = opts.viaDaemon ? daemonWriter(controlSocket(paths)) : undefined;
+  const common = {
     root,
-    provider: new MountPin(root),
     node: cfg.name,
     maxValueBytes: maxValueBytesFromEnv(),
-    gate: writeGate,
-    ...opts,
-  });
+    ...(opts.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: opts.lockTimeoutMs }),
+    ...(remote ? { remote } : {}),
+  };
+  if (cfg.engine === "dir") return new Store(common);
+  return new Store({ ...common, provider: new MountPin(root), gate: writeGate });
 }
 
 /**

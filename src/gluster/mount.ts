@@ -280,6 +280,8 @@ export interface SwitchResult {
   index: number;
   mountPoint: string;
   pid: number;
+  /** False when `confirm` said no: the new graph is mounted but `current` still points where it did. */
+  promoted: boolean;
   /** The mount that `current` pointed at before, now retired. */
   previous?: { index: number; mountPoint: string } | undefined;
 }
@@ -294,10 +296,15 @@ export function mountIndexOf(target: string | undefined): number | undefined {
  * Mounts the new graph at the next free `mounts/<n>`, verifies it, switches `current` to it, then retires
  * the previous mount. If mounting fails, `current` and the old mount are left as they were. Only
  * `current`'s previous target is retired; stray older mounts are left to the caller's clean-up.
+ *
+ * With `confirm`, `current` is pointed at the new graph only if confirm(mountPoint) says so (the daemon
+ * checks that the markers read through it name exactly its servers); otherwise the new graph stays
+ * private, reachable by the caller alone, and `current` keeps its old target.
  */
 export async function switchMount(
   ops: MountSwitchOps,
   layout: { mountsDir: string; currentLink: string },
+  confirm?: (mountPoint: string) => Promise<boolean>,
 ): Promise<SwitchResult> {
   const names = await ops.list(layout.mountsDir);
   const oldTarget = await ops.readLink(layout.currentLink);
@@ -308,6 +315,7 @@ export async function switchMount(
   const mountPoint = join(layout.mountsDir, String(index));
   const { pid } = await ops.mount(mountPoint, index);
   try {
+    if (confirm && !(await confirm(mountPoint))) return { index, mountPoint, pid, promoted: false };
     const rel = join(relativeMountsDir(layout), String(index));
     await ops.replaceLink(layout.currentLink, rel);
   } catch (err) {
@@ -319,7 +327,7 @@ export async function switchMount(
     previous = { index: oldIndex, mountPoint: join(layout.mountsDir, String(oldIndex)) };
     await ops.retire(previous.mountPoint, oldIndex);
   }
-  return { index, mountPoint, pid, previous };
+  return { index, mountPoint, pid, previous, promoted: true };
 }
 
 /** `current` is relative (`mounts/<n>`) when it sits beside mountsDir, else absolute. */

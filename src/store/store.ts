@@ -50,6 +50,18 @@ export interface PinnedRoot {
   servers?: string[];
 }
 
+/**
+ * Takes writes for another process (a node's daemon, which commits the writes of
+ * all its clients together). Undefined: nothing was sent, write directly.
+ */
+export interface RemoteWriter {
+  set(key: string, value: Uint8Array, opts: WriteOptions): Promise<WriteResult | undefined>;
+  rm(
+    key: string,
+    opts: WriteOptions & { recursive?: boolean },
+  ): Promise<(WriteResult & { removed: string[] }) | undefined>;
+}
+
 export interface StoreOptions {
   /** The config fs: a plain directory, or a provider that pins the GlusterFS mount. */
   root: string;
@@ -64,6 +76,8 @@ export interface StoreOptions {
   pruneInline?: boolean;
   /** Refuses writes through a graph that is not the current server list (the gluster engine). */
   gate?: (ctx: RequestContext, root: PinnedRoot, bootstrap: boolean) => Promise<void>;
+  /** Hands set and rm to this node's daemon when it listens (group commit). */
+  remote?: RemoteWriter;
 }
 
 export interface Fencing {
@@ -156,6 +170,8 @@ export class Store {
     if (data.byteLength > this.maxValueBytes)
       throw new ValueTooLargeError(data.byteLength, this.maxValueBytes);
     checkIfVersion(opts.ifVersion);
+    const remote = await this.opts.remote?.set(key, data, opts);
+    if (remote) return remote;
     const res = await this.write<{ version: number }>(
       async (ctx) => {
         const plan = await planSet(ctx, key, data, opts);
@@ -173,6 +189,8 @@ export class Store {
   ): Promise<WriteResult & { removed: string[] }> {
     const key = parseKey(rawKey);
     checkIfVersion(opts.ifVersion);
+    const remote = await this.opts.remote?.rm(key, opts);
+    if (remote) return remote;
     const res = await this.write<{ removed: string[] }>(
       async (ctx) => {
         const plan = await planRm(ctx, key, opts);

@@ -3,6 +3,8 @@ import { cp, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.js";
+import { MountPin } from "../../src/engine/mount-pin.js";
+import { writeGate } from "../../src/engine/open.js";
 import { findGlusterBinaries } from "../../src/gluster/binaries.js";
 import { mountRepairVolume, unmountRepairVolume } from "../../src/heal/repair-mount.js";
 import { systemProc } from "../../src/proc.js";
@@ -57,7 +59,11 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
     await c?.cleanup();
   });
 
-  const storeOn = (n: string) => new Store({ root: join(c.node(n).state, "config"), node: n });
+  // As a script on that node opens it: pinned to its mount, through the write gate.
+  const storeOn = (n: string) => {
+    const root = join(c.node(n).state, "config");
+    return new Store({ root, provider: new MountPin(root), node: n, gate: writeGate });
+  };
 
   it("n3 misses 200 writes; once back, its brick converges on n1's within 60 s with no user action", async () => {
     await c.stopDaemon("n3");
