@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { openStore } from "../src/engine/open.js";
 import { type NodeConfig, readNodeConfig } from "../src/node/config.js";
 import { resolveStateDir, StatePaths } from "../src/node/state-dir.js";
 import type { Store } from "../src/store/store.js";
@@ -28,6 +27,7 @@ export class Context {
 
   /** Sets and removals go to this node's daemon when it listens (it commits its clients' writes together). */
   async store(): Promise<Store> {
+    const { openStore } = await import("../src/engine/open.js");
     return openStore(this.paths, await this.config(), { viaDaemon: true });
   }
 

@@ -23,8 +23,12 @@ import { readNodeConfig } from "./node/config.js";
 import { resolveStateDir, StatePaths } from "./node/state-dir.js";
 import type { Store } from "./store/store.js";
 
-/** Opens this node's store the way the CLI does: from the state dir's node.json. */
-export async function open(stateDir?: string): Promise<Store> {
+/**
+ * Opens this node's store from its state dir's node.json, pinned to its mount. With
+ * `viaDaemon`, sets and removals go to this node's daemon, which commits the writes
+ * of all its clients together (more writes per second when many processes write).
+ */
+export async function open(stateDir?: string, opts: { viaDaemon?: boolean } = {}): Promise<Store> {
   const paths = new StatePaths(resolveStateDir(stateDir));
-  return openStore(paths, await readNodeConfig(paths));
+  return openStore(paths, await readNodeConfig(paths), opts);
 }

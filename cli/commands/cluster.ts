@@ -1,7 +1,5 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { callDaemon } from "../../src/daemon/control-client.js";
-import { startDaemon } from "../../src/daemon/main.js";
 import type { StatusReport } from "../../src/daemon/peers.js";
 import type { RepairReport } from "../../src/daemon/repair.js";
 import type { RetireResult, ServeResult } from "../../src/daemon/serve.js";
@@ -9,7 +7,6 @@ import { InvalidInputError } from "../../src/errors.js";
 import { parseNodeName } from "../../src/node/names.js";
 import { Context } from "../context.js";
 import { crawlProgressLine } from "../progress.js";
-import { renderVolfileFor } from "../volfile.js";
 
 export function registerCluster(program: Command): void {
   program
@@ -21,6 +18,7 @@ export function registerCluster(program: Command): void {
     )
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
+      const { startDaemon } = await import("../../src/daemon/main.js");
       const running = await startDaemon(ctx.paths);
       // Exit only once everything the daemon supervises is stopped; the loop ending is part of stopping.
       const sig = await new Promise<NodeJS.Signals>((resolve) => {
@@ -46,6 +44,7 @@ export function registerCluster(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
       await ctx.config();
+      const { callDaemon } = await import("../../src/daemon/control-client.js");
       const res = await callDaemon<ServeResult>(ctx.paths, "POST", "/v1/serve", {});
       ctx.out(res, (r) =>
         r.alreadyServing
@@ -67,6 +66,7 @@ export function registerCluster(program: Command): void {
       const ctx = new Context(cmd);
       if (node !== undefined) parseNodeName(node);
       await ctx.config();
+      const { callDaemon } = await import("../../src/daemon/control-client.js");
       const res = await callDaemon<RetireResult>(ctx.paths, "POST", "/v1/retire", {
         node,
         force: Boolean(o.force),
@@ -96,6 +96,7 @@ export function registerCluster(program: Command): void {
           "this node uses the dir engine: there is no GlusterFS volume and no volfile.",
         );
       }
+      const { renderVolfileFor } = await import("../volfile.js");
       const { text, servers, source } = await renderVolfileFor(ctx.paths, cfg, Boolean(o.server));
       if (o.output) {
         await writeFile(o.output, text, { mode: 0o600 });
@@ -114,6 +115,7 @@ export function registerCluster(program: Command): void {
     .action(async (o: { dryRun?: boolean }, cmd: Command) => {
       const ctx = new Context(cmd);
       await ctx.config();
+      const { callDaemon } = await import("../../src/daemon/control-client.js");
       const tty = !ctx.json && process.stderr.isTTY;
       if (tty) process.stderr.write("repairing: reconciling and looking for split-brain...\n");
       // On a terminal, the daemon's own status says how far its crawl has got.

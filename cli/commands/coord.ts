@@ -1,17 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { constants } from "node:os";
 import { type Command, InvalidArgumentError } from "commander";
-import {
-  acquireLock,
-  type LockHandle,
-  type LockInfo,
-  listLocks,
-  parseLockName,
-  watch,
-} from "../../src/coord/index.js";
+import type { LockHandle, LockInfo } from "../../src/coord/index.js";
+import { parseLockName } from "../../src/coord/lock-record.js";
 import { ExitCode, InvalidInputError, isErrno, UnavailableError } from "../../src/errors.js";
 import { parsePrefix } from "../../src/keys.js";
-import { JournalGapError } from "../../src/store/journal.js";
 import type { Store } from "../../src/store/store.js";
 import { Context } from "../context.js";
 import { seconds, wholeNumber } from "../parse.js";
@@ -140,6 +133,7 @@ Examples:
         let backoff = RETRY_MIN_MS;
         for (;;) {
           try {
+            const { watch } = await import("../../src/coord/watch.js");
             for await (const ev of watch(store, prefix, {
               since: last,
               signal: stopper.signal,
@@ -156,7 +150,8 @@ Examples:
             // which the library reports as a gap; that is an outage, not a real gap.
             const outage =
               err instanceof UnavailableError ||
-              ((err instanceof JournalGapError || isSystemError(err)) && !(await reachable()));
+              (((err as { code?: string }).code === "E_JOURNAL_GAP" || isSystemError(err)) &&
+                !(await reachable()));
             if (!outage) throw err;
             const why = (err as Error).message.split(". ")[0];
             process.stderr.write(
@@ -262,6 +257,7 @@ async function runLocked(
   try {
     let handle: LockHandle;
     try {
+      const { acquireLock } = await import("../../src/coord/cluster-lock.js");
       handle = await acquireLock(store, name, { ...opts, signal: waiting.signal });
     } catch (err) {
       if (signalled) {
@@ -328,6 +324,7 @@ Examples:
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
       const store = await ctx.store();
+      const { listLocks } = await import("../../src/coord/cluster-lock.js");
       const locks = await listLocks(store);
       ctx.out(locks, (ls) => renderLocks(ls, Date.now()));
     });

@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { callDaemon } from "../../src/daemon/control-client.js";
-import { httpStatusFetcher, type StatusReport } from "../../src/daemon/peers.js";
-import { configRoot } from "../../src/engine/open.js";
+import type { StatusReport } from "../../src/daemon/peers.js";
 import { UnavailableError } from "../../src/errors.js";
 import { withSelf } from "../../src/members/members.js";
 import { Context } from "../context.js";
@@ -16,6 +14,9 @@ export function registerStatus(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
       const cfg = await ctx.config();
+      const { callDaemon } = await import("../../src/daemon/control-client.js");
+      const { httpStatusFetcher } = await import("../../src/daemon/peers.js");
+      const { configRoot } = await import("../../src/engine/open.js");
       const local = await callDaemon<StatusReport>(ctx.paths, "GET", "/v1/status", undefined, 10_000).catch(
         () => undefined,
       );

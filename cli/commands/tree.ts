@@ -1,8 +1,5 @@
 import type { Command } from "commander";
-import { backup, restore } from "../../src/backup/backup.js";
-import { type ReplaceResult, replaceTree } from "../../src/init/replace.js";
-import { readInitSource } from "../../src/init/source.js";
-import { emptyDir } from "../../src/init/tree.js";
+import type { ReplaceResult } from "../../src/init/replace.js";
 import { backupName, Context } from "../context.js";
 
 export function registerTree(program: Command): void {
@@ -21,6 +18,9 @@ export function registerTree(program: Command): void {
     .action(async (o: { from?: string; force?: boolean }, cmd: Command) => {
       const ctx = new Context(cmd);
       const store = await ctx.store();
+      const { readInitSource } = await import("../../src/init/source.js");
+      const { emptyDir } = await import("../../src/init/tree.js");
+      const { replaceTree } = await import("../../src/init/replace.js");
       const tree = o.from ? await readInitSource(o.from, store.maxValueBytes) : emptyDir();
       const res = await replaceTree(store, tree, {
         op: "init",
@@ -37,6 +37,7 @@ export function registerTree(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ hfs-config backup /root/hfs-$(date +%F).tar.gz")
     .action(async (file: string, _o, cmd: Command) => {
       const ctx = new Context(cmd);
+      const { backup } = await import("../../src/backup/backup.js");
       const res = await backup(await ctx.store(), file);
       ctx.out(res, (r) => `wrote ${r.file} (generation ${r.generation})`);
     });
@@ -49,6 +50,7 @@ export function registerTree(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ hfs-config restore /root/hfs-2026-11-21.tar.gz --force")
     .action(async (file: string, o: { force?: boolean }, cmd: Command) => {
       const ctx = new Context(cmd);
+      const { restore } = await import("../../src/backup/backup.js");
       const res = await restore(await ctx.store(), file, {
         force: Boolean(o.force),
         backupFile: backupName(ctx.paths, "restore"),

@@ -3,16 +3,18 @@ import { join } from "node:path";
 import {
   ConflictError,
   ExitCode,
+  FencingError,
   type HfsError,
   InvalidInputError,
   KeyNotFoundError,
   SetupError,
   UnavailableError,
+  VersionConflictError,
 } from "../errors.js";
 import type { StatePaths } from "../node/state-dir.js";
 
 export function controlSocket(paths: StatePaths): string {
-  return join(paths.runDir, "control.sock");
+  return paths.controlSocket;
 }
 
 /** Calls this node's daemon over its control socket; errors come back as the same error classes. */
@@ -71,13 +73,39 @@ export function callDaemon<T>(
   });
 }
 
-export function fromWire(e: { code: string; message: string; exitCode: number } | undefined): HfsError {
+/** An error as it crosses the control socket; `details` lets the other side rebuild its class. */
+export interface WireError {
+  code: string;
+  message: string;
+  exitCode: number;
+  details?: Record<string, unknown>;
+}
+
+export function toWire(err: HfsError): WireError {
+  const out: WireError = { code: err.code, message: err.message, exitCode: err.exitCode };
+  if (err instanceof VersionConflictError)
+    out.details = { key: err.key, expected: err.expected, actual: err.actual };
+  else if (err instanceof FencingError)
+    out.details = { lock: err.lock, token: err.token, current: err.current };
+  else if (err instanceof KeyNotFoundError) out.details = { key: err.key };
+  return out;
+}
+
+/** The error a daemon sent, as the same class it was on the daemon's side where that matters to callers. */
+export function fromWire(e: WireError | undefined): HfsError {
   if (!e) return new SetupError("E_DAEMON_REPLY", "the daemon failed without saying why; see its log.");
+  const d = e.details ?? {};
+  if (e.code === "E_VERSION_CONFLICT" && typeof d.key === "string")
+    return new VersionConflictError(d.key, Number(d.expected), Number(d.actual));
+  if (e.code === "E_FENCED" && typeof d.lock === "string")
+    return new FencingError(d.lock, Number(d.token), Number(d.current));
   switch (e.exitCode) {
     case ExitCode.usage:
       return new InvalidInputError(e.code, e.message);
     case ExitCode.notFound:
-      return Object.assign(new KeyNotFoundError(""), { message: e.message });
+      return Object.assign(new KeyNotFoundError(typeof d.key === "string" ? d.key : ""), {
+        message: e.message,
+      });
     case ExitCode.conflict:
       return new ConflictError(e.code, e.message);
     case ExitCode.unavailable:

@@ -75,6 +75,9 @@ export class Daemon {
   private mounted: string[] | null = null;
   private generation: number | null = null;
   private ready = false;
+  private aliveNames: string[] = [];
+  /** The root the known markers were read through: a new mount reads them again. */
+  private knownRoot: string | undefined;
   /** False while the mounted graph is private (not yet `config`): see confirmMount. */
   private promoted = false;
   private retired = false;
@@ -190,17 +193,10 @@ export class Daemon {
     };
   }
 
+  /** The status answer with the live daemons as of the last generation read (no I/O: peers ask every second). */
   async statusWithAlive(): Promise<StatusReport> {
     const report = this.status();
-    if (this.ready) {
-      try {
-        report.alive = (await readdir(join(this.store.root, ALIVE_DIR)))
-          .filter((n) => !n.startsWith("."))
-          .sort();
-      } catch {
-        // No liveness entries yet, or the config fs is briefly unreachable.
-      }
-    }
+    if (this.ready) report.alive = [...this.aliveNames];
     return report;
   }
 
@@ -272,7 +268,7 @@ export class Daemon {
    * Reads markers, tombstones and the volume record from the mount (a private one
    * through its own path); keeps the last good reading on failure.
    */
-  private async readKnown(ms?: MountState | null): Promise<void> {
+  private async readKnown(ms?: MountState | null, force = false): Promise<void> {
     try {
       const v = this.deps.volume;
       const state = ms === undefined ? await v?.mountState() : ms;
@@ -280,13 +276,25 @@ export class Daemon {
         v && state && state.promoted === false
           ? new Layout(v.mountPointOf(state))
           : await this.store.pinned();
-      const [markers, tombstones, volume] = await Promise.all([
-        readMarkers(layout),
-        readTombstones(layout),
-        readVolumeRecord(layout),
-      ]);
-      this.known = { markers, tombstones, volume };
-      this.generation = ((await readHeadFile(layout)) ?? { generation: null }).generation;
+      const head = await readHeadFile(layout);
+      const generation = head?.generation ?? null;
+      // Markers, tombstones, the volume record and the liveness entries change only by write
+      // requests, each of which moves head on: an idle tick reads head alone.
+      const changed =
+        force || generation === null || generation !== this.generation || this.known.markers === null;
+      if (changed || layout.root !== this.knownRoot) {
+        const [markers, tombstones, volume, alive] = await Promise.all([
+          readMarkers(layout),
+          readTombstones(layout),
+          readVolumeRecord(layout),
+          readdir(join(layout.root, ALIVE_DIR)).catch(() => [] as string[]),
+        ]);
+        this.known = { markers, tombstones, volume };
+        this.aliveNames = alive.filter((n) => !n.startsWith(".")).sort();
+        this.knownRoot = layout.root;
+        this.sweeper?.poke();
+      }
+      this.generation = generation;
     } catch (err) {
       this.generation = null;
       this.log.log("warn", "cannot read the config fs; keeping the last known markers", {
@@ -456,7 +464,7 @@ export class Daemon {
           this.log.log("info", "mounted privately until the markers confirm the server list", {
             servers: this.mounted,
           });
-        await this.readKnown(st);
+        await this.readKnown(st, true);
         return true;
       }
       case "add-marker":
@@ -539,8 +547,26 @@ export class Daemon {
     );
   }
 
+  /**
+   * One sweeper is enough for the cluster: the first member, by name, whose daemon
+   * answers ready runs it. When that one goes, the next sees it gone within a tick
+   * and takes over. Two that briefly both sweep do no harm: a sweeper takes a dead
+   * lease's lock before expiring it.
+   */
+  private sweepsHere(): boolean {
+    const first = this.lastAnswers
+      .filter((a) => a.answered && a.ready)
+      .map((a) => a.name)
+      .sort()[0];
+    return first === undefined || first === this.cfg.name;
+  }
+
   private async afterReady(): Promise<void> {
-    if (!this.sweeper) {
+    if (this.sweeper && !this.sweepsHere()) {
+      await this.sweeper.stop();
+      this.sweeper = undefined;
+    }
+    if (!this.sweeper && this.sweepsHere()) {
       this.sweeper = new ExpirySweeper(this.store, {
         clock: this.deps.clock,
         onError: (err) => {
@@ -634,7 +660,7 @@ export class Daemon {
   }
 
   refresh(): Promise<void> {
-    return this.readKnown();
+    return this.readKnown(undefined, true);
   }
 }
 

@@ -1,6 +1,7 @@
 import { chmod, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { HfsError, SetupError } from "../errors.js";
+import { toWire } from "./control-client.js";
 import type { Daemon } from "./daemon.js";
 import { retire, serve } from "./serve.js";
 
@@ -22,7 +23,7 @@ function sendError(res: ServerResponse, err: unknown): void {
             : err.exitCode === 5
               ? 503
               : 500;
-    send(res, http, { error: { code: err.code, message: err.message, exitCode: err.exitCode } });
+    send(res, http, { error: toWire(err) });
     return;
   }
   send(res, 500, {

@@ -59,7 +59,10 @@ export function daemonWriter(socketPath: string): RemoteWriter {
           });
         },
       );
-      req.on("socket", (s) => s.on("connect", () => (sent = true)));
+      req.on("socket", (s) => {
+        if (!s.connecting) sent = true;
+        else s.once("connect", () => (sent = true));
+      });
       req.on("timeout", () => req.destroy(new Error("timeout")));
       req.on("error", (err: NodeJS.ErrnoException) => {
         // Nobody listening: nothing was sent, so writing directly is safe.

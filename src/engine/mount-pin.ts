@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { type FileHandle, open, readFile, realpath } from "node:fs/promises";
 import { isErrno, UnavailableError } from "../errors.js";
-import { GLUSTER_FSTYPE, parseMountInfo } from "../gluster/mount.js";
+import { GLUSTER_FSTYPE, parseMountInfo } from "../gluster/mountinfo.js";
 import type { PinnedRoot, RootProvider } from "../store/store.js";
 
 /** `<mounts>/<n>.json`, written by the daemon before it points `config` at mount n. */
@@ -21,6 +21,8 @@ interface Pin {
   root: PinnedRoot;
   supersededAt?: number;
 }
+
+let pins = 0;
 
 /** A superseded pin stays open this long, for operations still under way through it. */
 const RETIRE_AFTER_MS = 60_000;
@@ -74,7 +76,7 @@ export class MountPin implements RootProvider {
     const rec = await readFile(mountRecordPath(target), "utf8")
       .then((t) => JSON.parse(t) as MountRecord)
       .catch(() => undefined);
-    const root: PinnedRoot = { path: `/proc/self/fd/${fh.fd}` };
+    const root: PinnedRoot = { path: `/proc/self/fd/${fh.fd}`, id: ++pins };
     if (rec && Array.isArray(rec.servers)) root.servers = [...rec.servers].sort();
     if (this.current) {
       this.current.supersededAt = Date.now();

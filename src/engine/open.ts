@@ -1,14 +1,12 @@
 import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { controlSocket } from "../daemon/control-client.js";
-import { daemonWriter } from "../daemon/write-client.js";
 import { isErrno, UnavailableError } from "../errors.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import type { Membership } from "../store/head.js";
 import type { Layout } from "../store/layout.js";
 import { readJson } from "../store/reads.js";
-import { type PinnedRoot, type RequestContext, Store } from "../store/store.js";
+import { type PinnedRoot, type RemoteWriter, type RequestContext, Store } from "../store/store.js";
 import { MountPin } from "./mount-pin.js";
 
 export function maxValueBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
@@ -33,7 +31,7 @@ export function openStore(
   opts: { lockTimeoutMs?: number; viaDaemon?: boolean } = {},
 ): Store {
   const root = configRoot(paths, cfg);
-  const remote = opts.viaDaemon ? daemonWriter(controlSocket(paths)) : undefined;
+  const remote = opts.viaDaemon ? lazyDaemonWriter(paths) : undefined;
   const common = {
     root,
     node: cfg.name,
@@ -88,4 +86,15 @@ async function membershipOf(layout: Layout): Promise<string[]> {
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The daemon's write client, loaded on the first write: a read-only command never pays for it. */
+function lazyDaemonWriter(paths: StatePaths): RemoteWriter {
+  let w: Promise<RemoteWriter> | undefined;
+  const get = () =>
+    (w ??= import("../daemon/write-client.js").then((m) => m.daemonWriter(paths.controlSocket)));
+  return {
+    set: async (key, value, opts) => (await get()).set(key, value, opts),
+    rm: async (key, opts) => (await get()).rm(key, opts),
+  };
 }

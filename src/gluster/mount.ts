@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../local-file.js";
 import type { Proc } from "../proc.js";
 import type { GlusterBinaries } from "./binaries.js";
 import { findRunning, glusterLogErrors, glusterProcessArgs, stopProcess } from "./brick.js";
+import { GLUSTER_FSTYPE, type MountEntry, parseMountInfo } from "./mountinfo.js";
 
 /**
  * FUSE mounts of the config volume.
@@ -18,48 +19,7 @@ import { findRunning, glusterLogErrors, glusterProcessArgs, stopProcess } from "
  * the mount goes away (umount, or lazy umount and its last user gone) the process exits by itself.
  */
 
-export const GLUSTER_FSTYPE = "fuse.glusterfs";
-
-export interface MountEntry {
-  mountId: number;
-  parentId: number;
-  /** "major:minor" of the mounted filesystem, as st_dev of its files says. */
-  device: string;
-  mountPoint: string;
-  fstype: string;
-  /** Mount source; ours read `glusterfs:<volfile-id>` (we pass --volfile-id=hfs-<volume>). */
-  source: string;
-  options: string;
-}
-
-function unescapeMountField(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
-}
-
-/** Parses /proc/self/mountinfo text (pure). */
-export function parseMountInfo(text: string): MountEntry[] {
-  const out: MountEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const pre = line.slice(0, sep).split(" ");
-    const post = line.slice(sep + 3).split(" ");
-    const mountPoint = pre[4];
-    const fstype = post[0];
-    if (mountPoint === undefined || fstype === undefined) continue;
-    out.push({
-      mountId: Number(pre[0]),
-      parentId: Number(pre[1]),
-      device: pre[2] ?? "",
-      mountPoint: unescapeMountField(mountPoint),
-      fstype,
-      source: unescapeMountField(post[1] ?? ""),
-      options: post[2] ?? "",
-    });
-  }
-  return out;
-}
+export { GLUSTER_FSTYPE, type MountEntry, parseMountInfo } from "./mountinfo.js";
 
 export interface MountDeps {
   proc: Proc;
@@ -125,11 +85,6 @@ export interface MountOptions {
   logFile: string;
   pidFile: string;
   readyTimeoutMs?: number;
-  /**
-   * Kernel attribute/entry cache seconds (--attribute-timeout, --entry-timeout). 0 by default: another
-   * node's write must show at once on a config volume; the volume is small, the cost is low.
-   */
-  kernelCacheSeconds?: number;
 }
 
 export interface MountProcess {
@@ -138,12 +93,19 @@ export interface MountProcess {
   alreadyMounted: boolean;
 }
 
+/**
+ * The kernel caches no name (entry and negative timeouts 0): another node's rename over
+ * a key, or a key it just made, must show at once here, and every open looks its name
+ * up again. Attributes are kept for a second: each such lookup brings them fresh, so a
+ * file opened by name is always current, while the permission checks of every path
+ * walk stop costing a GETATTR per directory (a set went from 61 FUSE calls to 35). Only
+ * an fstat of a file held open may be a second old.
+ */
 export function glusterfsMountArgs(opts: MountOptions): string[] {
-  const cache = String(opts.kernelCacheSeconds ?? 0);
   return [
     ...glusterProcessArgs({ ...opts, volfileId: `hfs-${opts.volume}` }),
-    `--attribute-timeout=${cache}`,
-    `--entry-timeout=${cache}`,
+    "--attribute-timeout=1",
+    "--entry-timeout=0",
     "--negative-timeout=0",
     // Without this, glusterfs lets the kernel keep a file's pages across opens, and a file
     // rewritten in place on another node (.hfs/head) reads stale here (seen on 10.3).

@@ -38,6 +38,10 @@ export class StatePaths {
   get backupsDir() {
     return join(this.dir, "backups");
   }
+  /** The daemon's control socket (mode 0600: only root on this node talks to it). */
+  get controlSocket() {
+    return join(this.runDir, "control.sock");
+  }
   get daemonPidFile() {
     return join(this.runDir, "daemon.pid");
   }

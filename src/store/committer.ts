@@ -1,4 +1,5 @@
-import { stat } from "node:fs/promises";
+import { constants, close as fsClose, open as fsOpen } from "node:fs";
+import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { type HfsError, isErrno, UnavailableError } from "../errors.js";
 import { failpoint } from "../failpoints.js";
@@ -113,9 +114,27 @@ export class Committer {
   private pump(): void {
     if (this.running || this.queue.length === 0) return;
     this.running = true;
-    const batch = this.takeBatch();
-    this.runBatch(batch)
+    const layout = (this.queue[0] as Queued).layout;
+    let batch: Queued[] = [];
+    (async () => {
+      const fast = await this.shortcuts(layout);
+      // Opened afresh each time: read through a file held open, head would come from this
+      // node's page cache, stale once another node has written it.
+      const lock = await WriteLock.open(fast.head);
+      await lock.lock(this.opts.lockTimeoutMs);
+      try {
+        // Taken once the lock is ours: everything that queued up while we waited for it goes too.
+        batch = this.takeBatch();
+        await this.underLock(fast, lock, batch);
+      } finally {
+        await lock.close();
+      }
+    })()
       .catch((err) => {
+        // A held directory may be on a mount that went away, or removed by hand: open them afresh.
+        this.dropShortcuts();
+        // The lock was never ours: the first request (and only it) hears why; the rest try again.
+        if (batch.length === 0) batch = [this.queue.shift() as Queued];
         for (const q of batch) q.reject(err);
       })
       .finally(() => {
@@ -123,6 +142,44 @@ export class Committer {
         this.pump();
       });
   }
+
+  private dirs: { pin: number; root: string; fds: Map<string, number> } | undefined;
+
+  /**
+   * `layout` with `.hfs`, `.hfs/pending` and the journal's current bucket reached
+   * through directories held open from one request to the next: each path below them
+   * costs one FUSE lookup instead of one per level. Only directories nothing ever
+   * renames or removes are held, so a held one is always the one its name says.
+   */
+  private async shortcuts(layout: Layout): Promise<Layout> {
+    if (this.dirs?.pin !== layout.pin || this.dirs.root !== layout.root) {
+      this.dropShortcuts();
+      this.dirs = { pin: layout.pin, root: layout.root, fds: new Map() };
+    }
+    const fds = this.dirs.fds;
+    const bucket =
+      this.lastGeneration === undefined ? undefined : layout.journalBucketRel(this.lastGeneration + 1);
+    for (const rel of fds.keys()) {
+      if (rel.startsWith(".hfs/journal/") && rel !== bucket) {
+        closeFd(fds.get(rel) as number);
+        fds.delete(rel);
+      }
+    }
+    for (const rel of [".hfs", ".hfs/pending", ...(bucket ? [bucket] : [])]) {
+      if (fds.has(rel)) continue;
+      const fd = await openDir(join(layout.root, rel));
+      if (fd !== undefined) fds.set(rel, fd);
+    }
+    return layout.withShortcuts(new Map([...fds].map(([rel, fd]) => [rel, `/proc/self/fd/${fd}`])));
+  }
+
+  private dropShortcuts(): void {
+    for (const fd of this.dirs?.fds.values() ?? []) closeFd(fd);
+    this.dirs = undefined;
+  }
+
+  /** The generation this committer last committed or saw: which journal bucket comes next. */
+  private lastGeneration: number | undefined;
 
   /** The first request, and after it every queued request whose key is unrelated to all taken so far. */
   private takeBatch(): Queued[] {
@@ -135,6 +192,7 @@ export class Committer {
       if (
         q.key !== undefined &&
         q.layout.root === first.layout.root &&
+        q.layout.pin === first.layout.pin &&
         !keys.some((k) => related(k, q.key as string))
       ) {
         batch.push(q);
@@ -145,22 +203,13 @@ export class Committer {
     return batch;
   }
 
-  private async runBatch(batch: Queued[]): Promise<void> {
-    const layout = (batch[0] as Queued).layout;
-    const lock = await WriteLock.acquire(layout.head, { timeoutMs: this.opts.lockTimeoutMs });
-    try {
-      await this.underLock(layout, lock, batch);
-    } finally {
-      await lock.release();
-    }
-  }
-
   private async underLock(layout: Layout, lock: WriteLock, batch: Queued[]): Promise<void> {
     let live = batch;
     for (let attempt = 0; ; attempt++) {
       // The first attempt does not look for an unfinished request: creating its own entry with
       // O_EXCL finds one (EEXIST), and only then is it finished and the batch planned again.
       const head = await this.currentHead(layout, lock, attempt > 0);
+      this.lastGeneration = head.generation;
       const ctx: RequestContext = {
         generation: head.generation + 1,
         layout,
@@ -177,16 +226,16 @@ export class Committer {
       const next: Queued[] = [];
       try {
         await this.opts.gate?.(ctx);
-        for (const q of live) {
-          try {
-            const plan = await q.body(ctx);
-            if (plan === undefined) q.resolve(undefined);
-            else {
-              planned.push({ q, plan });
-              next.push(q);
-            }
-          } catch (err) {
-            q.reject(err);
+        // Planned side by side: requests in one batch have unrelated keys, so none reads what
+        // another decides (solo requests, the whole-tree ones, are alone in theirs).
+        const outcomes = await Promise.allSettled(live.map((q) => q.body(ctx)));
+        for (const [i, o] of outcomes.entries()) {
+          const q = live[i] as Queued;
+          if (o.status === "rejected") q.reject(o.reason);
+          else if (o.value === undefined) q.resolve(undefined);
+          else {
+            planned.push({ q, plan: o.value });
+            next.push(q);
           }
         }
       } catch (err) {
@@ -251,6 +300,7 @@ export class Committer {
       } catch (err) {
         throw committedButUnfinished(ctx.generation, err);
       }
+      this.lastGeneration = ctx.generation;
       for (const p of planned) p.q.resolve({ result: p.plan.result, generation: ctx.generation });
       const pruneEvery = Math.max(1, Math.min(100, Math.floor(this.opts.journalLimit / 10)));
       if (this.opts.pruneInline && ctx.generation % pruneEvery === 0) {
@@ -342,17 +392,16 @@ export class Committer {
       await writeHeadFd(lock.fh, head);
     }
   }
+}
 
-  /** True when entry head+1 exists: a request committed and nobody finished it yet (its writer died). */
-  static async unfinished(layout: Layout, head: number): Promise<boolean> {
-    try {
-      await stat(layout.journalEntry(head + 1));
-      return true;
-    } catch (err) {
-      if (isErrno(err, "ENOENT")) return false;
-      throw err;
-    }
-  }
+function openDir(path: string): Promise<number | undefined> {
+  return new Promise((res) =>
+    fsOpen(path, constants.O_RDONLY | constants.O_DIRECTORY, (err, fd) => res(err ? undefined : fd)),
+  );
+}
+
+function closeFd(fd: number): void {
+  fsClose(fd, () => {});
 }
 
 async function discardAll(staged: Promise<Staged>[]): Promise<void> {

@@ -11,10 +11,33 @@ export const JOURNAL_BUCKET = 1000;
  * that journal entries name files the same way on every node.
  */
 export class Layout {
-  constructor(readonly root: string) {}
+  /**
+   * @param pin which pinned mount `root` reaches (see MountPin): a /proc/self/fd path names
+   *   another mount once its fd number is reused, so code that keeps files open by path
+   *   compares this too.
+   * @param shortcuts directories of `.hfs` that are never renamed or removed, held open
+   *   (`/proc/self/fd/<n>`): a path through one skips a FUSE lookup per level above it.
+   */
+  constructor(
+    readonly root: string,
+    readonly pin = 0,
+    private readonly shortcuts: ReadonlyMap<string, string> = new Map(),
+  ) {}
 
+  withShortcuts(shortcuts: ReadonlyMap<string, string>): Layout {
+    return new Layout(this.root, this.pin, shortcuts);
+  }
+
+  /** The absolute path of `rel` (relative to the root), through a held directory when one covers it. */
   abs(rel: string): string {
-    return rel === "" ? this.root : join(this.root, rel);
+    if (rel === "") return this.root;
+    if (this.shortcuts.size > 0) {
+      for (let end = rel.lastIndexOf("/"); end > 0; end = rel.lastIndexOf("/", end - 1)) {
+        const via = this.shortcuts.get(rel.slice(0, end));
+        if (via) return join(via, rel.slice(end + 1));
+      }
+    }
+    return join(this.root, rel);
   }
 
   get reserved(): string {
@@ -25,24 +48,27 @@ export class Layout {
    * request; writers also flock it, which is the store's write lock.
    */
   get head(): string {
-    return join(this.reserved, "head");
+    return this.abs(`${RESERVED_DIR}/head`);
   }
   /** Before head: the generation record of earlier versions, read once when head is missing. */
   get legacyGenerationFile(): string {
-    return join(this.reserved, "generation.json");
+    return this.abs(`${RESERVED_DIR}/generation.json`);
   }
   get journalDir(): string {
-    return join(this.reserved, "journal");
+    return this.abs(`${RESERVED_DIR}/journal`);
+  }
+  journalBucketRel(generation: number): string {
+    return `${RESERVED_DIR}/journal/${String(Math.floor(generation / JOURNAL_BUCKET)).padStart(9, "0")}`;
   }
   journalBucket(generation: number): string {
-    return join(this.journalDir, String(Math.floor(generation / JOURNAL_BUCKET)).padStart(9, "0"));
+    return this.abs(this.journalBucketRel(generation));
   }
   journalEntry(generation: number): string {
-    return join(this.journalBucket(generation), `${String(generation).padStart(12, "0")}.json`);
+    return this.abs(`${this.journalBucketRel(generation)}/${String(generation).padStart(12, "0")}.json`);
   }
   /** Files staged by a request before its journal entry commits it, renamed into place after. */
   get pendingDir(): string {
-    return join(this.reserved, "pending");
+    return this.abs(`${RESERVED_DIR}/pending`);
   }
   pendingRel(name: string): string {
     return `${RESERVED_DIR}/pending/${name}`;
@@ -53,30 +79,30 @@ export class Layout {
   }
   /** The version a removed key had, so a re-created key continues past it. */
   get deletedDir(): string {
-    return join(this.reserved, "deleted");
+    return this.abs(`${RESERVED_DIR}/deleted`);
   }
   deletedRel(key: string): string {
     return `${RESERVED_DIR}/deleted/${sha256(key)}.json`;
   }
   /** Earlier versions kept every key's version here; read only for keys that carry no tag. */
   legacyVersionFile(key: string): string {
-    return join(this.reserved, "versions", `${sha256(key)}.json`);
+    return this.abs(`${RESERVED_DIR}/versions/${sha256(key)}.json`);
   }
   /** The canonical server list, changed in the same request as the markers; the write gate compares it. */
   get membershipRel(): string {
     return `${RESERVED_DIR}/membership.json`;
   }
   get serversDir(): string {
-    return join(this.reserved, "servers");
+    return this.abs(`${RESERVED_DIR}/servers`);
   }
   get retiredDir(): string {
-    return join(this.reserved, "retired");
+    return this.abs(`${RESERVED_DIR}/retired`);
   }
   get locksDir(): string {
-    return join(this.reserved, "locks");
+    return this.abs(`${RESERVED_DIR}/locks`);
   }
   get leasesDir(): string {
-    return join(this.reserved, "leases");
+    return this.abs(`${RESERVED_DIR}/leases`);
   }
   keyPath(key: string): string {
     return key === "" ? this.root : join(this.root, ...key.split("/"));

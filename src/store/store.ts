@@ -13,7 +13,7 @@ import {
   VersionConflictError,
 } from "../errors.js";
 import { parseKey, parsePrefix } from "../keys.js";
-import { Committer, type RequestBody, type RequestContext, type RequestPlan } from "./committer.js";
+import type { Committer, RequestBody, RequestContext, RequestPlan } from "./committer.js";
 import { EMPTY_HEAD, type HeadRecord, readHeadFile } from "./head.js";
 import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges } from "./journal.js";
 import type { ChangeOp, ChangeRecord } from "./journal-types.js";
@@ -46,6 +46,8 @@ export interface RootProvider {
 
 export interface PinnedRoot {
   path: string;
+  /** Distinct for every pin this process ever made (fd numbers are reused). */
+  id?: number;
   /** Server names of the mounted graph, for the write gate; undefined for a plain directory. */
   servers?: string[];
 }
@@ -117,7 +119,8 @@ export class Store {
   readonly maxValueBytes: number;
   readonly clock: Clock;
   readonly journalLimit: number;
-  private readonly committer: Committer;
+  private committer: Promise<Committer> | undefined;
+  private readonly committerOpts: ConstructorParameters<typeof Committer>[0];
   private readonly provider: RootProvider;
 
   constructor(private readonly opts: StoreOptions) {
@@ -127,13 +130,13 @@ export class Store {
     this.journalLimit = opts.journalLimit ?? DEFAULT_JOURNAL_LIMIT;
     this.clock = opts.clock ?? systemClock;
     this.provider = opts.provider ?? dirProvider(opts.root);
-    this.committer = new Committer({
+    this.committerOpts = {
       node: opts.node,
       clock: this.clock,
       lockTimeoutMs: opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       journalLimit: this.journalLimit,
       pruneInline: opts.pruneInline ?? opts.provider === undefined,
-    });
+    };
   }
 
   get root(): string {
@@ -142,7 +145,8 @@ export class Store {
 
   /** The layout of the config fs pinned for one operation (see RootProvider). */
   async pinned(): Promise<Layout> {
-    return new Layout((await this.provider.pin()).path);
+    const pin = await this.provider.pin();
+    return new Layout(pin.path, pin.id);
   }
 
   async get(rawKey: string): Promise<GetResult> {
@@ -281,7 +285,9 @@ export class Store {
         await this.opts.gate?.(ctx, pin, opts.bootstrap === true);
         return body(ctx);
       };
-      return this.committer.run(new Layout(pin.path), opts.batchKey, gated, opts.prestage);
+      // Loaded on the first write: a command that only reads never pays for the write path.
+      this.committer ??= import("./committer.js").then((m) => new m.Committer(this.committerOpts));
+      return (await this.committer).run(new Layout(pin.path, pin.id), opts.batchKey, gated, opts.prestage);
     });
   }
 
@@ -306,7 +312,7 @@ export class Store {
   async finishPending(): Promise<boolean> {
     return this.io("finishing a pending write", async (layout) => {
       const head = await readHeadFile(layout);
-      if (head && !(await Committer.unfinished(layout, head.generation))) return false;
+      if (head && !(await entryExists(layout, head.generation + 1))) return false;
       await this.writeIfNeeded(async () => undefined);
       return true;
     });
@@ -329,7 +335,7 @@ export class Store {
   private async io<T>(what: string, body: (layout: Layout, pin: PinnedRoot) => Promise<T>): Promise<T> {
     try {
       const pin = await this.provider.pin();
-      return await body(new Layout(pin.path), pin);
+      return await body(new Layout(pin.path, pin.id), pin);
     } catch (err) {
       throw translateFsError(err, what);
     }
@@ -354,6 +360,16 @@ export function dirProvider(root: string): RootProvider {
       );
     },
   };
+}
+
+async function entryExists(layout: Layout, generation: number): Promise<boolean> {
+  try {
+    await stat(layout.journalEntry(generation));
+    return true;
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return false;
+    throw err;
+  }
 }
 
 async function rebuiltHead(layout: Layout): Promise<HeadRecord> {

@@ -17,18 +17,29 @@ import { flockExclusive } from "../native/libc.js";
  * two writers that somehow both held it could not both commit one generation.
  */
 export class WriteLock {
-  private released = false;
+  private held = false;
+  closed = false;
 
   private constructor(
     readonly fh: FileHandle,
     readonly path: string,
   ) {}
 
+  static async open(path: string): Promise<WriteLock> {
+    const flags = constants.O_RDWR | constants.O_CREAT;
+    try {
+      return new WriteLock(await open(path, flags, 0o600), path);
+    } catch (err) {
+      if (!isErrno(err, "ENOENT")) throw err;
+    }
+    await mkdir(dirname(path), { recursive: true });
+    return new WriteLock(await open(path, flags, 0o600), path);
+  }
+
   /** Waits for the lock; E_LOCK_WAIT (exit 5) after `timeoutMs`, having taken nothing. */
-  static async acquire(path: string, opts: { timeoutMs: number }): Promise<WriteLock> {
-    const fh = await openHead(path);
+  async lock(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const wait = flockExclusive(fh.fd, path);
+    const wait = flockExclusive(this.fh.fd, this.path);
     try {
       await Promise.race([
         wait,
@@ -37,40 +48,29 @@ export class WriteLock {
             reject(
               new UnavailableError(
                 "E_LOCK_WAIT",
-                `waited ${Math.round(opts.timeoutMs / 1000)}s for the store's write lock (${path}); another writer holds it and is not finishing (a paused or hung process on some node?). Nothing was written. Retry later; 'hfs-config status' shows whether the servers answer.`,
+                `waited ${Math.round(timeoutMs / 1000)}s for the store's write lock (${this.path}); another writer holds it and is not finishing (a paused or hung process on some node?). Nothing was written. Retry later; 'hfs-config status' shows whether the servers answer.`,
               ),
             );
-          }, opts.timeoutMs);
+          }, timeoutMs);
           timer.unref();
         }),
       ]);
     } catch (err) {
-      // The flock still waits on a worker thread; closing our fd makes whatever it takes go
-      // away with the last reference to the file.
+      // The flock still waits on a worker thread; closing the file makes whatever it takes go
+      // away with the last reference to it.
       wait.catch(() => {});
-      await fh.close().catch(() => {});
+      await this.close();
       throw err;
     } finally {
       clearTimeout(timer);
     }
-    return new WriteLock(fh, path);
+    this.held = true;
   }
 
-  /** Closing the file releases the flock. Never throws; idempotent. */
-  async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
+  /** Closing releases the lock too. Never throws; idempotent. */
+  async close(): Promise<void> {
+    this.held = false;
+    this.closed = true;
     await this.fh.close().catch(() => {});
   }
-}
-
-async function openHead(path: string): Promise<FileHandle> {
-  const flags = constants.O_RDWR | constants.O_CREAT;
-  try {
-    return await open(path, flags, 0o600);
-  } catch (err) {
-    if (!isErrno(err, "ENOENT")) throw err;
-  }
-  await mkdir(dirname(path), { recursive: true });
-  return open(path, flags, 0o600);
 }
