@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { InvalidInputError, isErrno } from "../../src/errors.js";
 import { parseKey } from "../../src/keys.js";
-import type { Store } from "../../src/store/store.js";
+import type { Store, Tree } from "../../src/store/store.js";
 import { Context } from "../context.js";
 import { fencing, wholeNumber } from "../parse.js";
 
@@ -170,16 +170,11 @@ type Subtree = { [name: string]: string | Subtree };
 
 /** A directory as the JSON shape init accepts: values as strings, subdirectories as objects. */
 async function subtree(store: Store, key: string): Promise<Subtree> {
-  const res = await store.get(key);
-  const out: Subtree = {};
-  if (res.kind !== "dir") return out;
-  for (const e of res.entries) {
-    const child = `${key}/${e.name}`;
-    if (e.kind === "dir") out[e.name] = await subtree(store, child);
-    else {
-      const v = await store.get(child).catch(() => undefined);
-      if (v?.kind === "value") out[e.name] = v.value.toString("utf8");
-    }
-  }
-  return out;
+  const asText = (t: Tree): Subtree =>
+    Object.fromEntries(
+      Object.entries(t)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString("utf8") : asText(v)]),
+    );
+  return asText(await store.readTree(key));
 }

@@ -4,7 +4,7 @@ import { writeArchive } from "../backup/archive.js";
 import { ConflictError } from "../errors.js";
 import type { Step } from "../store/journal-types.js";
 import type { Layout } from "../store/layout.js";
-import { keyState, listDir, recreatedVersion, walkValues } from "../store/reads.js";
+import { hasLegacyVersions, keyState, listDir, recreatedVersion, walkValues } from "../store/reads.js";
 import { type PutRequest, parallel, pendingName } from "../store/steps.js";
 import { deletedRecord, type Store } from "../store/store.js";
 import { flatten, type TreeNode } from "./tree.js";
@@ -66,6 +66,7 @@ export async function replaceTree(
     }
     const puts: PutRequest[] = [];
     const newKeys = new Set<string>();
+    const legacy = await hasLegacyVersions(ctx.layout);
     let done = 0;
     await parallel(items, async ({ key, node }) => {
       if (node.type === "dir") {
@@ -73,7 +74,7 @@ export async function replaceTree(
         return;
       }
       newKeys.add(key);
-      const before = existing.get(key) ?? (await recreatedVersion(ctx.layout, key)) - 1;
+      const before = existing.get(key) ?? (await recreatedVersion(ctx.layout, key, legacy)) - 1;
       const version = Math.max(before, opts.versionFloor?.get(key) ?? 0) + 1;
       puts.push({ path: key, data: node.value, version });
       opts.onProgress?.(++done, values);

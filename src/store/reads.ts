@@ -53,11 +53,20 @@ export async function keyState(layout: Layout, key: string): Promise<KeyState> {
  * The version a key that does not exist now gets when it is set: one past what it
  * had when it was removed, so an old --if-version never matches a new incarnation.
  */
-export async function recreatedVersion(layout: Layout, key: string): Promise<number> {
+export async function recreatedVersion(layout: Layout, key: string, legacy = true): Promise<number> {
   const rec = await readJson<{ version?: number }>(layout.abs(layout.deletedRel(key)));
   if (rec && Number.isSafeInteger(rec.version)) return (rec.version as number) + 1;
-  const legacy = await readJson<{ version?: number }>(layout.legacyVersionFile(key));
-  return legacy && Number.isSafeInteger(legacy.version) ? (legacy.version as number) + 1 : 1;
+  if (!legacy) return 1;
+  const old = await readJson<{ version?: number }>(layout.legacyVersionFile(key));
+  return old && Number.isSafeInteger(old.version) ? (old.version as number) + 1 : 1;
+}
+
+/** Whether the config fs still has the version records of an earlier version (`.hfs/versions`). */
+export async function hasLegacyVersions(layout: Layout): Promise<boolean> {
+  return lstat(layout.abs(".hfs/versions")).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** For a conflict message: the first ancestor of `key` that is a value. */
