@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { ExitCode, HfsError } from "../src/errors.js";
+import { ExitCode, HfsError, isEio } from "../src/errors.js";
 import { VERSION } from "../src/version.js";
 import { registerCommands } from "./commands/index.js";
 
@@ -38,6 +38,26 @@ function fail(err: unknown): never {
   process.exit(ExitCode.error);
 }
 
-program.parseAsync(process.argv).then(() => {
-  process.exitCode ??= 0;
-}, fail);
+/**
+ * EIO from the config fs is how a file in split-brain answers: tell this node's
+ * daemon, which has split-brain looked for at once rather than at its next scrub.
+ * Best effort, a second at most: the error stands either way.
+ */
+async function reportEio(err: unknown): Promise<void> {
+  if (!isEio(err)) return;
+  try {
+    const { callDaemon } = await import("../src/daemon/control-client.js");
+    const { resolveStateDir, StatePaths } = await import("../src/node/state-dir.js");
+    const paths = new StatePaths(resolveStateDir(program.opts<{ stateDir?: string }>().stateDir));
+    await callDaemon(paths, "POST", "/v1/suspect", { what: process.argv.slice(2).join(" ") }, 1_000);
+  } catch {
+    // No daemon to tell.
+  }
+}
+
+program.parseAsync(process.argv).then(
+  () => {
+    process.exitCode ??= 0;
+  },
+  (err) => reportEio(err).finally(() => fail(err)),
+);

@@ -121,6 +121,8 @@ export class UnavailableError extends HfsError {
   constructor(
     readonly code: string,
     message: string,
+    /** The errno behind it, when a file operation failed (EIO is how split-brain shows). */
+    readonly errno?: string,
   ) {
     super(message);
   }
@@ -175,9 +177,15 @@ export function translateFsError(err: unknown, what: string): unknown {
     return new UnavailableError(
       "E_NO_QUORUM",
       `${what} failed with ${code}: no quorum or config fs unreachable; the outcome is unknown. Check 'hfs-config status', bring servers back, then read the key again before retrying.`,
+      code,
     );
   }
   return err;
+}
+
+/** EIO from the config fs: how a file in split-brain answers every read. */
+export function isEio(err: unknown): boolean {
+  return errnoCode(err) === "EIO" || (err instanceof UnavailableError && err.errno === "EIO");
 }
 
 function printable(s: string): string {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { StatusReport } from "../../src/daemon/peers.js";
-import { UnavailableError } from "../../src/errors.js";
 import { withSelf } from "../../src/members/members.js";
+import { healthExitCode, judgeHealth } from "../../src/plan/health.js";
 import { Context } from "../context.js";
 
 export function registerStatus(program: Command): void {
@@ -10,7 +10,10 @@ export function registerStatus(program: Command): void {
     .description(
       "show this node and the cluster: members, servers, markers, tombstones, mount, discrepancies, heals",
     )
-    .addHelpText("after", "\nExamples:\n  $ hfs-config status\n  $ hfs-config status --json | jq .generation")
+    .addHelpText(
+      "after",
+      "\nExit code, for health checks: 0 healthy; 1 degraded (a server down, heals pending, split-brain,\na mount that is not the marker list: each named); 5 unavailable (no quorum, not mounted, daemon\nunreachable). What cannot be known shows as unknown (null with --json), never as 0.\n\nExamples:\n  $ hfs-config status\n  $ hfs-config status --json | jq .generation\n  $ hfs-config status >/dev/null || echo unhealthy",
+    )
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
       const cfg = await ctx.config();
@@ -25,68 +28,85 @@ export function registerStatus(program: Command): void {
         withSelf(cfg.members, { name: cfg.name, address: cfg.address, statusPort: cfg.statusPort }).map(
           async (m) => {
             const r = m.name === cfg.name ? local : await fetch(m, 1500);
+            // What a member that does not answer is doing cannot be known: null, not false.
             return {
               name: m.name,
               address: m.address,
               answered: Boolean(r),
-              server: r?.server ?? false,
-              ready: r?.ready ?? false,
-              retired: r?.retired ?? false,
+              server: r ? r.server : null,
+              ready: r ? r.ready : null,
+              retired: r ? r.retired : null,
             };
           },
         ),
       );
       let generation = local?.generation ?? null;
+      let configFsPresent: boolean | undefined;
       if (cfg.engine === "dir") {
-        generation = (await (await ctx.store()).generation()).generation;
+        const store = await ctx.store();
+        try {
+          generation = (await store.generation()).generation;
+          configFsPresent = true;
+        } catch {
+          configFsPresent = false;
+        }
       }
+      const mounted = cfg.engine === "dir" ? null : local && local.mounted.length > 0 ? local.mounted : null;
+      const health = judgeHealth({
+        engine: cfg.engine,
+        daemonAnswered: Boolean(local),
+        configFsPresent,
+        ready: local?.ready,
+        mounted,
+        discrepancies: local?.discrepancies ?? [],
+      });
       const report = {
         node: cfg.name,
         engine: cfg.engine,
+        health,
         daemon: local ? "running" : "not answering",
-        ready: cfg.engine === "dir" ? true : (local?.ready ?? false),
+        ready: cfg.engine === "dir" ? configFsPresent === true : (local?.ready ?? null),
         configFs: configRoot(ctx.paths, cfg),
         stateDir: ctx.paths.dir,
-        server: local?.server ?? false,
-        retired: local?.retired ?? false,
+        server: local ? local.server : null,
+        retired: local ? local.retired : null,
         members,
-        markers: local?.markers ?? [],
-        tombstones: local?.tombstones ?? [],
-        mounted: local?.mounted ?? [],
-        discrepancies: local?.discrepancies ?? [],
-        pendingHeals: local?.pendingHeals ?? 0,
-        alive: local?.alive ?? [],
+        markers: local ? local.markers : null,
+        tombstones: local ? local.tombstones : null,
+        mounted,
+        discrepancies: local ? local.discrepancies : null,
+        pendingHeals: local ? local.pendingHeals : null,
+        alive: local ? local.alive : null,
         generation,
+        crawl: local?.crawl ?? null,
       };
+      const list = (xs: string[] | null | undefined, none: string) =>
+        xs === null || xs === undefined ? "unknown" : xs.join(", ") || none;
       ctx.out(report, (r) =>
         [
+          `health:        ${r.health.state.toUpperCase()}${r.health.reasons.length ? ` (${r.health.reasons.map((x) => x.kind).join(", ")})` : ""}`,
           `node:          ${r.node} (${r.engine} engine)${r.server ? ", server" : ""}${r.retired ? ", RETIRED" : ""}`,
           `daemon:        ${r.daemon}${r.daemon === "running" ? (r.ready ? ", ready" : ", NOT READY") : ""}`,
           `config fs:     ${r.configFs}`,
           `generation:    ${r.generation ?? "unknown"}`,
           ...(cfg.engine === "gluster"
             ? [
-                `servers:       ${r.markers.join(", ") || "none"} (markers)`,
-                `mounted:       ${r.mounted.join(", ") || "nothing"}`,
-                `tombstones:    ${r.tombstones.join(", ") || "none"}`,
-                `pending heals: ${r.pendingHeals}`,
+                `servers:       ${list(r.markers, "none")} (markers)`,
+                `mounted:       ${r.mounted === null ? (local ? "nothing" : "unknown") : r.mounted.join(", ")}`,
+                `tombstones:    ${list(r.tombstones, "none")}`,
+                `pending heals: ${r.pendingHeals ?? "unknown"}`,
               ]
             : []),
-          `alive daemons: ${r.alive.join(", ") || "none seen"}`,
+          `alive daemons: ${list(r.alive, "none seen")}`,
           "members:",
           ...r.members.map(
             (m) =>
               `  ${m.name.padEnd(12)} ${m.address.padEnd(16)} ${m.answered ? (m.server ? "server" : m.retired ? "retired" : "client") : "NOT ANSWERING"}${m.answered && !m.ready ? " (not ready)" : ""}`,
           ),
-          r.discrepancies.length ? "discrepancies:" : "discrepancies: none",
-          ...r.discrepancies.map((d) => `  ${d.kind}: ${d.detail}`),
+          r.health.reasons.length ? "problems:" : "problems:      none",
+          ...r.health.reasons.map((d) => `  ${d.kind}: ${d.detail}`),
         ].join("\n"),
       );
-      if (cfg.engine === "gluster" && !local) {
-        throw new UnavailableError(
-          "E_DAEMON_UNREACHABLE",
-          "this node's daemon does not answer; start it with 'hfs-config daemon'.",
-        );
-      }
+      process.exitCode = healthExitCode(health);
     });
 }

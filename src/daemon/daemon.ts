@@ -10,7 +10,7 @@ import {
 } from "../cluster/markers.js";
 import { ALIVE_DIR, type EphemeralHandle, ExpirySweeper, setAliveEntry } from "../coord/index.js";
 import { openStore } from "../engine/open.js";
-import { InvalidInputError, UnavailableError } from "../errors.js";
+import { InvalidInputError, isEio, UnavailableError } from "../errors.js";
 import { crawl } from "../heal/crawl.js";
 import { withSelf } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
@@ -52,7 +52,12 @@ export interface DaemonOptions {
   aliveTtlMs?: number;
   /** How long pending heals may stay without a new low before the daemon looks for split-brain. */
   stuckHealsMs?: number;
+  /** How often the resolver looks every entry up to find split-brain with nothing pending. */
+  scrubMs?: number;
 }
+
+/** How long one EIO keeps split-brain suspected, unless a search clears it sooner. */
+const SUSPECT_MS = 60_000;
 
 interface Known {
   markers: Marker[] | null;
@@ -75,6 +80,8 @@ export class Daemon {
   private mounted: string[] | null = null;
   private generation: number | null = null;
   private ready = false;
+  /** Clients' writes being committed now: a stopping daemon lets them finish before it unmounts. */
+  writesInFlight = 0;
   private aliveNames: string[] = [];
   /** The root the known markers were read through: a new mount reads them again. */
   private knownRoot: string | undefined;
@@ -96,6 +103,16 @@ export class Daemon {
   private creatingVolume = false;
   private crawlProgress: { entries: number; since: number } | null = null;
   private searching: Promise<void> | undefined;
+  private searchedAt: number | null = null;
+  private scrubbedAt: number | null = null;
+  private unresolvedSplitBrain: string[] = [];
+  private suspectedUntil = Number.NEGATIVE_INFINITY;
+  /** Wall-clock ms of this node's first EIO since it last stopped suspecting. */
+  private suspectedSinceWall: number | null = null;
+  private searchDoneWall: number | null = null;
+  /** When the reachable bricks were first seen holding different generations; null while they agree. */
+  private splitSince: number | null = null;
+  private mountProblemNow: string | null = null;
 
   constructor(
     readonly paths: StatePaths,
@@ -145,6 +162,9 @@ export class Daemon {
       this.queue.catch(() => {}),
       15_000,
     );
+    // Clients' writes already taken get their answer (acknowledged, or refused) before the mount goes.
+    const deadline = this.deps.clock.monotonic() + 15_000;
+    while (this.writesInFlight > 0 && this.deps.clock.monotonic() < deadline) await this.deps.clock.sleep(50);
     // Stopping must not wait on a config fs that may be gone: the entry expires by itself anyway.
     await withTimeout(this.alive?.close(), 5000);
     await withTimeout(this.sweeper?.stop(), 5000);
@@ -190,6 +210,8 @@ export class Daemon {
       alive: [],
       creatingVolume: this.creatingVolume,
       crawl: this.crawlProgress ? { ...this.crawlProgress } : null,
+      suspectsSplitBrain: this.suspectsSplitBrain,
+      splitBrainSearchedAt: this.searchDoneWall,
     };
   }
 
@@ -257,6 +279,8 @@ export class Daemon {
             volumeId: local.volumeId,
             brickGeneration: this.brickGeneration,
             creatingVolume: this.creatingVolume,
+            suspectsSplitBrain: this.suspectsSplitBrain,
+            splitBrainSearchedAt: this.searchDoneWall,
           };
         }
         return toAnswer(m.name, await this.deps.fetchStatus(m, timeout));
@@ -297,6 +321,7 @@ export class Daemon {
       this.generation = generation;
     } catch (err) {
       this.generation = null;
+      this.noteFsError(err, "reading the markers");
       this.log.log("warn", "cannot read the config fs; keeping the last known markers", {
         error: (err as Error).message,
       });
@@ -313,6 +338,12 @@ export class Daemon {
       this.pendingHeals = local.server ? await v.pendingHeals() : null;
     }
     this.lastAnswers = await this.collectAnswers(local);
+    // A search by any node that finished after this one began to suspect has looked into it.
+    const since = this.suspectedSinceWall;
+    if (since !== null && this.lastAnswers.some((a) => (a.splitBrainSearchedAt ?? 0) > since)) {
+      this.suspectedUntil = Number.NEGATIVE_INFINITY;
+      this.suspectedSinceWall = null;
+    }
     let mounted: string[] | null = null;
     if (!v) {
       mounted = [];
@@ -330,8 +361,18 @@ export class Daemon {
         await v.dropDeadMount(ms);
         this.promoted = false;
       }
+      this.mountProblemNow = ms && problem ? problem : null;
     }
     this.mounted = mounted;
+    const now = this.deps.clock.monotonic();
+    const gens = new Set(
+      this.lastAnswers
+        .filter((a) => a.answered && a.server && typeof a.brickGeneration === "number")
+        .map((a) => a.brickGeneration),
+    );
+    this.splitSince = gens.size > 1 ? (this.splitSince ?? now) : null;
+    const healthy =
+      this.server && !this.retired && (this.known.markers ?? []).every((m) => this.answered(m.name));
     return {
       self: local,
       answers: this.lastAnswers,
@@ -341,7 +382,19 @@ export class Daemon {
       mounted: mounted ?? (this.known.markers ? [] : null),
       volumeId: this.known.volume?.volumeId ?? local.volumeId,
       pendingHeals: this.pendingHeals ?? 0,
+      mountProblem: this.mountProblemNow,
+      generationSplitMs: this.splitSince === null ? 0 : now - this.splitSince,
+      splitBrain: {
+        suspectedHere: this.suspectsSplitBrain,
+        healsStuck: this.stuck.observe(now, this.pendingHeals ?? 0, healthy),
+        unresolved: this.unresolvedSplitBrain,
+        searchedAgoMs: this.searchedAt === null ? null : now - this.searchedAt,
+      },
     };
+  }
+
+  private answered(name: string): boolean {
+    return this.lastAnswers.some((a) => a.name === name && a.answered && a.server);
   }
 
   /** One observe-plan-apply round. */
@@ -371,43 +424,72 @@ export class Daemon {
     this.ready = plan.settled && this.mounted !== null && this.promoted;
     if (this.deps.volume) await this.superviseShd();
     if (this.ready) await this.afterReady();
-    if (this.deps.volume && this.ready) this.searchIfHealsStuck(plan);
+    if (this.ready && this.deps.volume) this.scrubIfDue(plan);
     return plan;
   }
 
   /**
    * Split-brain never heals by itself, and while it lasts the file answers EIO to
-   * everyone: when pending heals stop going down, the first marked server that
-   * answers looks for it through a repair mount and resolves it toward the
-   * consensus copy, as `repair` would, logging what it chose and why.
+   * everyone. A node that meets EIO on the store's files says so (its status answer
+   * carries it); the planner has the first marked server look for split-brain
+   * through a repair mount then, or when pending heals stop going down, and resolve
+   * it toward the consensus copy, as `repair` would, logging what it chose and why.
    */
-  private searchIfHealsStuck(plan: Plan): void {
-    const serversUp = (this.known.markers ?? [])
-      .filter((m) => this.lastAnswers.some((a) => a.name === m.name && a.answered && a.server))
-      .map((m) => m.name)
-      .sort();
-    const healthy =
-      this.server &&
-      !this.retired &&
-      serversUp[0] === this.cfg.name &&
-      !plan.discrepancies.some((d) => d.kind === "server-down" || d.kind === "no-quorum");
-    if (!this.stuck.observe(this.deps.clock.monotonic(), this.pendingHeals ?? 0, healthy) || this.searching)
-      return;
-    this.log.log("warn", "pending heals are not going down; looking for split-brain", {
-      pendingHeals: this.pendingHeals,
-    });
+  private startSplitBrainSearch(reason: string): void {
+    if (this.searching) return;
+    this.searchedAt = this.deps.clock.monotonic();
+    this.log.log("warn", "looking for split-brain", { reason, pendingHeals: this.pendingHeals });
     this.searching = this.exclusive(() => splitBrainPass(this, false))
       .then((r) => {
+        const resolved = new Set(r.resolved.map((x) => x.path));
+        this.unresolvedSplitBrain = r.found.map((e) => e.path).filter((p) => !resolved.has(p));
         this.log.log("info", "split-brain search done", {
           found: r.found.map((e) => `${e.path} (${e.kind})`),
           resolved: r.resolved.length,
         });
-        if (r.resolved.length > 0) this.stuck.resolved();
+        this.searchDoneWall = this.deps.clock.now();
+        if (r.resolved.length > 0 || r.found.length === 0) {
+          this.stuck.resolved();
+          // What was suspected was looked into: suspicion starts afresh from the next EIO.
+          this.suspectedUntil = Number.NEGATIVE_INFINITY;
+        }
       })
       .catch((err) => this.log.log("error", "split-brain search failed", { error: (err as Error).message }))
       .finally(() => {
         this.searching = undefined;
       });
+  }
+
+  /**
+   * A file in GFID split-brain with nothing pending is in no heal index: only a
+   * lookup of it answers EIO. So now and then (HFS_SCRUB_SECONDS, 15 minutes by
+   * default) the resolver looks everything up once; an EIO makes split-brain suspected.
+   */
+  private scrubIfDue(plan: Plan): void {
+    const now = this.deps.clock.monotonic();
+    const period = this.opts.scrubMs ?? 15 * 60_000;
+    const resolver = (this.known.markers ?? [])
+      .map((m) => m.name)
+      .filter((n) => this.answered(n))
+      .sort()[0];
+    if (resolver !== this.cfg.name || !plan.writable) return;
+    if (this.scrubbedAt !== null && now - this.scrubbedAt < period) return;
+    this.scrubbedAt = now;
+    void this.startHeal("scrub: every entry looked up once, to find any that answers EIO", true);
+  }
+
+  /** An error from the config fs: EIO means a file the store owns may be in split-brain. */
+  noteFsError(err: unknown, where: string): void {
+    if (!isEio(err)) return;
+    if (this.deps.clock.monotonic() >= this.suspectedUntil) {
+      this.log.log("warn", "EIO on the config fs; split-brain suspected", { where });
+      this.suspectedSinceWall = this.deps.clock.now();
+    }
+    this.suspectedUntil = this.deps.clock.monotonic() + SUSPECT_MS;
+  }
+
+  private get suspectsSplitBrain(): boolean {
+    return this.deps.clock.monotonic() < this.suspectedUntil;
   }
 
   private logDiscrepancies(plan: Plan): void {
@@ -472,6 +554,9 @@ export class Daemon {
         this.log.log("info", "adding a marker", { node: action.marker.name, reason: action.reason });
         await writeMarker(this.store, { ...action.marker, since: this.deps.clock.now() });
         return false;
+      case "search-split-brain":
+        this.startSplitBrainSearch(action.reason);
+        return false;
       case "heal":
         // A server's self-heal daemon (ours, or another server's on this host) works through the index;
         // crawling beside it only competes for its locks. A fresh brick is in no index: crawl for it.
@@ -498,9 +583,12 @@ export class Daemon {
             progress.entries = n;
           },
         });
-        if (r.errors.length)
+        if (r.errors.length) {
           this.log.log("warn", "heal crawl had errors", { entries: r.entries, errors: r.errors });
-        else this.log.log("info", "heal crawl done", { entries: r.entries });
+          // A GFID split-brain answers the crawl's lookup with EIO, even with nothing pending.
+          if (r.errors.some((e) => /\bEIO\b|input\/output error/i.test(e.error)))
+            this.noteFsError(Object.assign(new Error("EIO"), { code: "EIO" }), "crawling the config fs");
+        } else this.log.log("info", "heal crawl done", { entries: r.entries });
       } catch (err) {
         this.log.log("warn", "heal crawl failed", { error: (err as Error).message });
       } finally {
@@ -570,6 +658,7 @@ export class Daemon {
       this.sweeper = new ExpirySweeper(this.store, {
         clock: this.deps.clock,
         onError: (err) => {
+          this.noteFsError(err, "sweeping leases");
           const msg = (err as Error).message;
           if (msg !== this.lastSweepError)
             this.log.log("warn", "lease sweep skipped an unreadable lease", { error: msg });
@@ -590,6 +679,7 @@ export class Daemon {
         );
       } catch (err) {
         this.alive = undefined;
+        this.noteFsError(err, "writing the liveness entry");
         this.log.log("warn", "could not write the liveness entry", { error: (err as Error).message });
       }
     }

@@ -74,9 +74,20 @@ async function takeWrite(d: Daemon, b: Record<string, unknown>): Promise<unknown
     ...(b.ifVersion === undefined ? {} : { ifVersion: b.ifVersion as number }),
     ...(f === undefined ? {} : { fencing: { lock: f.lock as string, token: f.token as number } }),
   };
-  if (b.op === "rm") return d.store.rm(b.key, { ...opts, recursive: b.recursive === true });
-  if (typeof b.value !== "string") throw bad("value must be base64 text");
-  return d.store.set(b.key, Buffer.from(b.value, "base64"), opts);
+  if (b.op !== "rm" && typeof b.value !== "string") throw bad("value must be base64 text");
+  const key = b.key;
+  const value = b.op === "set" ? Buffer.from(b.value as string, "base64") : undefined;
+  d.writesInFlight++;
+  try {
+    return value === undefined
+      ? await d.store.rm(key, { ...opts, recursive: b.recursive === true })
+      : await d.store.set(key, value, opts);
+  } catch (err) {
+    d.noteFsError(err, "a client's write");
+    throw err;
+  } finally {
+    d.writesInFlight--;
+  }
 }
 
 /** The public endpoint every member queries: GET /v1/status, nothing else. */
@@ -111,6 +122,14 @@ export function controlHandler(
   const routes: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {
     "/v1/serve": () => serve(d),
     "/v1/write": (b) => takeWrite(d, b),
+    // A client met EIO reading the config fs: the same suspicion as the daemon's own.
+    "/v1/suspect": async (b) => {
+      d.noteFsError(
+        Object.assign(new Error("EIO"), { code: "EIO" }),
+        `a client reading ${String(b.what ?? "?")}`,
+      );
+      return {};
+    },
     "/v1/retire": (b) => {
       if (b.node !== undefined && typeof b.node !== "string")
         throw new HttpError(400, "E_BAD_REQUEST", "node must be a string");
@@ -190,10 +209,12 @@ export async function listenUnix(
   return srv;
 }
 
-export function closeServer(srv: Server | undefined): Promise<void> {
+/** Stops listening and closes every connection; with `drain`, connections in use are left to finish. */
+export function closeServer(srv: Server | undefined, opts: { drain?: boolean } = {}): Promise<void> {
   return new Promise((resolve) => {
     if (!srv) return resolve();
     srv.close(() => resolve());
-    srv.closeAllConnections?.();
+    if (opts.drain) srv.closeIdleConnections?.();
+    else srv.closeAllConnections?.();
   });
 }

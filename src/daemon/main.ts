@@ -49,7 +49,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
     paths,
     cfg,
     { proc: systemProc, clock: systemClock, fetchStatus: httpStatusFetcher(cfg.statusPort), logger, volume },
-    { tickMs: opts.tickMs, stuckHealsMs },
+    { tickMs: opts.tickMs, stuckHealsMs, scrubMs: secondsFromEnv("HFS_SCRUB_SECONDS", 1, 7 * 86_400) },
   );
   let http: Server | undefined;
   let control: Server | undefined;
@@ -70,8 +70,11 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
   const stop = () => {
     stopping ??= (async () => {
       await closeServer(http);
-      await closeServer(control);
+      // No new requests; those being answered (clients' writes) finish while the daemon stops.
+      const controlClosed = closeServer(control, { drain: true });
       await daemon.stop();
+      control?.closeAllConnections?.();
+      await controlClosed;
       await done.catch(() => {});
       await rm(controlSocket(paths), { force: true });
       await rm(paths.daemonPidFile, { force: true });
@@ -111,6 +114,20 @@ function stuckHealsFromEnv(): number | undefined {
     throw new InvalidInputError(
       "E_BAD_ENV",
       `HFS_STUCK_HEALS_SECONDS=${JSON.stringify(raw)} is not a number of seconds from 1 to 86400; unset it for the default 60.`,
+    );
+  }
+  return n * 1000;
+}
+
+/** A whole number of seconds from the environment, in ms; undefined when unset. */
+function secondsFromEnv(name: string, min: number, max: number): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new InvalidInputError(
+      "E_BAD_ENV",
+      `${name}=${JSON.stringify(raw)} is not a number of seconds from ${min} to ${max}; unset it for the default.`,
     );
   }
   return n * 1000;

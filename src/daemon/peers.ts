@@ -26,6 +26,10 @@ export interface StatusReport {
   creatingVolume?: boolean;
   /** A heal crawl in progress: entries looked up so far, since when (ms since the epoch). */
   crawl?: { entries: number; since: number } | null;
+  /** This node met EIO on a file the store owns lately: split-brain is suspected. */
+  suspectsSplitBrain?: boolean;
+  /** When (wall-clock ms) this node last finished a search for split-brain; null: never. */
+  splitBrainSearchedAt?: number | null;
 }
 
 export type StatusFetcher = (member: Member, timeoutMs: number) => Promise<StatusReport | undefined>;
@@ -73,6 +77,9 @@ export function toAnswer(name: string, report: StatusReport | undefined): Member
     server: report.server,
     retired: report.retired,
     ready: report.ready,
+    suspectsSplitBrain: report.suspectsSplitBrain === true,
+    splitBrainSearchedAt:
+      typeof report.splitBrainSearchedAt === "number" ? report.splitBrainSearchedAt : null,
     brick: report.brick,
     volumeId: report.volumeId,
     brickGeneration: report.brickGeneration,

@@ -1,5 +1,6 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { getxattr } from "../native/libc.js";
 
 export interface CrawlResult {
   entries: number;
@@ -7,8 +8,8 @@ export interface CrawlResult {
 }
 
 /**
- * Looks up every entry under `root` through a GlusterFS mount, so that AFR heals
- * each one it finds out of date (a lookup is what triggers a client-side heal).
+ * Looks up and reads every entry under `root` through a GlusterFS mount, so that
+ * AFR heals each one it finds out of date.
  *
  * `concurrency` lookups run at once. A returning brick misses whole directories of
  * entries, and `find -exec stat` looked them up one after another, which left the
@@ -43,6 +44,12 @@ export async function crawl(
     };
     const visit = async (path: string) => {
       const st = await lstat(path);
+      // The lookup alone does not make AFR heal an entry: a read of the inode does (its inode
+      // refresh finds the copies differ). The mount keeps attributes a second, so a stat may never
+      // reach AFR; an xattr read always does, whatever it finds.
+      await getxattr(path, "user.hfs").catch((err) => {
+        if ((err as NodeJS.ErrnoException).code !== "ENOTSUP") throw err;
+      });
       result.entries++;
       opts.onProgress?.(result.entries);
       if (!st.isDirectory()) return;

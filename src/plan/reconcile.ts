@@ -161,7 +161,9 @@ export function reconcile(obs: Observation): Plan {
     if (typeof g === "number") gens[m.name] = g;
   }
   const distinct = new Set(Object.values(gens));
-  if (distinct.size > 1) {
+  // Bricks differ for a moment after every write (the copies land one after another): only a
+  // difference that lasts says a brick is falling behind.
+  if (distinct.size > 1 && (obs.generationSplitMs ?? GENERATION_SPLIT_MS) >= GENERATION_SPLIT_MS) {
     const consensus = consensusGeneration(Object.values(gens));
     d.push({
       kind: "generation-split",
@@ -195,8 +197,51 @@ export function reconcile(obs: Observation): Plan {
     });
   }
 
+  if (obs.mountProblem) d.push({ kind: "mount-dead", detail: obs.mountProblem });
+
+  const sb = obs.splitBrain;
+  if (sb) {
+    const suspectedBy = [
+      ...(sb.suspectedHere ? [self.name] : []),
+      ...obs.answers
+        .filter((a) => a.answered && a.suspectsSplitBrain && a.name !== self.name)
+        .map((a) => a.name),
+    ].sort();
+    if (sb.unresolved.length > 0 || suspectedBy.length > 0) {
+      d.push({
+        kind: "split-brain",
+        paths: sb.unresolved,
+        suspectedBy,
+        detail:
+          sb.unresolved.length > 0
+            ? `in split-brain, not resolved yet: ${sb.unresolved.join(", ")}`
+            : `${suspectedBy.join(", ")} met EIO on the store's files: split-brain suspected`,
+      });
+    }
+    // One node looks: the first marked server that serves, so two never resolve the same entry.
+    const resolver = reachable.map((m) => m.name).sort()[0];
+    const wanted = suspectedBy.length > 0 || sb.healsStuck || sb.unresolved.length > 0;
+    const due = sb.searchedAgoMs === null || sb.searchedAgoMs >= SPLIT_BRAIN_SEARCH_MS;
+    if (wanted && due && resolver === self.name && settled && quorum && allReachable) {
+      actions.push({
+        type: "search-split-brain",
+        reason:
+          suspectedBy.length > 0
+            ? `${suspectedBy.join(", ")} met EIO on the store's files`
+            : sb.unresolved.length > 0
+              ? "split-brain found earlier is still there"
+              : "pending heals are not going down",
+      });
+    }
+  }
+
   return { discrepancies: d, actions, writable: settled && quorum && marked.length > 0, settled };
 }
+
+/** How long bricks may hold different generations before it counts as a discrepancy. */
+export const GENERATION_SPLIT_MS = 10_000;
+/** How long after one search for split-brain the next may start. */
+export const SPLIT_BRAIN_SEARCH_MS = 30_000;
 
 /** The majority generation among bricks; ties go to the highest. */
 export function consensusGeneration(gens: number[]): number {

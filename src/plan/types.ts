@@ -20,6 +20,10 @@ export interface MemberAnswer {
   tombstones?: string[] | undefined;
   /** The member's `serve` claims the creation of a new config volume. */
   creatingVolume?: boolean;
+  /** The member met EIO on a file the store owns lately: split-brain is suspected there. */
+  suspectsSplitBrain?: boolean;
+  /** When (wall-clock ms) the member last finished a search for split-brain; null: never. */
+  splitBrainSearchedAt?: number | null;
 }
 
 /** `.hfs/servers/<node>.json` */
@@ -57,6 +61,23 @@ export interface Observation {
   /** The cluster's volume id, from `.hfs/volume.json` or this node's own brick. */
   volumeId: string | null;
   pendingHeals?: number;
+  /** Why the mounted graph is dead (its client gone, or not answering), when it is. */
+  mountProblem?: string | null;
+  /** For how long the reachable bricks have held different generations, ms (0: they agree). */
+  generationSplitMs?: number;
+  splitBrain?: SplitBrainFacts;
+}
+
+/** What this node knows of split-brain: the planner decides whether to look for it. */
+export interface SplitBrainFacts {
+  /** This node met EIO on a file the store owns lately. */
+  suspectedHere: boolean;
+  /** Pending heals have not gone down for a while though every server answers (see StuckHeals). */
+  healsStuck: boolean;
+  /** Paths the last search found and could not resolve. */
+  unresolved: string[];
+  /** How long ago this node last searched; null: never. */
+  searchedAgoMs: number | null;
 }
 
 export interface MountTarget extends BrickAddress {
@@ -73,7 +94,9 @@ export type Discrepancy =
   | { kind: "mount-mismatch"; mounted: string[]; markers: string[]; detail: string }
   | { kind: "no-quorum"; reachable: string[]; marked: string[]; detail: string }
   | { kind: "generation-split"; generations: Record<string, number>; consensus: number; detail: string }
-  | { kind: "pending-heals"; count: number; detail: string };
+  | { kind: "pending-heals"; count: number; detail: string }
+  | { kind: "mount-dead"; detail: string }
+  | { kind: "split-brain"; paths: string[]; suspectedBy: string[]; detail: string };
 
 export type Action =
   | { type: "stop-local-brick"; reason: string }
@@ -85,7 +108,9 @@ export type Action =
    * `full`: a marked brick holds no generation at all (fresh, empty): no heal index names what it
    * lacks, so only a crawl from a node that reads a full brick fills it.
    */
-  | { type: "heal"; reason: string; full?: boolean };
+  | { type: "heal"; reason: string; full?: boolean }
+  /** Look for split-brain through a repair mount and resolve it toward the consensus copy. */
+  | { type: "search-split-brain"; reason: string };
 
 export interface Plan {
   discrepancies: Discrepancy[];

@@ -1,7 +1,7 @@
 import { constants, close as fsClose, open as fsOpen } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
-import { type HfsError, isErrno, UnavailableError } from "../errors.js";
+import { type HfsError, UnavailableError } from "../errors.js";
 import { failpoint } from "../failpoints.js";
 import {
   EMPTY_HEAD,

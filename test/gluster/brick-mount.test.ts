@@ -29,6 +29,7 @@ import {
   type VolfileServer,
   type VolfileTemplates,
 } from "../../src/gluster/volfile.js";
+import { crawl } from "../../src/heal/crawl.js";
 import { systemProc } from "../../src/proc.js";
 import { describeGluster, freePort, Started } from "../helpers/gluster.js";
 
@@ -212,9 +213,7 @@ describeGluster("gluster bricks and mounts (3 bricks on loopback)", () => {
     );
     const t0 = Date.now();
     await eventually("f2 healed onto node-c", 60_000, async () => {
-      await systemProc.run("find", [join(mountsDir(), "1"), "-exec", "stat", "{}", "+"], {
-        timeoutMs: 20_000,
-      });
+      await crawl(join(mountsDir(), "1"));
       return (await brickFile("node-c", "f2")) === "two" ? true : undefined;
     });
     console.log(`[gluster] heal by crawl took ${Date.now() - t0} ms`);
@@ -222,9 +221,7 @@ describeGluster("gluster bricks and mounts (3 bricks on loopback)", () => {
     expect(await brickFile("node-c", "f1")).toBe("one");
     // Once healed, no brick records pending heals any more.
     await eventually("heal indices empty", 30_000, async () => {
-      await systemProc.run("find", [join(mountsDir(), "1"), "-exec", "stat", "{}", "+"], {
-        timeoutMs: 20_000,
-      });
+      await crawl(join(mountsDir(), "1"));
       for (const s of servers) {
         const entries = await readdir(join(brickDir(s.name), ".glusterfs", "indices", "xattrop"));
         if (entries.some((e) => !e.startsWith("xattrop-"))) return undefined;
