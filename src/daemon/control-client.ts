@@ -1,5 +1,4 @@
 import { request } from "node:http";
-import { join } from "node:path";
 import {
   ConflictError,
   ExitCode,

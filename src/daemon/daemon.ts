@@ -15,7 +15,7 @@ import { crawl } from "../heal/crawl.js";
 import { withSelf } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
-import { reconcile } from "../plan/reconcile.js";
+import { GENERATION_SPLIT_MS, reconcile } from "../plan/reconcile.js";
 import type {
   Action,
   LocalState,
@@ -30,11 +30,17 @@ import { readHeadFile } from "../store/head.js";
 import { Layout } from "../store/layout.js";
 import type { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
+import { GenerationLag } from "./generation-lag.js";
 import type { LocalVolume, MountState } from "./local-volume.js";
 import type { Logger } from "./log.js";
 import { type StatusFetcher, type StatusReport, toAnswer } from "./peers.js";
 import { splitBrainPass } from "./repair.js";
 import { StuckHeals } from "./stuck-heals.js";
+
+/** How long the mount must count a brick down before status says so (a new graph connects in about a second). */
+const MOUNT_DOWN_MS = 3_000;
+/** How old the daemon's last look may be before status says it is stalled (a round takes well under a second). */
+const STALLED_LOOK_MS = 8_000;
 
 export interface DaemonDeps {
   proc: Proc;
@@ -110,8 +116,9 @@ export class Daemon {
   /** Wall-clock ms of this node's first EIO since it last stopped suspecting. */
   private suspectedSinceWall: number | null = null;
   private searchDoneWall: number | null = null;
-  /** When the reachable bricks were first seen holding different generations; null while they agree. */
+  /** Since when (minus the lag window) some brick has lagged behind the others; null while none does. */
   private splitSince: number | null = null;
+  private readonly lag = new GenerationLag(GENERATION_SPLIT_MS);
   private mountProblemNow: string | null = null;
 
   constructor(
@@ -140,6 +147,7 @@ export class Daemon {
       } catch (err) {
         this.log.log("error", "tick failed", { error: (err as Error).message });
       }
+      this.lookedAt = this.deps.clock.monotonic();
       if (this.stopped) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, this.opts.tickMs ?? 1000);
@@ -206,13 +214,36 @@ export class Daemon {
       pendingHeals: this.pendingHeals,
       markers: this.known.markers?.map((m) => m.name).sort() ?? null,
       tombstones: this.known.tombstones?.map((t) => t.name).sort() ?? null,
-      discrepancies: (this.lastPlan?.discrepancies ?? []).map((d) => ({ kind: d.kind, detail: d.detail })),
+      discrepancies: [
+        ...(this.lastPlan?.discrepancies ?? []).map((d) => ({ kind: d.kind, detail: d.detail })),
+        ...this.stalled(),
+      ],
       alive: [],
       creatingVolume: this.creatingVolume,
       crawl: this.crawlProgress ? { ...this.crawlProgress } : null,
       suspectsSplitBrain: this.suspectsSplitBrain,
       splitBrainSearchedAt: this.searchDoneWall,
     };
+  }
+
+  /** When the last round of observe-plan-apply ended (monotonic ms); null before the first. */
+  private lookedAt: number | null = null;
+
+  /**
+   * What status says when its last look is old: a round hangs on a call to the config
+   * fs or a brick (a stopped or cut-off server holds it for up to the ping-timeout), so
+   * what the last round saw may no longer be true. A heal crawl is a long round by design.
+   */
+  private stalled(): { kind: string; detail: string }[] {
+    if (this.lookedAt === null || this.stopped || this.crawlProgress) return [];
+    const ago = this.deps.clock.monotonic() - this.lookedAt;
+    if (ago < STALLED_LOOK_MS) return [];
+    return [
+      {
+        kind: "daemon-stalled",
+        detail: `the daemon's last look at the cluster is ${Math.round(ago / 1000)} s old: a call to the config fs or a brick hangs (a stopped or cut-off server?); what it saw last may be out of date`,
+      },
+    ];
   }
 
   /** The status answer with the live daemons as of the last generation read (no I/O: peers ask every second). */
@@ -354,6 +385,7 @@ export class Daemon {
       const problem = ms ? await v.mountProblem(ms) : "nothing is mounted";
       if (ms && !problem) {
         mounted = ms.servers.map((s) => s.name).sort();
+        this.noteReplicaView(await v.replicaView(ms));
         this.promoted = ms.promoted !== false;
         await this.readKnown(ms);
       } else if (ms) {
@@ -364,13 +396,13 @@ export class Daemon {
       this.mountProblemNow = ms && problem ? problem : null;
     }
     this.mounted = mounted;
+    const brickStopped = this.server && v ? await v.brickStopped() : false;
     const now = this.deps.clock.monotonic();
-    const gens = new Set(
-      this.lastAnswers
-        .filter((a) => a.answered && a.server && typeof a.brickGeneration === "number")
-        .map((a) => a.brickGeneration),
-    );
-    this.splitSince = gens.size > 1 ? (this.splitSince ?? now) : null;
+    const gens: Record<string, number> = {};
+    for (const a of this.lastAnswers)
+      if (a.answered && a.server && typeof a.brickGeneration === "number") gens[a.name] = a.brickGeneration;
+    this.splitSince =
+      this.lag.observe(now, gens).length > 0 ? (this.splitSince ?? now - GENERATION_SPLIT_MS) : null;
     const healthy =
       this.server && !this.retired && (this.known.markers ?? []).every((m) => this.answered(m.name));
     return {
@@ -384,6 +416,12 @@ export class Daemon {
       pendingHeals: this.pendingHeals ?? 0,
       mountProblem: this.mountProblemNow,
       generationSplitMs: this.splitSince === null ? 0 : now - this.splitSince,
+      mountDown: [
+        ...new Set([
+          ...(mounted ? this.mountDownFor(now, MOUNT_DOWN_MS) : []),
+          ...(brickStopped ? [this.cfg.name] : []),
+        ]),
+      ].sort(),
       splitBrain: {
         suspectedHere: this.suspectsSplitBrain,
         healsStuck: this.stuck.observe(now, this.pendingHeals ?? 0, healthy),
@@ -391,6 +429,30 @@ export class Daemon {
         searchedAgoMs: this.searchedAt === null ? null : now - this.searchedAt,
       },
     };
+  }
+
+  /** Since when the mount has counted each server down (a brick up again leaves the map). */
+  private downSince = new Map<string, number>();
+
+  private noteReplicaView(view: Record<string, boolean> | undefined): void {
+    const now = this.deps.clock.monotonic();
+    if (!view) {
+      this.downSince.clear();
+      return;
+    }
+    for (const [name, up] of Object.entries(view)) {
+      if (up) this.downSince.delete(name);
+      else if (!this.downSince.has(name)) this.downSince.set(name, now);
+    }
+    for (const name of [...this.downSince.keys()]) if (!(name in view)) this.downSince.delete(name);
+  }
+
+  /** Servers counted down for `ms` at least: a graph just mounted takes a moment to connect. */
+  private mountDownFor(now: number, ms: number): string[] {
+    return [...this.downSince.entries()]
+      .filter(([, t]) => now - t >= ms)
+      .map(([n]) => n)
+      .sort();
   }
 
   private answered(name: string): boolean {

@@ -21,6 +21,7 @@ import {
   switchMount,
   unmountVolume,
 } from "../gluster/mount.js";
+import { readReplicaView } from "../gluster/replica-view.js";
 import {
   renderClientVolfile,
   renderServerVolfile,
@@ -144,6 +145,19 @@ export class LocalVolume {
       );
     }
     return res.pid;
+  }
+
+  /**
+   * True when the brick process is stopped (SIGSTOP, a debugger): it keeps its socket,
+   * so peers connect and then wait, and an idle mount notices only at its next call.
+   */
+  async brickStopped(): Promise<boolean> {
+    const pid = await this.brickPid();
+    if (pid === undefined) return false;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "T" || state === "t";
   }
 
   async brickPid(): Promise<number | undefined> {
@@ -296,6 +310,11 @@ export class LocalVolume {
     const aside = `${this.paths.currentMount}.aside-${stamp}`;
     await rename(this.paths.currentMount, aside);
     return aside;
+  }
+
+  /** Which servers the mounted graph counts as up (see readReplicaView); undefined when unknown. */
+  replicaView(state: MountState): Promise<Record<string, boolean> | undefined> {
+    return readReplicaView(this.mountPointOf(state), this.cfg.volume);
   }
 
   private probe: { started: number; done: Promise<string | undefined> } | undefined;

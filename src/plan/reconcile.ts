@@ -198,6 +198,28 @@ export function reconcile(obs: Observation): Plan {
   }
 
   if (obs.mountProblem) d.push({ kind: "mount-dead", detail: obs.mountProblem });
+  // A brick that is stopped or hung still answers for its daemon: only the mount sees it gone.
+  for (const name of obs.mountDown ?? []) {
+    if (!reachable.some((m) => m.name === name)) continue;
+    d.push({
+      kind: "brick-unreachable",
+      node: name,
+      detail: `this node's mount cannot reach ${name}'s brick (stopped, hung or cut off) though its daemon answers; running degraded`,
+    });
+  }
+  const up = marked.filter((m) => !(obs.mountDown ?? []).includes(m.name));
+  const mountUp = up.length;
+  // AFR's quorum-type auto: a majority, or exactly half including the first server.
+  const mountQuorum =
+    mountUp * 2 > marked.length || (mountUp * 2 === marked.length && up[0]?.name === marked[0]?.name);
+  if (obs.mountDown?.length && !mountQuorum && quorum) {
+    d.push({
+      kind: "no-quorum",
+      reachable: up.map((m) => m.name),
+      marked: marked.map((m) => m.name),
+      detail: `this node's mount reaches only ${mountUp} of ${marked.length} servers; writes here fail until a majority answers it`,
+    });
+  }
 
   const sb = obs.splitBrain;
   if (sb) {
@@ -235,7 +257,13 @@ export function reconcile(obs: Observation): Plan {
     }
   }
 
-  return { discrepancies: d, actions, writable: settled && quorum && marked.length > 0, settled };
+  const mountWritable = !obs.mountDown?.length || mountQuorum;
+  return {
+    discrepancies: d,
+    actions,
+    writable: settled && quorum && mountWritable && marked.length > 0,
+    settled,
+  };
 }
 
 /** How long bricks may hold different generations before it counts as a discrepancy. */

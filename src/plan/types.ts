@@ -63,6 +63,8 @@ export interface Observation {
   pendingHeals?: number;
   /** Why the mounted graph is dead (its client gone, or not answering), when it is. */
   mountProblem?: string | null;
+  /** Marked servers this node's mount has counted down for a while (stopped, hung or cut off bricks). */
+  mountDown?: string[];
   /** For how long the reachable bricks have held different generations, ms (0: they agree). */
   generationSplitMs?: number;
   splitBrain?: SplitBrainFacts;
@@ -96,6 +98,7 @@ export type Discrepancy =
   | { kind: "generation-split"; generations: Record<string, number>; consensus: number; detail: string }
   | { kind: "pending-heals"; count: number; detail: string }
   | { kind: "mount-dead"; detail: string }
+  | { kind: "brick-unreachable"; node: string; detail: string }
   | { kind: "split-brain"; paths: string[]; suspectedBy: string[]; detail: string };
 
 export type Action =

@@ -285,7 +285,7 @@ describeGluster("startup reconciliation and repair on real GlusterFS", () => {
         );
       });
     const log = c.node("n1").log.join("\n");
-    expect(log).toMatch(/pending heals are not going down; looking for split-brain/);
+    expect(log).toMatch(/"msg":"looking for split-brain","reason":"pending heals are not going down"/);
     const line = c.node("n1").log.find((l) => /resolved split-brain.*sb\/auto/.test(l)) as string;
     const { chosen, why } = JSON.parse(line) as { chosen: string; why: string };
     expect(why).toMatch(/^tie between/);

@@ -65,6 +65,27 @@ describe("reconcile", () => {
       true,
     ],
     [
+      "a brick stopped or hung: its daemon answers, but the mount counts it down",
+      { mountDown: ["n3"] },
+      ["brick-unreachable:n3"],
+      [],
+      true,
+    ],
+    [
+      "the mount reaches only one of three servers: no quorum here, though every daemon answers",
+      { mountDown: ["n2", "n3"] },
+      ["brick-unreachable:n2", "brick-unreachable:n3", "no-quorum"],
+      [],
+      false,
+    ],
+    [
+      "a server the mount counts down that is down anyway is named once",
+      { answers: [up("n1"), up("n2"), down("n3")], mountDown: ["n3"] },
+      ["server-down:n3"],
+      [],
+      true,
+    ],
+    [
       "first mount from the servers that answered",
       { markers: null, tombstones: null, mounted: null, answers: [up("n1"), up("n2"), down("n3")] },
       [],
