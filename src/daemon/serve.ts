@@ -195,29 +195,48 @@ function mayCreateVolume(d: Daemon): boolean {
 /** Until this node mounts the marker list with its own brick in it and the brick holds the whole tree. */
 async function waitHealed(d: Daemon): Promise<void> {
   const v = d.requireGluster("serve");
+  // What the last look still waited for: a timeout names it, so an operator knows where to look.
+  let waiting = "the first look";
   await d.waitFor(
     async () => {
       const st = d.status();
-      if (!st.ready || !st.mounted.includes(d.cfg.name)) return false;
+      if (!st.ready || !st.mounted.includes(d.cfg.name)) {
+        waiting = `a mount that includes this brick (mounted [${st.mounted.join(", ")}], ready ${st.ready})`;
+        return false;
+      }
       await d.startHeal("a new brick joined", true);
       const pending = await v.pendingHeals();
       const brickGen = await v.brickGeneration();
-      const peersPending = d.answers.some(
-        (a) => a.answered && a.server && a.name !== d.cfg.name && (a.brickGeneration ?? -1) !== brickGen,
-      );
-      if (pending !== 0 || brickGen === null || brickGen !== st.generation || peersPending) return false;
+      const lagging = d.answers
+        .filter(
+          (a) => a.answered && a.server && a.name !== d.cfg.name && (a.brickGeneration ?? -1) !== brickGen,
+        )
+        .map((a) => `${a.name} at ${a.brickGeneration ?? "unknown"}`);
+      if (pending !== 0 || brickGen === null || brickGen !== st.generation || lagging.length > 0) {
+        waiting =
+          `pending heals ${pending ?? "unknown"}, this brick at generation ${brickGen ?? "unknown"} ` +
+          `of ${st.generation ?? "unknown"}` +
+          (lagging.length ? `, peers' bricks differ: ${lagging.join(", ")}` : "");
+        return false;
+      }
       // Head alone heals first (it is rewritten by every request): the brick also holds every key.
       const [onBrick, onMount] = await Promise.all([
         walkAll(new Layout(d.paths.brickDir), ""),
         d.store.pinned().then((l) => walkAll(l, "")),
       ]);
-      return onBrick.length === onMount.length && onBrick.every((k, i) => k === onMount[i]);
+      const brickSet = new Set(onBrick);
+      const missing = onMount.filter((k) => !brickSet.has(k));
+      if (missing.length > 0 || onBrick.length !== onMount.length) {
+        waiting = `keys not yet on this brick: ${missing.slice(0, 5).join(", ") || "(none)"}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""} (${onBrick.length} on the brick, ${onMount.length} on the mount)`;
+        return false;
+      }
+      return true;
     },
     HEAL_WAIT_MS,
     () =>
       new UnavailableError(
         "E_HEAL_TIMEOUT",
-        `this node serves, but its brick did not finish healing within ${HEAL_WAIT_MS / 1000}s. It keeps healing in the background; follow it with 'hfs-config status'.`,
+        `this node serves, but its brick did not finish healing within ${HEAL_WAIT_MS / 1000}s (still waiting for ${waiting}). It keeps healing in the background; follow it with 'hfs-config status'.`,
       ),
   );
 }
