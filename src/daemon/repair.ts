@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { readBrickGfids } from "../heal/brick-copies.js";
 import { mountRepairVolume, unmountRepairVolume } from "../heal/repair-mount.js";
 import {
   type Resolution,
@@ -113,6 +114,20 @@ export async function splitBrainPass(
           generations,
           volfilePath,
           mountLog: logFile,
+          brickGfids: async (rel) => {
+            const r = await readBrickGfids(deps, rel, {
+              volume: d.cfg.volume,
+              clientVolfileText: v.clientVolfile(volumeId, ms.servers),
+              nodes: ms.servers.map((s) => s.name),
+              workDir: join(d.paths.mountsDir, "repair-bricks"),
+            });
+            if (r.unread.size > 0)
+              d.deps.logger.log("warn", "some bricks' copies could not be read for split-brain", {
+                path: rel,
+                unread: Object.fromEntries(r.unread),
+              });
+            return r.gfids;
+          },
         });
         resolved.push(r);
         d.deps.logger.log("warn", "resolved split-brain", {

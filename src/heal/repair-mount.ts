@@ -28,6 +28,8 @@ export interface RepairMountOptions {
   volume: string;
   /** The client volfile as rendered for the serving mount; turned into the repair volfile here. */
   clientVolfileText: string;
+  /** Written as it is instead of the repair volfile (a one-brick volfile, see singleBrickVolfileText). */
+  volfileText?: string;
   /** Where the repair volfile is written (glfsheal uses the same file). */
   volfilePath: string;
   mountPoint: string;
@@ -64,7 +66,7 @@ export async function mountRepairVolume(deps: MountDeps, opts: RepairMountOption
       `${mountPoint} is already mounted: unmount it with 'umount ${mountPoint}' before mounting the repair volume there.`,
     );
   }
-  await writeFileAtomic(opts.volfilePath, repairVolfileText(opts.clientVolfileText));
+  await writeFileAtomic(opts.volfilePath, opts.volfileText ?? repairVolfileText(opts.clientVolfileText));
   await mkdir(mountPoint, { recursive: true });
   await mkdir(dirname(opts.logFile), { recursive: true });
   await mkdir(dirname(opts.pidFile), { recursive: true });

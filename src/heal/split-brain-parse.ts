@@ -228,6 +228,27 @@ export function repairVolfileText(clientVolfile: string): string {
   return withType;
 }
 
+/**
+ * A volfile of one brick alone: the `<volume>-client-<node>` section of a client
+ * volfile, and nothing above it. Mounted, it shows that brick's own copy of an
+ * entry (its gfid), which AFR cannot: in a GFID split-brain AFR logs only the first
+ * pair that differs, so three copies two of which agree look like a tie. Only for
+ * reading; a write through it would bypass replication.
+ */
+export function singleBrickVolfileText(clientVolfile: string, volume: string, node: string): string {
+  const name = `${volume}-client-${node}`;
+  const lines = clientVolfile.split("\n");
+  const start = lines.findIndex((l) => l.trim().split(/\s+/).join(" ") === `volume ${name}`);
+  const end = start < 0 ? -1 : lines.findIndex((l, i) => i > start && l.trim() === "end-volume");
+  if (start < 0 || end < 0) {
+    throw new InvalidInputError(
+      "E_VOLFILE_NO_CLIENT",
+      `the client volfile has no protocol/client section '${name}' for node ${node}: regenerate it with 'hfs-config volfile'.`,
+    );
+  }
+  return `# ${name} alone, to read that brick's own copies (hfs-config split-brain resolver).\n${lines.slice(start, end + 1).join("\n")}\n`;
+}
+
 /** Node name of a client xlator `<volume>-client-<node>`, or undefined for another name. */
 export function nodeOfClient(volume: string | undefined, client: string): string | undefined {
   if (volume !== undefined) {

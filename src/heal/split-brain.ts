@@ -78,8 +78,13 @@ export interface ResolveOptions {
   generations: Record<string, number>;
   /** The repair volfile (glfsheal uses it); needed for gfid and entry split-brain. */
   volfilePath?: string;
-  /** The mount's log; needed for gfid split-brain (it names each brick's gfid). */
+  /** The mount's log; names two bricks' gfids of a GFID split-brain (the first pair that differs). */
   mountLog?: string;
+  /**
+   * Every brick's own gfid of an entry (readBrickGfids). Without it only the log's
+   * pair is known, and a 2-against-1 GFID split-brain looks like a tie.
+   */
+  brickGfids?: (rel: string) => Promise<Map<string, string>>;
 }
 
 export interface Resolution {
@@ -179,7 +184,7 @@ async function gfidsFromLog(
   const mismatch = parseGfidMismatches(await readText(deps, mountLog)).get(key);
   for (const [client, gfid] of mismatch?.gfids ?? []) {
     const node = nodeOfClient(volume, client);
-    if (node !== undefined) out.set(node, gfid);
+    if (node !== undefined) out.set(node, gfid.toLowerCase());
   }
   return out;
 }
@@ -516,6 +521,8 @@ async function resolveGfidOrEntry(
     return { path: entry.path, kind: "gfid", chosen: undefined, why: "no longer in split-brain", copies: [] };
   }
   const gfids = await gfidsFromLog(deps, mp, rel, opts.volume, opts.mountLog);
+  // What each brick holds itself outweighs the log, which names one pair.
+  for (const [node, gfid] of (await opts.brickGfids?.(rel)) ?? []) gfids.set(node, gfid);
   if (gfids.size === 0) {
     throw notResolved(
       entry.path,

@@ -189,6 +189,11 @@ export class TestCluster {
     for (const pid of await this.glusterPids()) {
       await stopProcess({ proc: systemProc, clock: systemClock }, pid, { timeoutMs: 5_000 }).catch(() => {});
     }
+    if (process.env.HFS_KEEP_TEST_DIRS) {
+      // For a post-mortem: logs, volfiles and bricks stay where they were.
+      console.log(`[cluster] kept ${this.base} (HFS_KEEP_TEST_DIRS)`);
+      return;
+    }
     // A process that was just stopped may still be closing files in the tree: retry the removal briefly.
     for (let i = 0; ; i++) {
       try {

@@ -11,6 +11,7 @@ import {
   parseGlfshealInfo,
   parseSplitBrainStatus,
   repairVolfileText,
+  singleBrickVolfileText,
   statusKind,
 } from "../../src/heal/split-brain-parse.js";
 
@@ -144,6 +145,30 @@ describe("client volfile helpers", () => {
     expect(repairVolfileText(noOption)).toMatch(/type cluster\/replicate\n\s*option quorum-type none/);
     expect(() => repairVolfileText("volume x\n type debug/io-stats\nend-volume\n")).toThrow(
       /cluster\/replicate/,
+    );
+  });
+
+  it("singleBrickVolfileText keeps one protocol/client and nothing above it; an unknown node is an error", async () => {
+    const t = await loadVolfileTemplates();
+    const text = renderClientVolfile(t.client, {
+      volume: "cfg",
+      volumeId: "0f2c7a52-8d3e-4f7e-9a55-3c1f0b6a2d11",
+      servers: [
+        { name: "node-b", address: "10.0.0.2", port: 24008 },
+        { name: "node-a", address: "10.0.0.1", port: 24007 },
+      ],
+    });
+    const one = singleBrickVolfileText(text, "cfg", "node-b");
+    expect(parseClientVolfile(one)).toEqual([
+      { name: "cfg-client-node-b", host: "10.0.0.2", port: 24008, subvolume: "cfg-brick-node-b" },
+    ]);
+    expect(one).not.toMatch(/cluster\/replicate|debug\/io-stats|node-a/);
+    expect(one.trim().split("\n").at(-1)).toBe("end-volume");
+    expect(() => singleBrickVolfileText(text, "cfg", "node-c")).toThrow(
+      /no protocol\/client section 'cfg-client-node-c'/,
+    );
+    expect(() => singleBrickVolfileText(text, "other", "node-a")).toThrow(
+      /E_VOLFILE_NO_CLIENT|other-client-node-a/,
     );
   });
 
