@@ -27,10 +27,12 @@ import type {
 } from "../plan/types.js";
 import type { Proc } from "../proc.js";
 import { readHeadFile } from "../store/head.js";
+import { DEFAULT_JOURNAL_LIMIT } from "../store/journal.js";
 import { Layout } from "../store/layout.js";
 import type { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
 import { GenerationLag } from "./generation-lag.js";
+import { JournalPruner } from "./journal-pruner.js";
 import type { LocalVolume, MountState } from "./local-volume.js";
 import type { Logger } from "./log.js";
 import { type StatusFetcher, type StatusReport, toAnswer } from "./peers.js";
@@ -60,6 +62,8 @@ export interface DaemonOptions {
   stuckHealsMs?: number;
   /** How often the resolver looks every entry up to find split-brain with nothing pending. */
   scrubMs?: number;
+  /** Journal entries the sweeper node keeps on a mounted config fs (HFS_JOURNAL_LIMIT). */
+  journalLimit?: number;
 }
 
 /** How long one EIO keeps split-brain suspected, unless a search clears it sooner. */
@@ -119,6 +123,7 @@ export class Daemon {
   /** Since when (minus the lag window) some brick has lagged behind the others; null while none does. */
   private splitSince: number | null = null;
   private readonly lag = new GenerationLag(GENERATION_SPLIT_MS);
+  private readonly pruner: JournalPruner;
   private mountProblemNow: string | null = null;
 
   constructor(
@@ -129,6 +134,14 @@ export class Daemon {
   ) {
     this.store = openStore(paths, cfg);
     this.stuck = new StuckHeals({ stuckMs: opts.stuckHealsMs });
+    this.pruner = new JournalPruner(
+      this.store,
+      deps.clock,
+      opts.journalLimit ?? DEFAULT_JOURNAL_LIMIT,
+      (removed, below) => this.log.log("info", "pruned the journal", { below, removed }),
+      (err) =>
+        this.log.log("warn", "journal pruning failed; it is tried again later", { error: String(err) }),
+    );
   }
 
   private get log() {
@@ -176,6 +189,7 @@ export class Daemon {
     // Stopping must not wait on a config fs that may be gone: the entry expires by itself anyway.
     await withTimeout(this.alive?.close(), 5000);
     await withTimeout(this.sweeper?.stop(), 5000);
+    await withTimeout(this.pruner.stop(), 5000);
     if (this.deps.volume) {
       await this.deps.volume
         .stopShd()
@@ -730,6 +744,8 @@ export class Daemon {
       });
       this.sweeper.start();
     }
+    // The mount's writers never prune: the sweeper node does it for the cluster (the dir engine prunes inline).
+    if (this.sweeper && this.deps.volume) this.pruner.poke(this.generation);
     if ((!this.alive || this.alive.lost) && (this.cfg.engine === "dir" || this.lastPlan?.writable)) {
       try {
         await this.alive?.close();

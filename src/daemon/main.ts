@@ -49,7 +49,12 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
     paths,
     cfg,
     { proc: systemProc, clock: systemClock, fetchStatus: httpStatusFetcher(cfg.statusPort), logger, volume },
-    { tickMs: opts.tickMs, stuckHealsMs, scrubMs: secondsFromEnv("HFS_SCRUB_SECONDS", 1, 7 * 86_400) },
+    {
+      tickMs: opts.tickMs,
+      stuckHealsMs,
+      scrubMs: secondsFromEnv("HFS_SCRUB_SECONDS", 1, 7 * 86_400),
+      journalLimit: journalLimitFromEnv(),
+    },
   );
   let http: Server | undefined;
   let control: Server | undefined;
@@ -131,4 +136,21 @@ function secondsFromEnv(name: string, min: number, max: number): number | undefi
     );
   }
   return n * 1000;
+}
+
+/**
+ * HFS_JOURNAL_LIMIT: journal entries kept (default 10000). A watcher further behind
+ * than that gets exit 4 and reads the tree afresh.
+ */
+function journalLimitFromEnv(): number | undefined {
+  const raw = process.env.HFS_JOURNAL_LIMIT;
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 100 || n > 100_000_000) {
+    throw new InvalidInputError(
+      "E_BAD_ENV",
+      `HFS_JOURNAL_LIMIT=${JSON.stringify(raw)} is not a whole number of journal entries from 100 to 100000000; unset it for the default 10000.`,
+    );
+  }
+  return n;
 }
