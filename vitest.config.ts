@@ -21,7 +21,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "gluster",
-          include: ["test/gluster/**/*.test.ts"],
+          include: ["test/gluster/**/*.test.ts", "test/faults/**/*.test.ts"],
           fileParallelism: false,
           maxWorkers: 1,
           sequence: { groupOrder: 1 },

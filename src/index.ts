@@ -1,6 +1,18 @@
 /** The library scripts use to read and write configuration. */
 
 export { backup, restore } from "./backup/backup.js";
+export {
+  type AcquireOptions,
+  acquireLock,
+  type EphemeralHandle,
+  type EphemeralOptions,
+  type LockHandle,
+  listLocks,
+  setEphemeral,
+  type WatchEvent,
+  type WatchOptions,
+  watch,
+} from "./coord/index.js";
 export { openStore } from "./engine/open.js";
 export * from "./errors.js";
 export { replaceTree } from "./init/replace.js";

@@ -92,11 +92,13 @@ export async function* watch(
       while (last < head.generation) {
         const batch = await store.changes(last, head.generation);
         for (const rec of batch) {
+          // Stop only between generations: a watcher resuming with --since its last generation
+          // would otherwise never see the rest of the one it stopped in.
+          if (signal?.aborted && rec.generation !== last) return;
           if (rec.generation !== last && rec.generation !== last + 1)
             throw new JournalGapError(last, rec.generation);
           last = rec.generation;
           if (matchesPrefix(prefix, rec.key)) yield toEvent(rec);
-          if (signal?.aborted) return;
         }
         if (batch.length === 0) break;
       }

@@ -2,7 +2,7 @@ import { constants, close as fsClose, open as fsOpen } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { type HfsError, UnavailableError } from "../errors.js";
-import { failpoint } from "../failpoints.js";
+import { bugPlanted, failpoint } from "../failpoints.js";
 import {
   EMPTY_HEAD,
   type HeadRecord,
@@ -284,6 +284,10 @@ export class Committer {
       } catch (err) {
         await staging.discard();
         throw err;
+      }
+      if (!created && bugPlanted("bug.no-write-lock")) {
+        for (const p of planned) p.q.resolve({ result: p.plan.result, generation: ctx.generation });
+        return;
       }
       if (!created) {
         // Someone committed this generation first: finish it, then plan again from what it left.

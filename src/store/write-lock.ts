@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { isErrno, UnavailableError } from "../errors.js";
+import { bugPlanted } from "../failpoints.js";
 import { flockExclusive } from "../native/libc.js";
 
 /**
@@ -17,7 +18,6 @@ import { flockExclusive } from "../native/libc.js";
  * two writers that somehow both held it could not both commit one generation.
  */
 export class WriteLock {
-  private held = false;
   closed = false;
 
   private constructor(
@@ -38,6 +38,9 @@ export class WriteLock {
 
   /** Waits for the lock; E_LOCK_WAIT (exit 5) after `timeoutMs`, having taken nothing. */
   async lock(timeoutMs: number): Promise<void> {
+    if (bugPlanted("bug.no-write-lock")) {
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const wait = flockExclusive(this.fh.fd, this.path);
     try {
@@ -64,12 +67,10 @@ export class WriteLock {
     } finally {
       clearTimeout(timer);
     }
-    this.held = true;
   }
 
   /** Closing releases the lock too. Never throws; idempotent. */
   async close(): Promise<void> {
-    this.held = false;
     this.closed = true;
     await this.fh.close().catch(() => {});
   }
