@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { ExitCode, HfsError, isEio } from "../src/errors.js";
+import { ExitCode, HfsError, isEio, isErrno, PermissionError } from "../src/errors.js";
 import { VERSION } from "../src/version.js";
 import { registerCommands } from "./commands/index.js";
 
@@ -14,8 +14,11 @@ const program = new Command("hfs-config")
 
 registerCommands(program);
 
-function fail(err: unknown): never {
+function fail(raw: unknown): never {
   const json = process.argv.includes("--json");
+  const err = isErrno(raw, "EACCES", "EPERM")
+    ? new PermissionError((raw as NodeJS.ErrnoException).path, (raw as NodeJS.ErrnoException).code as string)
+    : raw;
   if (err instanceof CommanderError) {
     process.exit(err.exitCode === 0 ? 0 : ExitCode.usage);
   }

@@ -139,6 +139,17 @@ export class SetupError extends HfsError {
   }
 }
 
+/** The OS refused access (EACCES/EPERM): the state dir and the config fs are root's alone. */
+export class PermissionError extends HfsError {
+  readonly code = "E_PERMISSION";
+  readonly exitCode = ExitCode.error;
+  constructor(path: string | undefined, errno: string) {
+    super(
+      `permission denied (${errno})${path ? ` on ${path}` : ""}: a node's state dir, brick and config fs mount are readable by root only. Run the command as root (sudo hfs-config ...).`,
+    );
+  }
+}
+
 /** A stored file does not parse: the config fs or state dir was damaged or edited by hand. */
 export class CorruptError extends HfsError {
   readonly code = "E_CORRUPT";

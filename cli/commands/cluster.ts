@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import type { Command } from "commander";
 import type { StatusReport } from "../../src/daemon/peers.js";
 import type { RepairReport } from "../../src/daemon/repair.js";
@@ -99,7 +99,14 @@ export function registerCluster(program: Command): void {
       const { renderVolfileFor } = await import("../volfile.js");
       const { text, servers, source } = await renderVolfileFor(ctx.paths, cfg, Boolean(o.server));
       if (o.output) {
-        await writeFile(o.output, text, { mode: 0o600 });
+        // An existing file keeps its mode on open: narrow it before the volfile's contents go in.
+        const fh = await open(o.output, "w", 0o600);
+        try {
+          await fh.chmod(0o600);
+          await fh.writeFile(text);
+        } finally {
+          await fh.close();
+        }
         if (!ctx.json)
           process.stderr.write(`wrote ${o.output} (servers: ${servers.join(", ")}, from ${source})\n`);
         else ctx.out({ file: o.output, servers, source }, () => "");

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { rename, rm } from "node:fs/promises";
+import { chmod, rename, rm } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
 import { InvalidInputError } from "../errors.js";
 import { type ReplaceResult, replaceTree } from "../init/replace.js";
@@ -25,6 +25,8 @@ export async function backup(store: Store, file: string): Promise<{ file: string
     return await store.underLock(async (ctx) => {
       const generation = ctx.head.generation;
       await writeArchive(ctx.layout, tmp, { format: 2, generation, versions: await versionsOf(ctx.layout) });
+      // A backup holds every value, secrets included: root's alone, as the config fs is.
+      await chmod(tmp, 0o600);
       await rename(tmp, target);
       return { file: target, generation };
     });

@@ -20,7 +20,7 @@ export function jsonLogger(
       stream.write(line);
       if (file) {
         try {
-          appendFileSync(file, line);
+          appendFileSync(file, line, { mode: 0o600 });
         } catch {
           // A full or vanished log disk must not stop the daemon; stderr still has the line.
         }

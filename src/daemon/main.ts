@@ -5,6 +5,7 @@ import { InvalidInputError, SetupError } from "../errors.js";
 import { findGlusterBinaries } from "../gluster/binaries.js";
 import { loadVolfileTemplates } from "../gluster/volfile.js";
 import { readNodeConfig } from "../node/config.js";
+import { ensurePrivateDir } from "../node/private-dir.js";
 import type { StatePaths } from "../node/state-dir.js";
 import { systemProc } from "../proc.js";
 import { controlSocket } from "./control-client.js";
@@ -25,6 +26,8 @@ export interface RunningDaemon {
 export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } = {}): Promise<RunningDaemon> {
   const stuckHealsMs = stuckHealsFromEnv();
   const cfg = await readNodeConfig(paths);
+  // A state dir from before 0700 is narrowed here too: the brick and the mount live inside it.
+  await ensurePrivateDir(paths.dir);
   await mkdir(paths.runDir, { recursive: true });
   await claimPidFile(paths.daemonPidFile);
   const logger = jsonLogger(paths.daemonLog, cfg.name);

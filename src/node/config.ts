@@ -2,6 +2,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { ConflictError, CorruptError, isErrno, SetupError } from "../errors.js";
 import { writeFileAtomic } from "../local-file.js";
 import type { Member } from "../members/members.js";
+import { ensurePrivateDir } from "./private-dir.js";
 import type { StatePaths } from "./state-dir.js";
 
 export type EngineName = "gluster" | "dir";
@@ -73,7 +74,7 @@ export async function writeNodeConfig(
       `this node is already set up as ${existing.name} (${existing.engine} engine) in ${paths.dir}, with different settings. Pass --force to change them.`,
     );
   }
-  await mkdir(paths.dir, { recursive: true });
+  await ensurePrivateDir(paths.dir);
   await writeFileAtomic(paths.nodeFile, `${JSON.stringify(cfg, null, 2)}\n`);
   return existing ? "changed" : "created";
 }
