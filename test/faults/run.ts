@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { appendFileSync, createWriteStream } from "node:fs";
-import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { matchesPrefix } from "../../src/coord/watch.js";
 import { callDaemon } from "../../src/daemon/control-client.js";
@@ -234,13 +234,39 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
       }
     }
     const bricks = Object.fromEntries(names.map((n) => [n, c.brickDir(n)]));
-    const trees = await Promise.all(names.map((n) => snapshot(c.brickDir(n), (rel) => rel === ".glusterfs")));
-    const treeDiff: string[] = [];
-    const all = new Set(trees.flatMap((t) => Object.keys(t)));
-    for (const p of all) {
-      const got = trees.map((t) => t[p] ?? "-");
-      if (new Set(got).size > 1)
-        treeDiff.push(`${p}: ${names.map((n, i) => `${n}=${got[i]?.slice(0, 8)}`).join(" ")}`);
+    const compareBricks = async () => {
+      const trees = await Promise.all(
+        names.map((n) => snapshot(c.brickDir(n), (rel) => rel === ".glusterfs")),
+      );
+      const diff: string[] = [];
+      const all = new Set(trees.flatMap((t) => Object.keys(t)));
+      for (const p of all) {
+        const got = trees.map((t) => t[p] ?? "-");
+        if (new Set(got).size > 1)
+          diff.push(`${p}: ${names.map((n, i) => `${n}=${got[i]?.slice(0, 8)}`).join(" ")}`);
+      }
+      return { diff, afr: await afrProblems(bricks) };
+    };
+    // The daemons keep running (liveness entries, sweeps): a difference that a heal clears within a
+    // minute is the checker racing them; one that outlasts it while status says healthy is a finding.
+    let bricksNow = await compareBricks();
+    const firstDiff = bricksNow;
+    for (let i = 0; i < 12 && (bricksNow.diff.length > 0 || bricksNow.afr.length > 0); i++) {
+      await sleep(5_000);
+      bricksNow = await compareBricks();
+    }
+    const treeDiff = bricksNow.diff;
+    const indexes: Record<string, string[]> = {};
+    if (treeDiff.length > 0 || bricksNow.afr.length > 0) {
+      for (const n of names)
+        indexes[n] = await readdir(join(c.brickDir(n), ".glusterfs", "indices", "xattrop")).catch((e) => [
+          String(e),
+        ]);
+      say(`bricks still differ after a minute; heal indexes: ${JSON.stringify(indexes)}`);
+    } else if (firstDiff.diff.length > 0 || firstDiff.afr.length > 0) {
+      say(
+        `bricks differed at first and converged: ${[...firstDiff.diff, ...firstDiff.afr].slice(0, 5).join("; ")}`,
+      );
     }
 
     const reg = checkRegister(
@@ -265,7 +291,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
       ],
       journalHoles: facts.holes.map((g) => `generation ${g} missing from the journal`),
       brickTrees: treeDiff.slice(0, 50),
-      afr: (await afrProblems(bricks)).slice(0, 50),
+      afr: bricksNow.afr.slice(0, 50),
       lockOverlaps: lk.overlaps,
       lockTokenOrder: lk.tokenOrder,
       staleFenced: lk.staleFenced,
