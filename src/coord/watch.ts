@@ -3,7 +3,7 @@ import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import type { Clock } from "../clock.js";
 import { InvalidInputError } from "../errors.js";
 import { parsePrefix, RESERVED_DIR } from "../keys.js";
-import { JournalGapError } from "../store/journal.js";
+import { JournalGapError, JournalUnreadableError } from "../store/journal.js";
 import type { ChangeOp, ChangeRecord } from "../store/journal-types.js";
 import type { Layout } from "../store/layout.js";
 import type { Store } from "../store/store.js";
@@ -90,7 +90,13 @@ export async function* watch(
       behind = head.generation < last ? behind + 1 : 0;
       if (behind >= 3) throw new JournalGapError(last, head.generation);
       while (last < head.generation) {
-        const batch = await store.changes(last, head.generation);
+        const batch = await readUnreadableAgain(
+          () => store.changes(last, head.generation),
+          clock,
+          pollMs,
+          signal,
+        );
+        if (batch === undefined) return;
         for (const rec of batch) {
           // Stop only between generations: a watcher resuming with --since its last generation
           // would otherwise never see the rest of the one it stopped in.
@@ -112,6 +118,36 @@ export async function* watch(
     }
   } finally {
     await waker?.close();
+  }
+}
+
+/** How long a committed entry may stay unreadable before the watcher gives up with the error. */
+const UNREADABLE_GRACE_MS = 30_000;
+
+/**
+ * Reads again, every poll, while a committed entry cannot be read yet: on GlusterFS
+ * a brick that is healing can answer for a moment without it. Undefined when the
+ * signal stopped the wait.
+ */
+async function readUnreadableAgain<T>(
+  read: () => Promise<T>,
+  clock: Clock,
+  pollMs: number,
+  signal: AbortSignal | undefined,
+): Promise<T | undefined> {
+  const start = clock.monotonic();
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof JournalUnreadableError) || clock.monotonic() - start > UNREADABLE_GRACE_MS)
+        throw err;
+    }
+    try {
+      await clock.sleep(Math.max(pollMs, 100), signal);
+    } catch {
+      return undefined;
+    }
   }
 }
 

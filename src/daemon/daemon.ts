@@ -66,6 +66,9 @@ export interface DaemonOptions {
   journalLimit?: number;
 }
 
+/** How long after a change of the server list the resolver looks every entry up (every node has remounted by then). */
+const SCRUB_AFTER_CHANGE_MS = 20_000;
+
 /** How long one EIO keeps split-brain suspected, unless a search clears it sooner. */
 const SUSPECT_MS = 60_000;
 
@@ -115,6 +118,8 @@ export class Daemon {
   private searching: Promise<void> | undefined;
   private searchedAt: number | null = null;
   private scrubbedAt: number | null = null;
+  private scrubServers: string | undefined;
+  private scrubAfterChangeAt: number | null = null;
   private unresolvedSplitBrain: string[] = [];
   private suspectedUntil = Number.NEGATIVE_INFINITY;
   /** Wall-clock ms of this node's first EIO since it last stopped suspecting. */
@@ -544,13 +549,30 @@ export class Daemon {
   private scrubIfDue(plan: Plan): void {
     const now = this.deps.clock.monotonic();
     const period = this.opts.scrubMs ?? 15 * 60_000;
-    const resolver = (this.known.markers ?? [])
-      .map((m) => m.name)
-      .filter((n) => this.answered(n))
-      .sort()[0];
+    const marked = (this.known.markers ?? []).map((m) => m.name).sort();
+    // Around a change of the server list, a self-heal daemon or mount still running the old list
+    // can clear a file's heal-index entry (features/index judges by the xattrs an xattrop names,
+    // and the old graph does not name the new server) while the file still blames the new server:
+    // nothing would ever heal it, and status would count 0. A full lookup pass once every node
+    // runs the new list finds such files by their xattrs and heals them.
+    const servers = marked.join(",");
+    if (servers !== this.scrubServers) {
+      if (this.scrubServers !== undefined) this.scrubAfterChangeAt = now + SCRUB_AFTER_CHANGE_MS;
+      this.scrubServers = servers;
+    }
+    const resolver = marked.filter((n) => this.answered(n))[0];
     if (resolver !== this.cfg.name || !plan.writable) return;
-    if (this.scrubbedAt !== null && now - this.scrubbedAt < period) return;
+    const afterChange = this.scrubAfterChangeAt !== null && now >= this.scrubAfterChangeAt;
+    if (!afterChange && this.scrubbedAt !== null && now - this.scrubbedAt < period) return;
     this.scrubbedAt = now;
+    this.scrubAfterChangeAt = null;
+    if (afterChange) {
+      void this.startHeal(
+        "the server list changed: every entry looked up once, so AFR heals what the heal index lost",
+        true,
+      );
+      return;
+    }
     void this.startHeal("scrub: every entry looked up once, to find any that answers EIO", true);
   }
 

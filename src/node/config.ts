@@ -1,4 +1,4 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { ConflictError, CorruptError, isErrno, SetupError } from "../errors.js";
 import { writeFileAtomic } from "../local-file.js";
 import type { Member } from "../members/members.js";

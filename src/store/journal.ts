@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, rm } from "node:fs/promises";
-import { ConflictError, isErrno } from "../errors.js";
+import { ConflictError, isErrno, UnavailableError } from "../errors.js";
 import { type ChangeRecord, type JournalEntry, recordsOf } from "./journal-types.js";
 import { JOURNAL_BUCKET, type Layout } from "./layout.js";
 import { readReplaced } from "./read-replaced.js";
@@ -77,6 +77,16 @@ export class JournalGapError extends ConflictError {
   }
 }
 
+/** A committed entry that cannot be read now (missing or torn on the copy this mount reads). */
+export class JournalUnreadableError extends UnavailableError {
+  constructor(readonly generation: number) {
+    super(
+      "E_JOURNAL_UNREADABLE",
+      `journal entry ${generation} is committed but cannot be read through this mount now (a brick may still be healing it). Try again; if it lasts, check 'hfs-config status'.`,
+    );
+  }
+}
+
 const READ_AHEAD = 16;
 
 /**
@@ -91,8 +101,13 @@ export async function readChanges(layout: Layout, since: number, upTo: number): 
     for (const [i, e] of batch.entries()) {
       if (e === undefined || e === "torn") {
         // What came before is reported first; the caller's next read then starts at the gap.
-        if (out.length === 0) throw new JournalGapError(g + i - 1, await oldestEntry(layout, upTo));
-        return out;
+        if (out.length > 0) return out;
+        const oldest = await oldestEntry(layout, upTo);
+        // Below the oldest entry kept, it was pruned: a real gap. Above it, an entry that head
+        // already counts is not readable yet through this mount (a brick still healing it):
+        // worth reading again, never to be reported as lost.
+        if (g + i < oldest) throw new JournalGapError(g + i - 1, oldest);
+        throw new JournalUnreadableError(g + i);
       }
       out.push(...recordsOf(e));
     }
