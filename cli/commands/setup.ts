@@ -12,6 +12,7 @@ import {
   writeNodeConfig,
 } from "../../src/node/config.js";
 import { parseAddress, parseNodeName, parsePort } from "../../src/node/names.js";
+import { installSecret, readSecretFile } from "../../src/node/secret.js";
 import { systemProc } from "../../src/proc.js";
 import { Context } from "../context.js";
 
@@ -25,6 +26,7 @@ interface SetupOpts {
   engine: "gluster" | "dir";
   dir?: string;
   volume: string;
+  secretFile?: string;
   force?: boolean;
 }
 
@@ -47,6 +49,10 @@ export function registerSetup(program: Command): void {
     )
     .option("--dir <path>", "the config fs directory (dir engine)")
     .option("--volume <name>", "the config volume's name (gluster engine)", "hfs-config")
+    .option(
+      "--secret-file <file>",
+      "the cluster's volume secret (the same file on every node; 'openssl rand -hex 32'): bricks then admit only clients that log in with it",
+    )
     .option("--force", "change an existing node.json")
     .addHelpText(
       "after",
@@ -56,7 +62,12 @@ export function registerSetup(program: Command): void {
       const ctx = new Context(cmd);
       const cfg = await planConfig(o);
       if (cfg.engine === "dir") await mkdir(cfg.dir as string, { recursive: true });
+      // Checked before anything is written: a bad secret file changes nothing.
+      if (o.secretFile !== undefined && cfg.engine !== "gluster")
+        throw new InvalidInputError("E_USAGE", "--secret-file goes with the gluster engine only.");
+      const secret = o.secretFile === undefined ? undefined : await readSecretFile(o.secretFile);
       const outcome = await writeNodeConfig(ctx.paths, cfg, Boolean(o.force));
+      if (secret !== undefined) await installSecret(ctx.paths, secret);
       ctx.out(
         { outcome, stateDir: ctx.paths.dir, node: cfg },
         (r) => `${r.outcome} ${ctx.paths.nodeFile}: ${cfg.name} (${cfg.engine} engine)`,

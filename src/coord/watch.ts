@@ -81,14 +81,19 @@ export async function* watch(
   }
   let last = since ?? head0.generation;
   const waker = opts.fsEvents ? await FsWaker.start(store.layout) : undefined;
-  let behind = 0;
+  let behindSince: number | undefined;
   try {
     for (;;) {
       const head = await store.generation();
-      // Head below what we saw: once, a writer that lost its lock wrote it late (the journal has the
-      // truth); for good, the tree was replaced behind the store, and what we saw no longer exists.
-      behind = head.generation < last ? behind + 1 : 0;
-      if (behind >= 3) throw new JournalGapError(last, head.generation);
+      // Head below what we saw: for a moment, a copy read from a brick that is still being healed
+      // (seen under faults on GlusterFS: three polls in a row); for good, the tree was replaced
+      // behind the store, and what we saw no longer exists.
+      if (head.generation >= last) behindSince = undefined;
+      else {
+        behindSince ??= clock.monotonic();
+        if (clock.monotonic() - behindSince > BEHIND_GRACE_MS)
+          throw new JournalGapError(last, head.generation);
+      }
       while (last < head.generation) {
         const batch = await readUnreadableAgain(
           () => store.changes(last, head.generation),
@@ -120,6 +125,9 @@ export async function* watch(
     await waker?.close();
   }
 }
+
+/** How long head may read below what was seen before the watcher calls it a replaced tree. */
+const BEHIND_GRACE_MS = 30_000;
 
 /** How long a committed entry may stay unreadable before the watcher gives up with the error. */
 const UNREADABLE_GRACE_MS = 30_000;

@@ -562,7 +562,11 @@ export class Daemon {
     }
     const resolver = marked.filter((n) => this.answered(n))[0];
     if (resolver !== this.cfg.name || !plan.writable) return;
-    const afterChange = this.scrubAfterChangeAt !== null && now >= this.scrubAfterChangeAt;
+    // A lookup heals an entry only toward the bricks it reaches: wait until every one answers.
+    const whole = !plan.discrepancies.some((d) =>
+      ["server-down", "brick-unreachable", "no-quorum", "mount-dead", "mount-mismatch"].includes(d.kind),
+    );
+    const afterChange = this.scrubAfterChangeAt !== null && now >= this.scrubAfterChangeAt && whole;
     if (!afterChange && this.scrubbedAt !== null && now - this.scrubbedAt < period) return;
     this.scrubbedAt = now;
     this.scrubAfterChangeAt = null;

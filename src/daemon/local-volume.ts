@@ -26,6 +26,7 @@ import {
   renderClientVolfile,
   renderServerVolfile,
   renderShdVolfile,
+  type VolfileAuth,
   type VolfileTemplates,
 } from "../gluster/volfile.js";
 import { writeFileAtomic } from "../local-file.js";
@@ -43,6 +44,8 @@ export interface GlusterDeps {
   bins: GlusterBinaries;
   templates: VolfileTemplates;
   net?: Net;
+  /** The bricks' login (see volumeAuth); without it bricks admit the members' addresses. */
+  auth?: VolfileAuth;
 }
 
 /** `server.json` in the state dir: present while this node serves a brick. */
@@ -117,11 +120,17 @@ export class LocalVolume {
       node: this.cfg.name,
       brickDir: this.paths.brickDir,
       allowedAddresses: this.allowedAddresses(),
+      auth: this.deps.auth,
     });
   }
 
   clientVolfile(volumeId: string, servers: MountTarget[]): string {
-    return renderClientVolfile(this.deps.templates.client, { volume: this.cfg.volume, volumeId, servers });
+    return renderClientVolfile(this.deps.templates.client, {
+      volume: this.cfg.volume,
+      volumeId,
+      servers,
+      auth: this.deps.auth,
+    });
   }
 
   /** Creates or checks the brick dir for `volumeId` and starts glusterfsd; records that this node serves. */
@@ -437,6 +446,7 @@ export class LocalVolume {
       volume: this.cfg.volume,
       volumeId,
       servers: sorted,
+      auth: this.deps.auth,
     });
     const current = await readFile(this.shdVolfile, "utf8").catch(() => "");
     if (pid !== undefined && current === text) {

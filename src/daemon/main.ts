@@ -6,6 +6,7 @@ import { findGlusterBinaries } from "../gluster/binaries.js";
 import { loadVolfileTemplates } from "../gluster/volfile.js";
 import { readNodeConfig } from "../node/config.js";
 import { ensurePrivateDir } from "../node/private-dir.js";
+import { readSecret, volumeAuth } from "../node/secret.js";
 import type { StatePaths } from "../node/state-dir.js";
 import { systemProc } from "../proc.js";
 import { controlSocket } from "./control-client.js";
@@ -40,6 +41,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
         clock: systemClock,
         bins,
         templates: await loadVolfileTemplates(),
+        auth: volumeAuth(cfg.volume, await readSecret(paths)),
       });
       // Mounts left by a daemon that died are not trusted: the loop mounts afresh from the markers.
       await volume.unmountAll();

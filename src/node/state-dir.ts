@@ -45,6 +45,10 @@ export class StatePaths {
   get daemonPidFile() {
     return join(this.runDir, "daemon.pid");
   }
+  /** The cluster's volume secret (0600), when bricks require a login. */
+  get secretFile() {
+    return join(this.dir, "secret");
+  }
   get daemonLog() {
     return join(this.logDir, "daemon.log");
   }

@@ -33,7 +33,7 @@ export class TestCluster {
   /** `daemonEnv`: extra environment for every daemon this cluster starts. */
   static async create(
     names: string[],
-    opts: { extraMembers?: string; daemonEnv?: Record<string, string> } = {},
+    opts: { extraMembers?: string; daemonEnv?: Record<string, string>; setupArgs?: string[] } = {},
   ): Promise<TestCluster> {
     const t = await tempDir("hfs-gluster-");
     const c = new TestCluster(t.dir, t.cleanup, opts.daemonEnv ?? {});
@@ -62,6 +62,7 @@ export class TestCluster {
         String(n.brickPort),
         "--members",
         members,
+        ...(opts.setupArgs ?? []),
       ]);
       if (r.code !== 0) throw new Error(`setup ${n.name}: ${r.stderr}`);
     }

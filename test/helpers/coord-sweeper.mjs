@@ -8,6 +8,10 @@ const [root, node, pollRaw] = process.argv.slice(2);
 const store = new Store({ root, node });
 const sweeper = new ExpirySweeper(store, {
   pollMs: Number(pollRaw ?? 100),
+  // The daemon pokes its sweeper when the generation moves (new registrations); with nobody to
+  // poke this one, it reads the list of leases often instead, or a lease made after its last
+  // read would wait for the default 5 s relist.
+  relistMs: 250,
   onError: (err) => process.stderr.write(`sweeper: ${err?.message ?? err}\n`),
   onExpired: (e) => process.stdout.write(`${JSON.stringify(e)}\n`),
 });

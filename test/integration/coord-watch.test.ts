@@ -1,4 +1,4 @@
-import { rename } from "node:fs/promises";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { acquireLock, setEphemeral, type WatchEvent, watch } from "../../src/coord/index.js";
 import { InvalidInputError } from "../../src/errors.js";
@@ -139,6 +139,29 @@ describe("watch", () => {
     await rename(aside, path);
     await until("the rest of the events", async () => w.events.length === 4, 5_000);
     expect(w.events.map((e) => e.generation)).toEqual([head - 3, head - 2, head - 1, head]);
+    stop.abort();
+    expect(await w.done).toBeUndefined();
+  });
+
+  it("a head that reads older for a moment (a copy from a brick being healed) is no gap: the watcher goes on", async () => {
+    const a = cluster.node("a");
+    for (let i = 0; i < 3; i++) await a.set("k", String(i));
+    const layout = await a.pinned();
+    const headPath = layout.abs(".hfs/head");
+    const older = await readFile(headPath);
+    for (let i = 3; i < 6; i++) await a.set("k", String(i));
+    const newer = await readFile(headPath);
+    const head = (await a.generation()).generation;
+    const stop = new AbortController();
+    stops.push(stop);
+    const w = collect(watch(a, "", { since: head - 1, pollMs: 20, signal: stop.signal }));
+    await until("the last event", async () => w.events.length === 1, 5_000);
+    await writeFile(headPath, older);
+    await new Promise((r) => setTimeout(r, 300)); // fifteen polls see it behind
+    await writeFile(headPath, newer);
+    await a.set("k", "after");
+    await until("the event after", async () => w.events.length === 2, 5_000);
+    expect(w.events.map((e) => e.generation)).toEqual([head, head + 1]);
     stop.abort();
     expect(await w.done).toBeUndefined();
   });
