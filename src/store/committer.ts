@@ -72,6 +72,9 @@ interface Queued {
 }
 
 const MAX_BATCH = 64;
+/** How often, and how far apart, a torn entry is read again before it counts as its dead writer's. */
+const TORN_REREADS = 3;
+const TORN_REREAD_MS = 300;
 
 /**
  * Runs write requests: under the write lock, each planned from what it reads, then
@@ -379,9 +382,16 @@ export class Committer {
     }
     for (;;) {
       if (!probe) return head;
-      const g = head.generation + 1;
-      const e = await readEntry(layout, g);
+      const g: number = head.generation + 1;
+      let e: Awaited<ReturnType<typeof readEntry>> = await readEntry(layout, g);
       if (e === undefined) return head;
+      // A copy read from a brick still being healed can look torn for a moment; removing a whole
+      // entry that head had not yet counted would drop a committed request. Only one that stays
+      // torn is its dead writer's.
+      for (let i = 0; i < TORN_REREADS && e === "torn"; i++) {
+        await this.opts.clock.sleep(TORN_REREAD_MS);
+        e = (await readEntry(layout, g)) ?? "torn";
+      }
       if (e === "torn") {
         // Its writer died writing it, before carrying out anything: the generation is free again.
         await removeEntry(layout, g);

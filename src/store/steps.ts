@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { CorruptError, isErrno } from "../errors.js";
 import type { Step } from "./journal-types.js";
 import type { Layout } from "./layout.js";
@@ -170,6 +170,10 @@ async function applyOne(layout: Layout, generation: number, step: Step, redo: bo
       return;
     }
     case "rmtree": {
+      // Redone, it must not remove a tree written again since (the request's own removal
+      // happened, then a later one made it anew): any file there tagged with this generation
+      // or a later one says so.
+      if (redo && (await treeWrittenSince(layout.abs(step.path), generation))) return;
       const trash = layout.abs(step.trash);
       await rename(layout.abs(step.path), trash).catch((err) => {
         if (!isErrno(err, "ENOENT")) throw err;
@@ -181,6 +185,25 @@ async function applyOne(layout: Layout, generation: number, step: Step, redo: bo
       await mkdir(layout.abs(step.path), { recursive: true });
       return;
   }
+}
+
+/** True when some file under `dir` was written by `generation` or a later request. */
+async function treeWrittenSince(dir: string, generation: number): Promise<boolean> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if (isErrno(err, "ENOENT", "ENOTDIR")) return writtenSince(dir, generation);
+    throw err;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    const st = await lstat(p).catch(() => undefined);
+    if (st === undefined) continue;
+    if (st.isDirectory() ? await treeWrittenSince(p, generation) : await writtenSince(p, generation))
+      return true;
+  }
+  return false;
 }
 
 /** True when the file at `path` was written by `generation` or a later request. */
