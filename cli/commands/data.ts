@@ -1,8 +1,9 @@
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import type { Command } from "commander";
-import { InvalidInputError, isErrno } from "../../src/errors.js";
+import { maxValueBytesFromEnv } from "../../src/engine/open.js";
+import { InvalidInputError, isErrno, ValueTooLargeError } from "../../src/errors.js";
 import { parseKey } from "../../src/keys.js";
-import type { Store, Tree } from "../../src/store/store.js";
+import { DEFAULT_MAX_VALUE_BYTES, type Store, type Tree } from "../../src/store/store.js";
 import { Context } from "../context.js";
 import { fencing, wholeNumber } from "../parse.js";
 
@@ -67,7 +68,7 @@ export function registerData(program: Command): void {
       parseKey(key);
       if (o.ephemeral && o.ttl === undefined) throw usage("--ephemeral needs --ttl SECONDS.");
       if (o.ttl !== undefined && !o.ephemeral) throw usage("--ttl only goes with --ephemeral.");
-      const data = await readValue(value, o.file);
+      const data = await readValue(value, o.file, maxValueBytesFromEnv() ?? DEFAULT_MAX_VALUE_BYTES);
       const store = await ctx.store();
       if (o.ephemeral) {
         const { runEphemeral } = await import("./ephemeral.js");
@@ -136,26 +137,54 @@ function usage(msg: string): InvalidInputError {
   return new InvalidInputError("E_USAGE", msg);
 }
 
-async function readValue(value: string | undefined, file: string | undefined): Promise<Buffer> {
+/**
+ * The value to set, read at most one byte past the limit: `--file /dev/zero` or an
+ * endless stdin is refused at the limit (exit 2), not read into memory first.
+ */
+async function readValue(
+  value: string | undefined,
+  file: string | undefined,
+  limit: number,
+): Promise<Buffer> {
   if (file !== undefined && value !== undefined)
     throw usage("give the value either as an argument or with --file, not both.");
   if (file !== undefined) {
+    let stream: AsyncIterable<Buffer>;
     try {
-      return await readFile(file);
+      const fh = await open(file, "r");
+      stream = fh.createReadStream();
     } catch (err) {
       if (isErrno(err, "ENOENT", "EISDIR", "EACCES"))
         throw usage(`--file ${file}: ${(err as NodeJS.ErrnoException).code}; give a readable file.`);
       throw err;
     }
+    try {
+      return await readBounded(stream, limit);
+    } catch (err) {
+      if (isErrno(err, "EISDIR")) throw usage(`--file ${file}: EISDIR; give a readable file.`);
+      throw err;
+    }
   }
   if (value === undefined)
     throw usage("set needs a value: 'set KEY VALUE', 'set KEY --file F' or 'set KEY -' (stdin).");
-  if (value === "-") {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
+  if (value === "-") return readBounded(process.stdin as AsyncIterable<Buffer>, limit);
+  const data = Buffer.from(value);
+  if (data.byteLength > limit) throw new ValueTooLargeError(data.byteLength, limit);
+  return data;
+}
+
+async function readBounded(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of stream) {
+    size += c.byteLength;
+    if (size > limit) {
+      (stream as { destroy?: () => void }).destroy?.();
+      throw new ValueTooLargeError(size, limit);
+    }
+    chunks.push(c);
   }
-  return Buffer.from(value);
+  return Buffer.concat(chunks);
 }
 
 function decodeUtf8(buf: Buffer): string | undefined {

@@ -226,6 +226,22 @@ describe("bad input is refused with exit 2 and changes nothing", () => {
     expect(small.code).toBe(0);
   });
 
+  it("an endless value (--file /dev/zero, an endless stdin) is refused at the limit, not read whole", async () => {
+    const before = await snapshot(n.cfgDir);
+    const zero = await n.run(["set", "a/b", "--file", "/dev/zero"]);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/over the limit of 1048576 bytes/);
+    const stdin = await n.run(["set", "a/b", "-"], {
+      input: "x".repeat(11),
+      env: { HFS_MAX_VALUE_BYTES: "10" },
+    });
+    expect(stdin.code).toBe(2);
+    expect(stdin.stderr).toMatch(/over the limit of 10 bytes/);
+    const arg = await n.run(["set", "a/b", "x".repeat(11)], { env: { HFS_MAX_VALUE_BYTES: "10" } });
+    expect(arg.code).toBe(2);
+    expect(await snapshot(n.cfgDir)).toEqual(before);
+  });
+
   it("a malformed YAML init file, even with --force", async () => {
     const before = await snapshot(n.cfgDir);
     const bad = join(t.dir, "bad.yaml");
