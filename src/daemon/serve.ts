@@ -1,5 +1,6 @@
 import { retireServer, writeMarker } from "../cluster/markers.js";
 import { ConflictError, UnavailableError } from "../errors.js";
+import { markBrickEmpty } from "../heal/mark-new-brick.js";
 import { Layout } from "../store/layout.js";
 import { walkAll } from "../store/reads.js";
 import type { Daemon } from "./daemon.js";
@@ -197,12 +198,42 @@ async function waitHealed(d: Daemon): Promise<void> {
   const v = d.requireGluster("serve");
   // What the last look still waited for: a timeout names it, so an operator knows where to look.
   let waiting = "the first look";
+  let marked = false;
   await d.waitFor(
     async () => {
       const st = d.status();
       if (!st.ready || !st.mounted.includes(d.cfg.name)) {
         waiting = `a mount that includes this brick (mounted [${st.mounted.join(", ")}], ready ${st.ready})`;
         return false;
+      }
+      if (!marked) {
+        // A brick that joins is empty or behind: the root blamed for it, the self-heal daemon
+        // copies the whole tree (a lookup alone does not create what a fresh brick lacks).
+        const ms = await v.mountState();
+        const volumeId = d.knownState.volume?.volumeId;
+        marked = true;
+        if (ms && volumeId && ms.servers.length > 1) {
+          try {
+            await markBrickEmpty(
+              { proc: d.deps.proc, clock: d.deps.clock, bins: v.deps.bins },
+              {
+                volume: d.cfg.volume,
+                node: d.cfg.name,
+                clientVolfileText: v.clientVolfile(volumeId, ms.servers),
+                workDir: d.paths.mountsDir,
+              },
+            );
+            d.deps.logger.log("info", "marked this node's new brick for a full heal", { node: d.cfg.name });
+          } catch (err) {
+            d.deps.logger.log(
+              "warn",
+              "could not mark the new brick for a full heal; healing by lookups alone",
+              {
+                error: (err as Error).message,
+              },
+            );
+          }
+        }
       }
       await d.startHeal("a new brick joined", true);
       const pending = await v.pendingHeals();

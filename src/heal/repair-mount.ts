@@ -30,6 +30,8 @@ export interface RepairMountOptions {
   clientVolfileText: string;
   /** Written as it is instead of the repair volfile (a one-brick volfile, see singleBrickVolfileText). */
   volfileText?: string;
+  /** More glusterfs arguments (e.g. --client-pid=-6, which AFR's internal xattrs require). */
+  extraArgs?: string[];
   /** Where the repair volfile is written (glfsheal uses the same file). */
   volfilePath: string;
   mountPoint: string;
@@ -53,6 +55,7 @@ export function repairMountArgs(opts: RepairMountOptions): string[] {
     "--entry-timeout=0",
     "--negative-timeout=0",
     "--direct-io-mode=enable",
+    ...(opts.extraArgs ?? []),
     resolve(opts.mountPoint),
   ];
 }

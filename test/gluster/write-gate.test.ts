@@ -135,7 +135,10 @@ describeGluster("the write gate, mount supervision and a truthful status", () =>
     expect((await c.run("n3", ["set", "gate/x", "1"])).code).toBe(0);
     // n2 serves again (a fresh brick) for the cases below.
     const serve = await c.run("n2", ["serve"]);
+    if (serve.code !== 0) console.log(`[gate] serve failed; the bricks:\n${await brickDiagnosis(c)}`);
     expect(serve.code, serve.stderr).toBe(0);
+    // Its fresh brick was marked for a full heal, as glusterd marks a replaced brick.
+    expect(c.node("n2").log.join("\n")).toMatch(/marked this node's new brick for a full heal/);
     for (const n of NODES) await c.waitReady(n, NODES, 90_000);
   }, 300_000);
 
@@ -267,4 +270,28 @@ async function plant(brick: string, rel: string, content: string, gfid: string):
   const handle = join(brick, ".glusterfs", gfid.slice(0, 2), gfid.slice(2, 4), gfid);
   await mkdir(join(handle, ".."), { recursive: true });
   await systemProc.run("ln", [path, handle]);
+}
+
+/** What each brick holds of `.hfs/head` and its heal index: for a serve that never finished healing. */
+async function brickDiagnosis(c: TestCluster): Promise<string> {
+  const out: string[] = [];
+  for (const n of NODES) {
+    const head = join(c.brickDir(n), ".hfs", "head");
+    const attrs = await systemProc.run("getfattr", ["-d", "-m", ".", "-e", "hex", head]);
+    const size = await systemProc.run("stat", ["-c", "%s %i", head]);
+    const index = await systemProc.run("ls", [join(c.brickDir(n), ".glusterfs", "indices", "xattrop")]);
+    const root = await systemProc.run("getfattr", ["-d", "-m", "trusted.afr", "-e", "hex", c.brickDir(n)]);
+    const tree = await systemProc.run("ls", ["-a", c.brickDir(n), join(c.brickDir(n), ".hfs")]);
+    out.push(
+      `${n}: head ${size.stdout.trim() || size.stderr.trim()}\n${attrs.stdout.trim()}\nindex: ${index.stdout.trim().split("\n").join(" ")}\nroot: ${root.stdout.trim()}\ntree: ${(tree.stdout + tree.stderr).trim().split("\n").join(" ")}`,
+    );
+  }
+  for (const n of NODES)
+    out.push(
+      ...c
+        .node(n)
+        .log.filter((l) => /self-heal|heal crawl|healing/.test(l))
+        .slice(-8),
+    );
+  return out.join("\n");
 }
