@@ -133,7 +133,6 @@ async function serveClaimed(d: Daemon): Promise<ServeResult> {
         );
     }
     await v.startBrick(volume.volumeId);
-    await markJoiningBrick(d, volume.volumeId);
     return {
       node: self,
       volumeId: volume.volumeId,
@@ -194,52 +193,47 @@ function mayCreateVolume(d: Daemon): boolean {
   );
 }
 
-/**
- * Marks this node's brick for a full heal before its marker is written, through a
- * graph of the marked servers and this brick: every daemon restarts its self-heal
- * daemon when the marker appears, and a restarted one crawls the heal index at
- * once (marked after that, the root's entry waited for a crawl that did not come).
- * A lookup alone does not create what a fresh brick lacks. Failure is logged, not
- * fatal: healing by lookups may still do.
- */
-async function markJoiningBrick(d: Daemon, volumeId: string): Promise<void> {
-  const v = d.requireGluster("serve");
-  const servers = [
-    ...(d.knownState.markers ?? [])
-      .filter((m) => m.name !== d.cfg.name)
-      .map((m) => ({ name: m.name, address: m.address, port: m.port })),
-    v.brick,
-  ];
-  if (servers.length < 2) return;
-  try {
-    await markBrickEmpty(
-      { proc: d.deps.proc, clock: d.deps.clock, bins: v.deps.bins },
-      {
-        volume: d.cfg.volume,
-        node: d.cfg.name,
-        clientVolfileText: v.clientVolfile(volumeId, servers),
-        workDir: d.paths.mountsDir,
-      },
-    );
-    d.deps.logger.log("info", "marked this node's new brick for a full heal", { node: d.cfg.name });
-  } catch (err) {
-    d.deps.logger.log("warn", "could not mark the new brick for a full heal; healing by lookups alone", {
-      error: (err as Error).message,
-    });
-  }
-}
-
 /** Until this node mounts the marker list with its own brick in it and the brick holds the whole tree. */
 async function waitHealed(d: Daemon): Promise<void> {
   const v = d.requireGluster("serve");
   // What the last look still waited for: a timeout names it, so an operator knows where to look.
   let waiting = "the first look";
+  let marked = false;
   await d.waitFor(
     async () => {
       const st = d.status();
       if (!st.ready || !st.mounted.includes(d.cfg.name)) {
         waiting = `a mount that includes this brick (mounted [${st.mounted.join(", ")}], ready ${st.ready})`;
         return false;
+      }
+      if (!marked) {
+        // A brick that joins is empty or behind: the root blamed for it, the self-heal daemon
+        // copies the whole tree (a lookup alone does not create what a fresh brick lacks).
+        const ms = await v.mountState();
+        const volumeId = d.knownState.volume?.volumeId;
+        marked = true;
+        if (ms && volumeId && ms.servers.length > 1) {
+          try {
+            await markBrickEmpty(
+              { proc: d.deps.proc, clock: d.deps.clock, bins: v.deps.bins },
+              {
+                volume: d.cfg.volume,
+                node: d.cfg.name,
+                clientVolfileText: v.clientVolfile(volumeId, ms.servers),
+                workDir: d.paths.mountsDir,
+              },
+            );
+            d.deps.logger.log("info", "marked this node's new brick for a full heal", { node: d.cfg.name });
+          } catch (err) {
+            d.deps.logger.log(
+              "warn",
+              "could not mark the new brick for a full heal; healing by lookups alone",
+              {
+                error: (err as Error).message,
+              },
+            );
+          }
+        }
       }
       await d.startHeal("a new brick joined", true);
       const pending = await v.pendingHeals();
