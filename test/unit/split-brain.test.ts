@@ -122,17 +122,22 @@ describe("parseGlfshealInfo", () => {
   });
 });
 
+/** The client volfile of volume cfg on two servers, listed out of order. */
+async function twoServerClientVolfile(): Promise<string> {
+  const t = await loadVolfileTemplates();
+  return renderClientVolfile(t.client, {
+    volume: "cfg",
+    volumeId: "0f2c7a52-8d3e-4f7e-9a55-3c1f0b6a2d11",
+    servers: [
+      { name: "node-b", address: "10.0.0.2", port: 24008 },
+      { name: "node-a", address: "10.0.0.1", port: 24007 },
+    ],
+  });
+}
+
 describe("client volfile helpers", () => {
   it("parses protocol/client sections and makes the repair volfile (quorum-type none only)", async () => {
-    const t = await loadVolfileTemplates();
-    const text = renderClientVolfile(t.client, {
-      volume: "cfg",
-      volumeId: "0f2c7a52-8d3e-4f7e-9a55-3c1f0b6a2d11",
-      servers: [
-        { name: "node-b", address: "10.0.0.2", port: 24008 },
-        { name: "node-a", address: "10.0.0.1", port: 24007 },
-      ],
-    });
+    const text = await twoServerClientVolfile();
     expect(parseClientVolfile(text)).toEqual([
       { name: "cfg-client-node-a", host: "10.0.0.1", port: 24007, subvolume: "cfg-brick-node-a" },
       { name: "cfg-client-node-b", host: "10.0.0.2", port: 24008, subvolume: "cfg-brick-node-b" },
@@ -149,15 +154,7 @@ describe("client volfile helpers", () => {
   });
 
   it("singleBrickVolfileText keeps one protocol/client and nothing above it; an unknown node is an error", async () => {
-    const t = await loadVolfileTemplates();
-    const text = renderClientVolfile(t.client, {
-      volume: "cfg",
-      volumeId: "0f2c7a52-8d3e-4f7e-9a55-3c1f0b6a2d11",
-      servers: [
-        { name: "node-b", address: "10.0.0.2", port: 24008 },
-        { name: "node-a", address: "10.0.0.1", port: 24007 },
-      ],
-    });
+    const text = await twoServerClientVolfile();
     const one = singleBrickVolfileText(text, "cfg", "node-b");
     expect(parseClientVolfile(one)).toEqual([
       { name: "cfg-client-node-b", host: "10.0.0.2", port: 24008, subvolume: "cfg-brick-node-b" },
