@@ -167,8 +167,13 @@ export function controlHandler(
   };
 }
 
+/** What the status port answers while the daemon is still starting (before its first observation). */
+export function startingHandler(_req: IncomingMessage, res: ServerResponse): void {
+  send(res, 503, { error: { code: "E_STARTING", message: "the daemon is starting; ask again in a second" } });
+}
+
 export function listenTcp(
-  handler: ReturnType<typeof statusHandler>,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
   host: string,
   port: number,
 ): Promise<Server> {

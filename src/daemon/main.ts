@@ -11,7 +11,14 @@ import type { StatePaths } from "../node/state-dir.js";
 import { systemProc } from "../proc.js";
 import { controlSocket } from "./control-client.js";
 import { Daemon } from "./daemon.js";
-import { closeServer, controlHandler, listenTcp, listenUnix, statusHandler } from "./http.js";
+import {
+  closeServer,
+  controlHandler,
+  listenTcp,
+  listenUnix,
+  startingHandler,
+  statusHandler,
+} from "./http.js";
 import { LocalVolume } from "./local-volume.js";
 import { jsonLogger } from "./log.js";
 import { httpStatusFetcher } from "./peers.js";
@@ -32,6 +39,20 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
   await mkdir(paths.runDir, { recursive: true });
   await claimPidFile(paths.daemonPidFile);
   const logger = jsonLogger(paths.daemonLog, cfg.name);
+  // The status port is taken before anything else is touched: a daemon that cannot listen (another one
+  // holds the port) must leave the mounts and the brick it would otherwise reset alone.
+  let status: ReturnType<typeof statusHandler> | undefined;
+  let http: Server | undefined;
+  try {
+    http = await listenTcp(
+      (req, res) => (status ? status(req, res) : startingHandler(req, res)),
+      cfg.address,
+      cfg.statusPort,
+    );
+  } catch (err) {
+    await rm(paths.daemonPidFile, { force: true });
+    throw err;
+  }
   let volume: LocalVolume | undefined;
   try {
     if (cfg.engine === "gluster") {
@@ -47,6 +68,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       await volume.unmountAll();
     }
   } catch (err) {
+    await closeServer(http);
     await rm(paths.daemonPidFile, { force: true });
     throw err;
   }
@@ -61,10 +83,9 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       journalLimit: journalLimitFromEnv(),
     },
   );
-  let http: Server | undefined;
+  status = statusHandler(daemon);
   let control: Server | undefined;
   try {
-    http = await listenTcp(statusHandler(daemon), cfg.address, cfg.statusPort);
     control = await listenUnix(controlHandler(daemon, repairHandler(daemon)), controlSocket(paths));
   } catch (err) {
     await closeServer(http);

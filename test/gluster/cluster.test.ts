@@ -241,11 +241,23 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
   it("a daemon whose status port is taken fails with a clear error", async () => {
     const srv = createServer();
     const port = c.node("n3").statusPort;
+    const t0 = Date.now();
     await c.stopDaemon("n3");
+    const stopMs = Date.now() - t0;
     await new Promise<void>((r) => srv.listen({ host: "127.0.0.1", port }, () => r()));
     try {
       const child = c.startDaemon("n3");
-      const code = await new Promise<number | null>((r) => child.once("exit", r));
+      const exited = new Promise<number | null>((r) => child.once("exit", r));
+      const code = await Promise.race([exited, sleep(60_000).then(() => "still running" as const)]);
+      if (code === "still running") {
+        // This case hung rarely in CI with nothing to go on: say where the daemon stands, then stop it.
+        const wchan = await readFile(`/proc/${child.pid}/wchan`, "utf8").catch(() => "?");
+        child.kill("SIGKILL");
+        await exited;
+        throw new Error(
+          `the daemon did not exit in 60 s (old daemon's stop took ${stopMs} ms, wchan ${wchan}); its log:\n${c.node("n3").log.slice(-30).join("\n")}`,
+        );
+      }
       expect(code).toBe(1);
       expect(c.node("n3").log.join("\n")).toMatch(/status port \d+ on 127.0.0.1 is already in use/);
     } finally {
