@@ -47,14 +47,16 @@ for (let r = 0; r < runs; r++) {
   console.log(summarize(report).join("\n"));
   console.log(`kept in ${outDir} (${Math.round((Date.now() - t0) / 1000)} s)`);
   const c = report.counts;
+  const p = report.problems;
+  const n = (k: string) => (p[k] ?? []).length;
   const nFaults = Object.values(report.faults).reduce((a, b) => a + b, 0);
   rows.push(
-    `| ${seed} | ${Math.round(seconds / 60)} min | ${nFaults} | ${c.writesOk} / ${c.writesFailed} / ${c.writesUnknown} | ${c.locksHeld} | ${c.watchEvents} | ${bad ? "FAIL" : "all held"} |`,
+    `| ${seed} | ${Math.round(seconds / 60)} min | ${nFaults} | ${c.operations} | ${c.writesOk} | ${c.writesUnknown} | ${n("lost")} | ${n("duplicateVersions")} | ${n("lockOverlaps")} | ${n("afr") + n("brickTrees")} | ${n("watchGaps")} | ${bad ? "FAIL" : "all held"} |`,
   );
 }
 console.log(
-  "\n| seed | length | faults | writes ok / failed / unknown | locks held | watch events | checkers |",
+  "\n| seed | length | faults | operations | acknowledged | unknown | lost | duplicate versions | overlapping holders | split-brain / pending left | watch gaps | every checker |",
 );
-console.log("|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) console.log(r);
 process.exit(failed ? 1 : 0);

@@ -319,6 +319,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
       seconds: opts.seconds,
       problems,
       counts: {
+        operations: ops.length,
         writesOk: count((o) => (o.op === "cas" || o.op === "set") && o.outcome === "ok"),
         writesFailed: count((o) => (o.op === "cas" || o.op === "set") && o.outcome === "fail"),
         writesUnknown: count((o) => (o.op === "cas" || o.op === "set") && o.outcome === "unknown"),
