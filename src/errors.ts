@@ -150,6 +150,17 @@ export class PermissionError extends HfsError {
   }
 }
 
+/** node.json does not hold a node's identity: edited by hand, or written by something else. */
+export class NodeConfigError extends HfsError {
+  readonly code = "E_BAD_NODE_CONFIG";
+  readonly exitCode = ExitCode.error;
+  constructor(file: string, problem: string) {
+    super(
+      `${file}: ${problem}. Correct it by hand, or write it again with 'hfs-config setup --name NAME --address ADDR ... --force' (the same name and address the node had).`,
+    );
+  }
+}
+
 /** A stored file does not parse: the config fs or state dir was damaged or edited by hand. */
 export class CorruptError extends HfsError {
   readonly code = "E_CORRUPT";

@@ -107,7 +107,7 @@ async function planConfig(o: SetupOpts): Promise<NodeConfig> {
         );
       throw err;
     }
-    members = parseMembersFile(text, o.members);
+    members = parseMembersFile(text, o.members, statusPort);
     membersFrom = "file";
   } else if (o.membersFrom === "gluster") {
     const res = await systemProc.run("gluster", ["peer", "status"], { timeoutMs: 20_000 });

@@ -4,6 +4,7 @@ import { systemClock } from "../clock.js";
 import { InvalidInputError, SetupError } from "../errors.js";
 import { findGlusterBinaries } from "../gluster/binaries.js";
 import { loadVolfileTemplates } from "../gluster/volfile.js";
+import type { Member } from "../members/members.js";
 import { readNodeConfig } from "../node/config.js";
 import { ensurePrivateDir } from "../node/private-dir.js";
 import { readSecret, volumeAuth } from "../node/secret.js";
@@ -20,7 +21,7 @@ import {
   statusHandler,
 } from "./http.js";
 import { LocalVolume } from "./local-volume.js";
-import { jsonLogger } from "./log.js";
+import { jsonLogger, type Logger } from "./log.js";
 import { httpStatusFetcher } from "./peers.js";
 import { repairHandler } from "./repair.js";
 
@@ -75,7 +76,13 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
   const daemon = new Daemon(
     paths,
     cfg,
-    { proc: systemProc, clock: systemClock, fetchStatus: httpStatusFetcher(cfg.statusPort), logger, volume },
+    {
+      proc: systemProc,
+      clock: systemClock,
+      fetchStatus: httpStatusFetcher(cfg.statusPort, onceEach(logger)),
+      logger,
+      volume,
+    },
     {
       tickMs: opts.tickMs,
       stuckHealsMs,
@@ -113,6 +120,20 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
     return stopping;
   };
   return { daemon, stop, done };
+}
+
+/** Logs a peer's invalid answer once, not on every tick, until its problem changes. */
+function onceEach(logger: Logger): (member: Member, problem: string) => void {
+  const last = new Map<string, string>();
+  return (member, problem) => {
+    if (last.get(member.name) === problem) return;
+    last.set(member.name, problem);
+    logger.log("warn", "peer-answer-invalid", {
+      member: member.name,
+      problem,
+      detail: `what answers on ${member.address}'s status port is not an hfs-config status report; it counts as not answering. Check that port on ${member.name}.`,
+    });
+  };
 }
 
 async function claimPidFile(file: string): Promise<void> {

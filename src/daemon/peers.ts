@@ -1,6 +1,7 @@
 import { request } from "node:http";
 import type { Member } from "../members/members.js";
 import type { MemberAnswer } from "../plan/types.js";
+import { checkStatusReport } from "./status-schema.js";
 
 /** What GET /v1/status answers. */
 export interface StatusReport {
@@ -34,8 +35,14 @@ export interface StatusReport {
 
 export type StatusFetcher = (member: Member, timeoutMs: number) => Promise<StatusReport | undefined>;
 
-/** GET http://address:port/v1/status with a hard timeout; undefined when the member does not answer. */
-export function httpStatusFetcher(defaultPort: number): StatusFetcher {
+/**
+ * GET http://address:port/v1/status with a hard timeout; undefined when the member
+ * does not answer, or answers something that is not a status report (`onInvalid` hears what).
+ */
+export function httpStatusFetcher(
+  defaultPort: number,
+  onInvalid: (member: Member, problem: string) => void = () => {},
+): StatusFetcher {
   return (member, timeoutMs) =>
     new Promise((resolve) => {
       const req = request(
@@ -54,11 +61,17 @@ export function httpStatusFetcher(defaultPort: number): StatusFetcher {
             if (body.length > 1_000_000) req.destroy();
           });
           res.on("end", () => {
+            if (res.statusCode !== 200) return resolve(undefined);
+            let raw: unknown;
             try {
-              resolve(res.statusCode === 200 ? (JSON.parse(body) as StatusReport) : undefined);
+              raw = JSON.parse(body);
             } catch {
-              resolve(undefined);
+              onInvalid(member, "the answer is not JSON");
+              return resolve(undefined);
             }
+            const checked = checkStatusReport(raw);
+            if (!checked.ok) onInvalid(member, checked.problem);
+            resolve(checked.ok ? checked.report : undefined);
           });
           res.on("error", () => resolve(undefined));
         },

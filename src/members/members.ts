@@ -12,9 +12,15 @@ export interface Member {
  * Parses a members file: one member a line, `NAME ADDRESS[:STATUS_PORT]`, `#`
  * comments, IPv6 in brackets when a port follows (`[fd00::1]:24800`).
  */
-export function parseMembersFile(text: string, source = "members file"): Member[] {
+export function parseMembersFile(
+  text: string,
+  source: string,
+  /** The port of a member listed without one: the cluster's, which is this node's own. */
+  defaultStatusPort: number,
+): Member[] {
   const out: Member[] = [];
   const seen = new Map<string, number>();
+  const endpoints = new Map<string, { name: string; line: number }>();
   text.split(/\r?\n/).forEach((rawLine, i) => {
     const lineNo = i + 1;
     const line = rawLine.replace(/#.*$/, "").trim();
@@ -52,9 +58,33 @@ export function parseMembersFile(text: string, source = "members file"): Member[
     } catch (err) {
       fail((err as Error).message);
     }
+    // Two names on one address and port would be one daemon answering for both.
+    const at = endpoint(member, defaultStatusPort);
+    const other = endpoints.get(at);
+    if (other)
+      fail(
+        `${at} is already ${other.name}'s, on line ${other.line}; each member needs its own address or port`,
+      );
+    endpoints.set(at, { name, line: lineNo });
     out.push(member);
   });
   return out;
+}
+
+function endpoint(m: Member, defaultStatusPort: number): string {
+  const host = m.address.includes(":") ? `[${m.address.toLowerCase()}]` : m.address.toLowerCase();
+  return `${host}:${m.statusPort ?? defaultStatusPort}`;
+}
+
+/** The first address:port two members share, or undefined. */
+export function duplicateEndpoint(members: Member[], defaultStatusPort: number): string | undefined {
+  const seen = new Set<string>();
+  for (const m of members) {
+    const at = endpoint(m, defaultStatusPort);
+    if (seen.has(at)) return at;
+    seen.add(at);
+  }
+  return undefined;
 }
 
 /** The local node is always a member, with the address and port it was set up with. */

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
-import { ConflictError, CorruptError, isErrno, SetupError } from "../errors.js";
+import { ConflictError, isErrno, NodeConfigError, SetupError } from "../errors.js";
 import { writeFileAtomic } from "../local-file.js";
 import type { Member } from "../members/members.js";
+import { parseNodeConfig } from "./config-schema.js";
 import { ensurePrivateDir } from "./private-dir.js";
 import type { StatePaths } from "./state-dir.js";
 
@@ -38,15 +39,7 @@ export async function readNodeConfig(paths: StatePaths): Promise<NodeConfig> {
     }
     throw err;
   }
-  try {
-    const cfg = JSON.parse(text) as NodeConfig;
-    if (typeof cfg.name !== "string" || (cfg.engine !== "dir" && cfg.engine !== "gluster")) {
-      throw new Error("missing name or engine");
-    }
-    return { ...cfg, members: cfg.members ?? [] };
-  } catch (err) {
-    throw new CorruptError(paths.nodeFile, `${(err as Error).message}; run setup again with --force`);
-  }
+  return parseNodeConfig(text, paths.nodeFile);
 }
 
 export type SetupOutcome = "created" | "unchanged" | "changed";
@@ -65,9 +58,10 @@ export async function writeNodeConfig(
   try {
     existing = await readNodeConfig(paths);
   } catch (err) {
-    if (!(err instanceof SetupError)) throw err;
+    // A node.json that does not parse is what --force is for: it is written anew.
+    if (!(err instanceof SetupError) && !(err instanceof NodeConfigError && force)) throw err;
   }
-  if (existing && JSON.stringify(existing) === JSON.stringify(cfg)) return "unchanged";
+  if (existing && canonical(existing) === canonical(cfg)) return "unchanged";
   if (existing && !force) {
     throw new ConflictError(
       "E_ALREADY_SETUP",
@@ -77,4 +71,13 @@ export async function writeNodeConfig(
   await ensurePrivateDir(paths.dir);
   await writeFileAtomic(paths.nodeFile, `${JSON.stringify(cfg, null, 2)}\n`);
   return existing ? "changed" : "created";
+}
+
+/** JSON with keys sorted at every level: two configs that say the same compare equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }

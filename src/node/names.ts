@@ -2,8 +2,12 @@ import { InvalidInputError } from "../errors.js";
 
 const NODE_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
+export function isNodeName(raw: string): boolean {
+  return NODE_NAME.test(raw) && raw.length <= 63;
+}
+
 export function parseNodeName(raw: string, what = "node name"): string {
-  if (!NODE_NAME.test(raw) || raw.length > 63) {
+  if (!isNodeName(raw)) {
     throw new InvalidInputError(
       "E_BAD_NAME",
       `invalid ${what} ${JSON.stringify(raw)}: use lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters (e.g. n1, store-a).`,
@@ -24,12 +28,16 @@ export function parsePort(raw: string | number, what: string): number {
 }
 
 /** An IPv4 address, a bracket-less IPv6 address or a hostname. */
-export function parseAddress(raw: string, what = "address"): string {
+export function isAddress(raw: string): boolean {
   const ok =
     /^(\d{1,3})(\.\d{1,3}){3}$/.test(raw) ||
     (/^[0-9a-fA-F:]+$/.test(raw) && raw.includes(":")) ||
     /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(raw);
-  if (!ok || raw.length > 253) {
+  return ok && raw.length <= 253;
+}
+
+export function parseAddress(raw: string, what = "address"): string {
+  if (!isAddress(raw)) {
     throw new InvalidInputError(
       "E_BAD_ADDRESS",
       `invalid ${what} ${JSON.stringify(raw)}: give an IPv4 or IPv6 address or a hostname (e.g. 10.0.0.5, node1.example).`,

@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dirNode, hfs, tempDir } from "../helpers/cli.js";
@@ -108,6 +108,48 @@ describe("a newcomer's tour on the dir engine", () => {
     const r = await hfs(join(t.dir, "none"), ["get", "a"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not set up.*hfs-config setup/);
+  });
+
+  it("a hand-edited node.json with a wrong type: the field named, no stack trace; setup --force mends it", async () => {
+    const n = await dirNode(t.dir);
+    const file = join(n.state, "node.json");
+    const cfg = JSON.parse(await readFile(file, "utf8"));
+    await writeFile(file, JSON.stringify({ ...cfg, statusPort: "24800" }));
+    for (const args of [["get", "a"], ["status"]]) {
+      const r = await n.run(args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr).toMatch(
+        /node.json: field 'statusPort' must be a TCP port number, but it holds "24800"/,
+      );
+      expect(r.stderr).not.toMatch(/ at .*\.js:\d+/);
+    }
+    const again = await n.run([
+      "setup",
+      "--name",
+      "n1",
+      "--address",
+      "127.0.0.1",
+      "--engine",
+      "dir",
+      "--dir",
+      n.cfgDir,
+    ]);
+    expect(again.code, again.stderr).toBe(1);
+    expect(again.stderr).toMatch(/field 'statusPort'/);
+    const forced = await n.run([
+      "setup",
+      "--name",
+      "n1",
+      "--address",
+      "127.0.0.1",
+      "--engine",
+      "dir",
+      "--dir",
+      n.cfgDir,
+      "--force",
+    ]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect((await n.run(["set", "a", "1"])).code).toBe(0);
   });
 
   it("setup is idempotent and needs --force to change", async () => {

@@ -23,7 +23,7 @@ describe("parseMembersFile", () => {
     ],
     ["# nothing\n", []],
   ])("%j", (text, want) => {
-    expect(parseMembersFile(text)).toEqual(want);
+    expect(parseMembersFile(text, "m.txt", 24800)).toEqual(want);
   });
 
   it.each([
@@ -34,9 +34,17 @@ describe("parseMembersFile", () => {
     ["n1 10.0.0.1:99999\n", /invalid status port/],
     ["n1 10.0.0.1:x\n", /invalid status port/],
     ["n1 bad_host!\n", /invalid member address/],
+    ["n1 10.0.0.1\nn2 10.0.0.1\n", /line 2: 10.0.0.1:24800 is already n1's, on line 1/],
+    ["n1 10.0.0.1:24800\nn2 10.0.0.1\n", /line 2: 10.0.0.1:24800 is already n1's/],
+    ["n1 Host.Example\nn2 host.example:24800\n", /line 2: host.example:24800 is already n1's/],
+    ["n1 [FD00::1]:7000\nn2 [fd00::1]:7000\n", /line 2: \[fd00::1\]:7000 is already n1's/],
   ])("refuses %j", (text, problem) => {
-    expect(() => parseMembersFile(text, "m.txt")).toThrow(problem);
-    expect(() => parseMembersFile(text, "m.txt")).toThrow(/NAME ADDRESS\[:STATUS_PORT\]/);
+    expect(() => parseMembersFile(text, "m.txt", 24800)).toThrow(problem);
+    expect(() => parseMembersFile(text, "m.txt", 24800)).toThrow(/NAME ADDRESS\[:STATUS_PORT\]/);
+  });
+
+  it("lets two members share an address on different ports", () => {
+    expect(parseMembersFile("n1 10.0.0.1:7000\nn2 10.0.0.1:7001\n", "m.txt", 24800)).toHaveLength(2);
   });
 
   it("always includes the local node", () => {
