@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerCluster } from "./cluster.js";
 import { registerCoord } from "./coord.js";
 import { registerData } from "./data.js";
+import { registerService } from "./service.js";
 import { registerSetup } from "./setup.js";
 import { registerStatus } from "./status.js";
 import { registerTree } from "./tree.js";
@@ -13,4 +14,5 @@ export function registerCommands(program: Command): void {
   registerStatus(program);
   registerCluster(program);
   registerCoord(program);
+  registerService(program);
 }

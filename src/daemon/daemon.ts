@@ -18,6 +18,7 @@ import type { StatePaths } from "../node/state-dir.js";
 import { GENERATION_SPLIT_MS, reconcile } from "../plan/reconcile.js";
 import type {
   Action,
+  Discrepancy,
   LocalState,
   Marker,
   MemberAnswer,
@@ -31,6 +32,7 @@ import { DEFAULT_JOURNAL_LIMIT } from "../store/journal.js";
 import { Layout } from "../store/layout.js";
 import type { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
+import { discrepancyChanges } from "./discrepancy-log.js";
 import { GenerationLag } from "./generation-lag.js";
 import { JournalPruner } from "./journal-pruner.js";
 import type { LocalVolume, MountState } from "./local-volume.js";
@@ -51,6 +53,8 @@ export interface DaemonDeps {
   logger: Logger;
   /** The gluster engine's brick and mount; absent for the dir engine. */
   volume?: LocalVolume;
+  /** Hears each round's plan and whether the node is ready (systemd's readiness is sent from it). */
+  onTicked?: (plan: Plan, ready: boolean) => void;
 }
 
 export interface DaemonOptions {
@@ -110,7 +114,7 @@ export class Daemon {
   private healing: Promise<void> | undefined;
   private lastHealAt = Number.NEGATIVE_INFINITY;
   private wake: (() => void) | undefined;
-  private lastDiscrepancyText = "";
+  private openDiscrepancies = new Map<string, Discrepancy>();
   private lastSweepError = "";
   private stuck: StuckHeals;
   private creatingVolume = false;
@@ -161,7 +165,8 @@ export class Daemon {
     });
     while (!this.stopped) {
       try {
-        await this.exclusive(() => this.tick());
+        const plan = await this.exclusive(() => this.tick());
+        this.deps.onTicked?.(plan, this.ready);
       } catch (err) {
         this.log.log("error", "tick failed", { error: (err as Error).message });
       }
@@ -595,11 +600,10 @@ export class Daemon {
   }
 
   private logDiscrepancies(plan: Plan): void {
-    const text = JSON.stringify(plan.discrepancies.map((d) => d.detail));
-    if (text === this.lastDiscrepancyText) return;
-    this.lastDiscrepancyText = text;
-    for (const d of plan.discrepancies)
-      this.log.log("warn", "discrepancy", { kind: d.kind, detail: d.detail });
+    const c = discrepancyChanges(this.openDiscrepancies, plan.discrepancies);
+    this.openDiscrepancies = c.now;
+    for (const d of c.started) this.log.log("warn", "discrepancy", { kind: d.kind, detail: d.detail });
+    for (const d of c.ended) this.log.log("info", "discrepancy-ended", { kind: d.kind, was: d.detail });
   }
 
   /** Carries out one action; true when it changed the mount. */

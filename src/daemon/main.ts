@@ -5,6 +5,7 @@ import { InvalidInputError, SetupError } from "../errors.js";
 import { findGlusterBinaries } from "../gluster/binaries.js";
 import { loadVolfileTemplates } from "../gluster/volfile.js";
 import type { Member } from "../members/members.js";
+import { sdNotify } from "../native/sd-notify.js";
 import { readNodeConfig } from "../node/config.js";
 import { ensurePrivateDir } from "../node/private-dir.js";
 import { readSecret, volumeAuth } from "../node/secret.js";
@@ -21,8 +22,9 @@ import {
   statusHandler,
 } from "./http.js";
 import { LocalVolume } from "./local-volume.js";
-import { jsonLogger, type Logger } from "./log.js";
+import { defaultSinks, jsonLogger, type Logger } from "./log.js";
 import { httpStatusFetcher } from "./peers.js";
+import { readinessNotifier, readinessOf } from "./readiness.js";
 import { repairHandler } from "./repair.js";
 
 export interface RunningDaemon {
@@ -39,7 +41,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
   await ensurePrivateDir(paths.dir);
   await mkdir(paths.runDir, { recursive: true });
   await claimPidFile(paths.daemonPidFile);
-  const logger = jsonLogger(paths.daemonLog, cfg.name);
+  const logger = jsonLogger(cfg.name, defaultSinks(paths.daemonLog));
   // The status port is taken before anything else is touched: a daemon that cannot listen (another one
   // holds the port) must leave the mounts and the brick it would otherwise reset alone.
   let status: ReturnType<typeof statusHandler> | undefined;
@@ -54,6 +56,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
     await rm(paths.daemonPidFile, { force: true });
     throw err;
   }
+  const notify = readinessNotifier((state) => sdNotify(state));
   let volume: LocalVolume | undefined;
   try {
     if (cfg.engine === "gluster") {
@@ -82,6 +85,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       fetchStatus: httpStatusFetcher(cfg.statusPort, onceEach(logger)),
       logger,
       volume,
+      onTicked: (plan, ready) => notify(readinessOf(plan, ready)),
     },
     {
       tickMs: opts.tickMs,
@@ -107,6 +111,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      sdNotify("STOPPING=1\nSTATUS=stopping: mount and brick going down");
       await closeServer(http);
       // No new requests; those being answered (clients' writes) finish while the daemon stops.
       const controlClosed = closeServer(control, { drain: true });
