@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Before anything touches the file system: the store runs up to 16 file operations at
-// once (staging, renames, directory reads), and the default pool of 4 worker threads
-// would queue them. The pool is created on first use, so this must come first.
-process.env.UV_THREADPOOL_SIZE ??= "16";
+// once (staging, renames) and 32 for a directory read whole, each a round trip to the
+// bricks, and the default pool of 4 worker threads would queue them. The pool is
+// created on first use, so this must come first.
+process.env.UV_THREADPOOL_SIZE ??= "32";
 await import("./main.js");

@@ -149,12 +149,16 @@ export async function applySteps(
 
 const PARALLEL = 16;
 
-export async function parallel<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+export async function parallel<T>(
+  items: readonly T[],
+  fn: (item: T) => Promise<void>,
+  width = PARALLEL,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await fn(items[next++] as T);
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
 async function applyOne(layout: Layout, generation: number, step: Step, redo: boolean): Promise<void> {

@@ -1,4 +1,5 @@
-import { stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import {
@@ -18,7 +19,7 @@ import { EMPTY_HEAD, type HeadRecord, readHeadFile } from "./head.js";
 import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges } from "./journal.js";
 import type { ChangeOp, ChangeRecord } from "./journal-types.js";
 import { Layout } from "./layout.js";
-import { readReplaced } from "./read-replaced.js";
+import { readReplaced, readReplacedSmall } from "./read-replaced.js";
 import {
   keyState,
   listDir,
@@ -31,6 +32,11 @@ import {
   walkValues,
 } from "./reads.js";
 import { parallel, pendingName } from "./steps.js";
+
+/** Files read at once by readTree (the CLI runs 32 worker threads for them). */
+const READ_TREE_PARALLEL = 32;
+/** Directories readTree holds open at most; deeper ones are reached by path. */
+const MAX_HELD_DIRS = 256;
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
 export const DEFAULT_LOCK_TIMEOUT_MS = 120_000;
@@ -230,7 +236,8 @@ export class Store {
 
   /**
    * A directory whole, as nested objects of values: what `get --json` prints for
-   * one. Values are read 16 at a time (a 1,000-entry directory is 1,000 reads);
+   * one. Values are read 32 at a time (a 1,000-entry directory is 1,000 reads, each a
+   * FUSE round trip to the bricks: the more in flight, the sooner done);
    * one that vanishes meanwhile is left out.
    */
   async readTree(rawKey: string): Promise<Tree> {
@@ -240,23 +247,41 @@ export class Store {
       if (st.kind !== "dir") throw new KeyNotFoundError(key);
       const out: Tree = {};
       const files: { at: Tree; name: string; path: string }[] = [];
-      const visit = async (k: string, at: Tree) => {
-        for (const e of await listDir(layout.keyPath(k))) {
+      // Each directory is opened once and its files reached through it: one FUSE lookup
+      // per file instead of one per path level (the kernel caches no names here).
+      const held: FileHandle[] = [];
+      const visit = async (dirPath: string, at: Tree) => {
+        let via = dirPath;
+        // Bounded, so a tree of many directories cannot run out of file descriptors.
+        if (held.length < MAX_HELD_DIRS) {
+          const fh = await open(dirPath, constants.O_RDONLY | constants.O_DIRECTORY);
+          held.push(fh);
+          via = `/proc/self/fd/${fh.fd}`;
+        }
+        for (const e of await listDir(via)) {
           if (e.kind === "dir") {
             const sub: Tree = {};
             at[e.name] = sub;
-            await visit(`${k}/${e.name}`, sub);
-          } else files.push({ at, name: e.name, path: layout.keyPath(`${k}/${e.name}`) });
+            await visit(`${via}/${e.name}`, sub);
+          } else files.push({ at, name: e.name, path: `${via}/${e.name}` });
         }
       };
-      await visit(key, out);
-      await parallel(files, async (f) => {
-        const value = await readReplaced(f.path).catch((err) => {
-          if (isErrno(err, "ENOENT", "EISDIR")) return undefined;
-          throw err;
-        });
-        if (value !== undefined) f.at[f.name] = value;
-      });
+      try {
+        await visit(layout.keyPath(key), out);
+        await parallel(
+          files,
+          async (f) => {
+            const value = await readReplacedSmall(f.path).catch((err) => {
+              if (isErrno(err, "ENOENT", "EISDIR")) return undefined;
+              throw err;
+            });
+            if (value !== undefined) f.at[f.name] = value;
+          },
+          READ_TREE_PARALLEL,
+        );
+      } finally {
+        await Promise.all(held.map((h) => h.close().catch(() => {})));
+      }
       return out;
     });
   }

@@ -78,6 +78,12 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     const r = await c.run("n1", ["init", "--from", yaml]);
     expect(r.code, r.stderr).toBe(0);
     expect((await c.run("n2", ["get", "cluster/zones/1"])).stdout).toBe("b");
+    // A directory read whole, nested, through another node's mount.
+    const tree = await c.run("n3", ["get", "cluster", "--json"]);
+    expect(JSON.parse(tree.stdout)).toEqual({
+      key: "cluster",
+      entries: { name: "prod", zones: { "0": "a", "1": "b" } },
+    });
     expect((await c.run("n3", ["init", "--from", yaml])).code).toBe(4);
   });
 
