@@ -62,6 +62,14 @@ export class KeyNotFoundError extends HfsError {
   }
 }
 
+export class MemberNotFoundError extends HfsError {
+  readonly code = "E_NO_MEMBER";
+  readonly exitCode = ExitCode.notFound;
+  constructor(readonly member: string) {
+    super(`${member} is not a member of this cluster. List the members with 'hfs-config members ls'.`);
+  }
+}
+
 export class VersionConflictError extends HfsError {
   readonly code = "E_VERSION_CONFLICT";
   readonly exitCode = ExitCode.conflict;

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerCluster } from "./cluster.js";
 import { registerCoord } from "./coord.js";
 import { registerData } from "./data.js";
+import { registerMembers } from "./members.js";
 import { registerService } from "./service.js";
 import { registerSetup } from "./setup.js";
 import { registerStatus } from "./status.js";
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   registerCluster(program);
   registerCoord(program);
   registerService(program);
+  registerMembers(program);
 }

@@ -25,20 +25,22 @@ export function registerStatus(program: Command): void {
       );
       const fetch = httpStatusFetcher(cfg.statusPort);
       const members = await Promise.all(
-        withSelf(cfg.members, { name: cfg.name, address: cfg.address, statusPort: cfg.statusPort }).map(
-          async (m) => {
-            const r = m.name === cfg.name ? local : await fetch(m, 1500);
-            // What a member that does not answer is doing cannot be known: null, not false.
-            return {
-              name: m.name,
-              address: m.address,
-              answered: Boolean(r),
-              server: r ? r.server : null,
-              ready: r ? r.ready : null,
-              retired: r ? r.retired : null,
-            };
-          },
-        ),
+        // The daemon's list follows the config fs; without a daemon, the node's own seed is all there is.
+        (
+          local?.members ??
+          withSelf(cfg.members, { name: cfg.name, address: cfg.address, statusPort: cfg.statusPort })
+        ).map(async (m) => {
+          const r = m.name === cfg.name ? local : await fetch(m, 1500);
+          // What a member that does not answer is doing cannot be known: null, not false.
+          return {
+            name: m.name,
+            address: m.address,
+            answered: Boolean(r),
+            server: r ? r.server : null,
+            ready: r ? r.ready : null,
+            retired: r ? r.retired : null,
+          };
+        }),
       );
       let generation = local?.generation ?? null;
       let configFsPresent: boolean | undefined;

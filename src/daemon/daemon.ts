@@ -8,11 +8,13 @@ import {
   type VolumeRecord,
   writeMarker,
 } from "../cluster/markers.js";
+import { readMemberRecords, selfMember } from "../cluster/members-store.js";
 import { ALIVE_DIR, type EphemeralHandle, ExpirySweeper, setAliveEntry } from "../coord/index.js";
 import { openStore } from "../engine/open.js";
 import { InvalidInputError, isEio, UnavailableError } from "../errors.js";
 import { crawl } from "../heal/crawl.js";
-import { withSelf } from "../members/members.js";
+import { effectiveMembers, type MemberRecord } from "../members/live.js";
+import { type Member, withSelf } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import { GENERATION_SPLIT_MS, reconcile } from "../plan/reconcile.js";
@@ -142,6 +144,7 @@ export class Daemon {
     readonly opts: DaemonOptions = {},
   ) {
     this.store = openStore(paths, cfg);
+    this.members = withSelf(cfg.members, selfMember(cfg));
     this.stuck = new StuckHeals({ stuckMs: opts.stuckHealsMs });
     this.pruner = new JournalPruner(
       this.store,
@@ -243,6 +246,7 @@ export class Daemon {
         ...this.stalled(),
       ],
       alive: [],
+      members: this.members.map((m) => ({ ...m })),
       creatingVolume: this.creatingVolume,
       crawl: this.crawlProgress ? { ...this.crawlProgress } : null,
       suspectsSplitBrain: this.suspectsSplitBrain,
@@ -314,12 +318,22 @@ export class Daemon {
     };
   }
 
-  private async collectAnswers(local: LocalState): Promise<MemberAnswer[]> {
-    const members = withSelf(this.cfg.members, {
-      name: this.cfg.name,
-      address: this.cfg.address,
-      statusPort: this.cfg.statusPort,
+  /** The members this node asks each tick: its seed, then the config fs's list once it is read. */
+  members: Member[];
+
+  private followMembers(records: MemberRecord[]): void {
+    const next = effectiveMembers(this.cfg.members, records, selfMember(this.cfg));
+    const names = (l: Member[]) => JSON.stringify(l);
+    if (names(next) === names(this.members)) return;
+    this.log.log("info", "members changed", {
+      members: next.map((m) => `${m.name} ${m.address}${m.statusPort ? `:${m.statusPort}` : ""}`),
     });
+    this.members = next;
+    this.deps.volume?.followMembers(next);
+  }
+
+  private async collectAnswers(local: LocalState): Promise<MemberAnswer[]> {
+    const members = this.members;
     const timeout = this.opts.peerTimeoutMs ?? 1500;
     return Promise.all(
       members.map(async (m): Promise<MemberAnswer> => {
@@ -362,13 +376,21 @@ export class Daemon {
       const changed =
         force || generation === null || generation !== this.generation || this.known.markers === null;
       if (changed || layout.root !== this.knownRoot) {
-        const [markers, tombstones, volume, alive] = await Promise.all([
+        const [markers, tombstones, volume, alive, records] = await Promise.all([
           readMarkers(layout),
           readTombstones(layout),
           readVolumeRecord(layout),
           readdir(join(layout.root, ALIVE_DIR)).catch(() => [] as string[]),
+          // A damaged record must not stop the markers being read: the last list stays.
+          readMemberRecords(layout).catch((err) => {
+            this.log.log("warn", "cannot read the member records; keeping the last member list", {
+              error: (err as Error).message,
+            });
+            return undefined;
+          }),
         ]);
         this.known = { markers, tombstones, volume };
+        if (records) this.followMembers(records);
         this.aliveNames = alive.filter((n) => !n.startsWith(".")).sort();
         this.knownRoot = layout.root;
         this.sweeper?.poke();

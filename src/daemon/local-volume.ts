@@ -30,6 +30,7 @@ import {
   type VolfileTemplates,
 } from "../gluster/volfile.js";
 import { writeFileAtomic } from "../local-file.js";
+import type { Member } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import type { MountTarget } from "../plan/types.js";
@@ -109,7 +110,15 @@ export class LocalVolume {
 
   /** Addresses allowed to reach the brick: every member, this node, and loopback for local tools. */
   allowedAddresses(): string[] {
-    return [...new Set([...this.cfg.members.map((m) => m.address), this.cfg.address, "127.0.0.1"])];
+    const members = this.members ?? this.cfg.members;
+    return [...new Set([...members.map((m) => m.address), this.cfg.address, "127.0.0.1"])];
+  }
+
+  /** The members the daemon follows; the brick admits their addresses from its next start. */
+  private members: readonly Member[] | undefined;
+
+  followMembers(members: readonly Member[]): void {
+    this.members = members;
   }
 
   serverVolfile(volumeId: string): string {

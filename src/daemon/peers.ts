@@ -23,6 +23,8 @@ export interface StatusReport {
   tombstones: string[] | null;
   discrepancies: { kind: string; detail: string }[];
   alive: string[];
+  /** The members this daemon follows (its seed, with the config fs's list over it). */
+  members?: Member[];
   /** True while this node's `serve` is about to create a new config volume (see serve.ts). */
   creatingVolume?: boolean;
   /** A heal crawl in progress: entries looked up so far, since when (ms since the epoch). */

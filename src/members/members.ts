@@ -42,19 +42,9 @@ export function parseMembersFile(
     const prev = seen.get(name);
     if (prev !== undefined) fail(`member ${name} is already listed on line ${prev}`);
     seen.set(name, lineNo);
-    let address = addr;
-    let port: string | undefined;
-    const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(addr);
-    if (bracket) {
-      address = bracket[1] as string;
-      port = bracket[2];
-    } else if ((addr.match(/:/g) ?? []).length === 1) {
-      [address, port] = addr.split(":") as [string, string];
-    }
-    const member: Member = { name, address: "" };
+    let member: Member = { name, address: "" };
     try {
-      member.address = parseAddress(address, "member address");
-      if (port !== undefined) member.statusPort = parsePort(port, "status port");
+      member = { name, ...parseEndpoint(addr) };
     } catch (err) {
       fail((err as Error).message);
     }
@@ -68,6 +58,22 @@ export function parseMembersFile(
     endpoints.set(at, { name, line: lineNo });
     out.push(member);
   });
+  return out;
+}
+
+/** `ADDRESS`, `ADDRESS:STATUS_PORT` or `[IPV6]:STATUS_PORT`; InvalidInputError naming what is wrong. */
+export function parseEndpoint(addr: string): { address: string; statusPort?: number } {
+  let address = addr;
+  let port: string | undefined;
+  const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(addr);
+  if (bracket) {
+    address = bracket[1] as string;
+    port = bracket[2];
+  } else if ((addr.match(/:/g) ?? []).length === 1) {
+    [address, port] = addr.split(":") as [string, string];
+  }
+  const out: { address: string; statusPort?: number } = { address: parseAddress(address, "member address") };
+  if (port !== undefined) out.statusPort = parsePort(port, "status port");
   return out;
 }
 

@@ -117,6 +117,37 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     expect(typeof s.generation).toBe("number");
   });
 
+  it("members add on n1 is followed by n2 and n3 within 10 s, with no restart; rm takes it out again", async () => {
+    const add = await c.run("n1", ["members", "add", "n4", "127.0.0.9:24999"]);
+    expect(add.code, add.stderr).toBe(0);
+    const followed = async (want: boolean) =>
+      Promise.all(
+        ["n2", "n3"].map((n) =>
+          c.waitFor(
+            `${n} follows the member list`,
+            async () => {
+              const st = await c.status(n);
+              const has = st?.members?.some((m) => m.name === "n4" && m.address === "127.0.0.9") ?? false;
+              return has === want ? true : undefined;
+            },
+            10_000,
+          ),
+        ),
+      );
+    await followed(true);
+    const ls = await c.run("n3", ["members", "ls", "--json"]);
+    expect(JSON.parse(ls.stdout)).toContainEqual({ name: "n4", address: "127.0.0.9", statusPort: 24999 });
+    const st = JSON.parse((await c.run("n2", ["status", "--json"])).stdout);
+    expect(st.members).toContainEqual(expect.objectContaining({ name: "n4", answered: false }));
+    // A member's address taken by another, and a serving member removed, are refused.
+    expect((await c.run("n1", ["members", "add", "n5", "127.0.0.9:24999"])).code).toBe(4);
+    const rmServer = await c.run("n1", ["members", "rm", "n2"]);
+    expect(rmServer.code).toBe(4);
+    expect(rmServer.stderr).toMatch(/retire it first/);
+    expect((await c.run("n2", ["members", "rm", "n4"])).code).toBe(0);
+    await followed(false);
+  });
+
   it("volfile -o F, then plain glusterfs -f F MNT reads the key", async () => {
     const f = join(c.base, "manual.vol");
     const r = await c.run("n2", ["volfile", "-o", f]);
