@@ -19,7 +19,7 @@ import { EMPTY_HEAD, type HeadRecord, readHeadFile } from "./head.js";
 import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges } from "./journal.js";
 import type { ChangeOp, ChangeRecord } from "./journal-types.js";
 import { Layout } from "./layout.js";
-import { readReplaced, readReplacedSmall } from "./read-replaced.js";
+import { readReplacedSmall } from "./read-replaced.js";
 import {
   keyState,
   listDir,
