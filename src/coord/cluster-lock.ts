@@ -29,6 +29,20 @@ export const DEFAULT_LOCK_POLL_MS = 100;
  */
 export const MAX_UNCONFIRMED_MS = 8_000;
 
+/**
+ * Lock-delay (as in Chubby): a lock whose last holder never released it (killed, its
+ * mount gone, or cut off) is handed on only after this long, or the dead holder's TTL
+ * if shorter. The token moves on at once, so the old holder's writes are refused from
+ * the first moment; the delay is for its CMD, which still runs until the old holder's
+ * monitor (every 250 ms, and at once on a dead mount) sees the loss and stops it.
+ */
+export const LOCK_DELAY_MS = 2_000;
+
+export function lockDelayFor(prev: LockHolder | null | undefined, id: string): number {
+  if (!prev || prev.id === id) return 0;
+  return Math.min(LOCK_DELAY_MS, prev.ttlMs > 0 ? prev.ttlMs : LOCK_DELAY_MS);
+}
+
 export function lockRecordRel(name: string): string {
   return `.hfs/locks/${name}.json`;
 }
@@ -141,18 +155,21 @@ export async function acquireLock(
       );
     }
     const holder: LockHolder = { node: store.node, pid: process.pid, id, since: clock.now(), ttlMs };
+    let abandonedBy: LockHolder | null = null;
     const { result } = await store.write(async (ctx) => {
-      const next = withHolder((await readLockRecord(ctx.layout, name)) ?? emptyLockRecord(name), {
-        ...holder,
-        since: ctx.now,
-      });
+      const prev = (await readLockRecord(ctx.layout, name)) ?? emptyLockRecord(name);
+      abandonedBy = prev.holder;
+      const next = withHolder(prev, { ...holder, since: ctx.now });
       return {
         events: [{ op: "lock" as const, key: lockJournalKey(name) }],
         puts: [{ path: lockRecordRel(name), data: Buffer.from(`${JSON.stringify(next)}\n`), version: 0 }],
         result: next,
       };
     });
-    return holdLock(store, held, result, id, clock, opts.onLost);
+    const handle = holdLock(store, held, result, id, clock, opts.onLost);
+    const delay = lockDelayFor(abandonedBy, id);
+    if (delay > 0) await clock.sleep(delay, opts.signal).catch(() => {});
+    return handle;
   } catch (err) {
     await held?.release();
     throw err;
@@ -214,7 +231,8 @@ function holdLock(
   watchdog.unref();
 
   const monitor = (async () => {
-    const every = Math.max(10, Math.min(1000, Math.floor(bound / 4)));
+    // Often: the sooner a holder whose mount died sees it, the sooner its CMD stops.
+    const every = Math.max(10, Math.min(250, Math.floor(bound / 4)));
     while (!stopper.signal.aborted) {
       try {
         await clock.sleep(every, stopper.signal);
@@ -225,6 +243,14 @@ function holdLock(
       if (stopper.signal.aborted) return;
       if (verdict === "held") unconfirmed = 0;
       else if (verdict === "lost") lose(lockLostError(name, token, "another process now holds it"));
+      else if (verdict === "gone")
+        lose(
+          lockLostError(
+            name,
+            token,
+            "the mount it was held through is gone (its glusterfs client died, or no quorum of servers answers), so the servers have let it go",
+          ),
+        );
     }
   })();
 

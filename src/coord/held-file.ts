@@ -86,14 +86,19 @@ export class HeldFile {
    * no-op while we hold it, and it restores the lock on a brick that restarted and
    * forgot it), and the file still there. "unknown" while the config fs does not answer.
    */
-  async check(): Promise<"held" | "lost" | "unknown"> {
+  /** "gone": the mount under the fd is dead, so the bricks have let the hold go (or soon will). */
+  async check(): Promise<"held" | "lost" | "gone" | "unknown"> {
     if (this.released) return "lost";
     try {
       if (!(await tryFlockExclusive(this.fh.fd, this.path))) return "lost";
       if ((await this.fh.stat()).nlink === 0) return "lost";
       return "held";
     } catch (err) {
-      if (isErrno(err, ...OUTCOME_UNKNOWN_ERRNOS, "ENOTCONN", "EBADFD", "ECONNABORTED")) return "unknown";
+      // The mount under the fd is gone (its glusterfs client died, or no quorum of bricks answers):
+      // the bricks dropped, or are about to drop, this hold. Waiting to be sure would let the
+      // protected work run on beside the next holder's.
+      if (isErrno(err, "ENOTCONN", "EBADFD", "ECONNABORTED")) return "gone";
+      if (isErrno(err, ...OUTCOME_UNKNOWN_ERRNOS)) return "unknown";
       throw err;
     }
   }

@@ -189,7 +189,11 @@ export class Lease {
       const verdict = await this.held.check().catch(() => "unknown" as const);
       if (this.stopper.signal.aborted) return;
       if (verdict === "held") confirmed = started;
-      else if (verdict === "lost") {
+      else if (verdict === "gone") {
+        return this.lose(
+          `lease ${this.id} was lost: the mount it was held through is gone (its glusterfs client died, or no quorum of servers answers), so the servers have let its lock go.`,
+        );
+      } else if (verdict === "lost") {
         return this.lose(
           `lease ${this.id} was taken: another process found its lock free (this process was cut off from the servers, or they restarted) and expired its entries.`,
         );

@@ -3,7 +3,7 @@
 // nodes on 127.0.0.1, each a server with its own daemon, brick and FUSE mount.
 // The daemons' ExpirySweepers expire dead leases; no test sweeper runs here.
 import type { ChildProcess } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, realpath } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { listGlusterMounts } from "../../src/gluster/mount.js";
@@ -11,7 +11,7 @@ import { open } from "../../src/index.js";
 import { afrProblems } from "../helpers/afr-state.js";
 import { tempDir } from "../helpers/cli.js";
 import { exists, median, type Proc, startCli, until } from "../helpers/cli-proc.js";
-import { cmdlineMentions, sleep, TestCluster } from "../helpers/cluster.js";
+import { cmdlineMentions, readPid, sleep, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 
 const NODES = ["n1", "n2", "n3"];
@@ -311,6 +311,59 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     expect((await c.run("n3", ["get", "fenced/k"])).code).toBe(3);
     const ok = await c.run("n1", ["set", "fenced/k", "v", "--fencing", `L2:${deadToken + 1}`]);
     expect(ok.code, ok.stderr).toBe(0);
+  }, 180_000);
+
+  // Reproduced by the fault suite (seed 102): the holder's FUSE client was killed; the bricks let the
+  // lock go at once and the next holder's CMD began while the first one's still ran.
+  it("the holder's FUSE client killed: its CMD is stopped before the next holder's CMD starts", async () => {
+    const log = join(tmp.dir, "cmds.log");
+    const first = start("n1", [
+      "lock",
+      "L3",
+      "--",
+      "sh",
+      "-c",
+      `trap 'echo "end1 $(date +%s%N)" >> ${log}; exit 0' TERM; echo $$ >> ${log}.pids; echo "start1 $(date +%s%N)" >> ${log}; while :; do sleep 0.05; done`,
+    ]);
+    cmdPidFiles.add(`${log}.pids`);
+    await until(
+      "the first CMD to start",
+      async () => (await readFile(log, "utf8").catch(() => "")).includes("start1"),
+      60_000,
+    );
+    const second = start("n2", [
+      "lock",
+      "L3",
+      "--timeout",
+      "60",
+      "--",
+      "sh",
+      "-c",
+      `echo "start2 $(date +%s%N)" >> ${log}`,
+    ]);
+    await sleep(500);
+    const mount = await realpath(join(c.node("n1").state, "config"));
+    const fuse = (await readPid(`${mount}.pid`)) as number;
+    process.kill(fuse, "SIGKILL");
+    expect((await second.exited).code, second.stderr()).toBe(0);
+    await first.exited;
+    const at = Object.fromEntries(
+      (await readFile(log, "utf8"))
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ") as [string, string]),
+    );
+    report(
+      `first CMD stopped ${Math.round((Number(at.start2) - Number(at.end1)) / 1e6)} ms before the next began`,
+    );
+    expect(BigInt(at.end1 as string)).toBeLessThan(BigInt(at.start2 as string));
+    expect((await first.exited).code).toBe(4);
+    expect(first.stderr()).toMatch(/lost: the mount it was held through is gone/);
+    await c.waitFor(
+      "n1 mounted again",
+      async () => (await c.run("n1", ["get", "app/seed"])).code !== 5 || undefined,
+      60_000,
+    );
   }, 180_000);
 
   it("watch on n3 sees a set through n1 within 1 s (median of 20); --since G replays exactly the missed events", async () => {
