@@ -14,7 +14,9 @@ export interface GlusterBinaries {
   setfattr: string;
 }
 
-export const INSTALL_HINT = "apt-get install -y glusterfs-server glusterfs-client attr";
+// glusterfsd and glfsheal come in glusterfs-common, which glusterfs-client pulls in; glusterfs-server
+// would add glusterd and rpcbind, which hfs-config never runs.
+export const INSTALL_HINT = "apt-get update && apt-get install -y glusterfs-client attr";
 
 /** sbin directories are searched too: a non-login root shell often lacks them in PATH. */
 export const EXTRA_BIN_DIRS: readonly string[] = [

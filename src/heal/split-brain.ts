@@ -294,7 +294,7 @@ async function glfsheal(deps: SplitBrainDeps, volume: string, args: string[], vo
   if (r.spawnError !== undefined) {
     throw new SetupError(
       "E_GLUSTER_MISSING",
-      `cannot run glfsheal (${deps.glfsheal ?? DEFAULT_GLFSHEAL}): ${r.spawnError.message}. It comes with the glusterfs-server package.`,
+      `cannot run glfsheal (${deps.glfsheal ?? DEFAULT_GLFSHEAL}): ${r.spawnError.message}. It comes with the glusterfs-common package (apt-get install -y glusterfs-client).`,
     );
   }
   return r;
