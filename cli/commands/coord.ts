@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { constants } from "node:os";
 import { type Command, InvalidArgumentError } from "commander";
 import type { LockHandle, LockInfo } from "../../src/coord/index.js";
-import { parseLockName } from "../../src/coord/lock-record.js";
+import { LOST_KILL_GRACE_MS, parseLockName } from "../../src/coord/lock-record.js";
 import { ExitCode, InvalidInputError, isErrno, UnavailableError } from "../../src/errors.js";
 import { parsePrefix } from "../../src/keys.js";
 import type { Store } from "../../src/store/store.js";
@@ -12,8 +12,6 @@ import { seconds, wholeNumber } from "../parse.js";
 export const DEFAULT_LOCK_TTL_S = 15;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
-/** After the lock is lost the child gets SIGTERM, then SIGKILL if it is still there this much later. */
-const KILL_GRACE_MS = 10_000;
 
 export function registerCoord(program: Command): void {
   registerWatch(program);
@@ -287,7 +285,7 @@ async function runLocked(
       lost = true;
       process.stderr.write(`hfs-config: ${reason.message}\nhfs-config: stopping the command (SIGTERM).\n`);
       child?.kill("SIGTERM");
-      const t = setTimeout(() => child?.kill("SIGKILL"), KILL_GRACE_MS);
+      const t = setTimeout(() => child?.kill("SIGKILL"), LOST_KILL_GRACE_MS);
       t.unref();
     });
     const res = await ended;

@@ -8,6 +8,10 @@ export function registerMembers(program: Command): void {
     .command("members")
     .description(
       "the cluster's members, kept in the config fs: every daemon follows a change without a restart",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hfs-config members ls\n  $ hfs-config members add n4 10.0.0.4\n  $ hfs-config members rm n4",
     );
 
   members

@@ -91,3 +91,10 @@ export function withoutHolder(rec: LockRecord, id: string): LockRecord | undefin
 export function describeHolder(holder: { node: string; pid: number } | null | undefined): string {
   return holder ? `${holder.node} pid ${holder.pid}` : "nobody";
 }
+
+/**
+ * After a lock is lost, its CMD gets SIGTERM, then SIGKILL if it is still there this
+ * much later: with MAX_UNCONFIRMED_MS (6 s) it is gone before the bricks let the next
+ * holder in (about 11 s after a node vanished).
+ */
+export const LOST_KILL_GRACE_MS = 3_000;

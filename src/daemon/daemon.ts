@@ -39,6 +39,7 @@ import { GenerationLag } from "./generation-lag.js";
 import { JournalPruner } from "./journal-pruner.js";
 import type { LocalVolume, MountState } from "./local-volume.js";
 import type { Logger } from "./log.js";
+import type { DaemonMetrics } from "./metrics.js";
 import { type StatusFetcher, type StatusReport, toAnswer } from "./peers.js";
 import { splitBrainPass } from "./repair.js";
 import { StuckHeals } from "./stuck-heals.js";
@@ -57,6 +58,8 @@ export interface DaemonDeps {
   volume?: LocalVolume;
   /** Hears each round's plan and whether the node is ready (systemd's readiness is sent from it). */
   onTicked?: (plan: Plan, ready: boolean) => void;
+  /** What GET /metrics shows; counted where the daemon acts. */
+  metrics?: DaemonMetrics;
 }
 
 export interface DaemonOptions {
@@ -167,12 +170,14 @@ export class Daemon {
       members: this.cfg.members.map((m) => m.name),
     });
     while (!this.stopped) {
+      const timed = this.deps.metrics?.tickSeconds.startTimer();
       try {
         const plan = await this.exclusive(() => this.tick());
         this.deps.onTicked?.(plan, this.ready);
       } catch (err) {
         this.log.log("error", "tick failed", { error: (err as Error).message });
       }
+      timed?.();
       this.lookedAt = this.deps.clock.monotonic();
       if (this.stopped) break;
       await new Promise<void>((resolve) => {
@@ -247,6 +252,7 @@ export class Daemon {
       ],
       alive: [],
       members: this.members.map((m) => ({ ...m })),
+      answering: this.lastAnswers.filter((a) => a.answered).map((a) => a.name),
       creatingVolume: this.creatingVolume,
       crawl: this.crawlProgress ? { ...this.crawlProgress } : null,
       suspectsSplitBrain: this.suspectsSplitBrain,
@@ -434,6 +440,11 @@ export class Daemon {
         this.noteReplicaView(await v.replicaView(ms));
         this.promoted = ms.promoted !== false;
         await this.readKnown(ms);
+        // A graph left private because its markers could not be read at mount time (ENOTCONN from
+        // a graph still connecting) is never promoted by itself: counted as not mounted, it makes
+        // the planner mount the marker list afresh, confirmed this time. It stayed not ready for good
+        // before (seen under load in the 3-node test).
+        if (!this.promoted && this.known.markers !== null) mounted = null;
       } else if (ms) {
         this.log.log("warn", "the config fs mount is dead; mounting again", { index: ms.index, problem });
         await v.dropDeadMount(ms);
@@ -624,7 +635,10 @@ export class Daemon {
   private logDiscrepancies(plan: Plan): void {
     const c = discrepancyChanges(this.openDiscrepancies, plan.discrepancies);
     this.openDiscrepancies = c.now;
-    for (const d of c.started) this.log.log("warn", "discrepancy", { kind: d.kind, detail: d.detail });
+    for (const d of c.started) {
+      this.log.log("warn", "discrepancy", { kind: d.kind, detail: d.detail });
+      this.deps.metrics?.discrepancies.inc({ kind: d.kind });
+    }
     for (const d of c.ended) this.log.log("info", "discrepancy-ended", { kind: d.kind, was: d.detail });
   }
 
@@ -670,6 +684,7 @@ export class Daemon {
         });
         this.mounted = st.servers.map((s) => s.name);
         this.promoted = st.promoted !== false;
+        this.deps.metrics?.mountSwitches.inc();
         if (!this.promoted)
           this.log.log("info", "mounted privately until the markers confirm the server list", {
             servers: this.mounted,
@@ -792,7 +807,10 @@ export class Daemon {
             this.log.log("warn", "lease sweep skipped an unreadable lease", { error: msg });
           this.lastSweepError = msg;
         },
-        onExpired: (info) => this.log.log("info", "expired a dead lease", { ...info }),
+        onExpired: (info) => {
+          this.log.log("info", "expired a dead lease", { ...info });
+          this.deps.metrics?.leaseExpiries.inc();
+        },
       });
       this.sweeper.start();
     }

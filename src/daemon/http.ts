@@ -78,14 +78,23 @@ async function takeWrite(d: Daemon, b: Record<string, unknown>): Promise<unknown
   const key = b.key;
   const value = b.op === "set" ? Buffer.from(b.value as string, "base64") : undefined;
   d.writesInFlight++;
+  const op = b.op;
+  const timed = d.deps.metrics?.writeSeconds.startTimer({ op });
   try {
-    return value === undefined
-      ? await d.store.rm(key, { ...opts, recursive: b.recursive === true })
-      : await d.store.set(key, value, opts);
+    const res =
+      value === undefined
+        ? await d.store.rm(key, { ...opts, recursive: b.recursive === true })
+        : await d.store.set(key, value, opts);
+    d.deps.metrics?.writes.inc({ op, outcome: "ok" });
+    return res;
   } catch (err) {
+    // Refused: the store said no before writing (exit 2, 3 or 4); anything else may have landed.
+    const refused = err instanceof HfsError && err.exitCode >= 2 && err.exitCode <= 4;
+    d.deps.metrics?.writes.inc({ op, outcome: refused ? "refused" : "unknown" });
     d.noteFsError(err, "a client's write");
     throw err;
   } finally {
+    timed?.();
     d.writesInFlight--;
   }
 }
@@ -94,15 +103,26 @@ async function takeWrite(d: Daemon, b: Record<string, unknown>): Promise<unknown
 export function statusHandler(d: Daemon) {
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "").split("?")[0];
-    if (path !== "/v1/status")
+    const metrics = d.deps.metrics;
+    if (path !== "/v1/status" && !(path === "/metrics" && metrics))
       return send(res, 404, {
-        error: { code: "E_NOT_FOUND", message: "only GET /v1/status is served here" },
+        error: { code: "E_NOT_FOUND", message: "only GET /v1/status and GET /metrics are served here" },
       });
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("allow", "GET, HEAD");
       return send(res, 405, {
-        error: { code: "E_METHOD", message: `${req.method} is not allowed on /v1/status; use GET` },
+        error: { code: "E_METHOD", message: `${req.method} is not allowed on ${path}; use GET` },
       });
+    }
+    if (path === "/metrics" && metrics) {
+      metrics.text().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+          res.end(body);
+        },
+        (err) => sendError(res, err),
+      );
+      return;
     }
     d.statusWithAlive().then(
       (s) => send(res, 200, s),

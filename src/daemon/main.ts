@@ -23,6 +23,7 @@ import {
 } from "./http.js";
 import { LocalVolume } from "./local-volume.js";
 import { defaultSinks, jsonLogger, type Logger } from "./log.js";
+import { DaemonMetrics } from "./metrics.js";
 import { httpStatusFetcher } from "./peers.js";
 import { readinessNotifier, readinessOf } from "./readiness.js";
 import { repairHandler } from "./repair.js";
@@ -76,7 +77,9 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
     await rm(paths.daemonPidFile, { force: true });
     throw err;
   }
-  const daemon = new Daemon(
+  let daemon: Daemon | undefined;
+  const metrics = new DaemonMetrics(() => (daemon as Daemon).statusWithAlive());
+  daemon = new Daemon(
     paths,
     cfg,
     {
@@ -86,6 +89,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       logger,
       volume,
       onTicked: (plan, ready) => notify(readinessOf(plan, ready)),
+      metrics,
     },
     {
       tickMs: opts.tickMs,
@@ -112,13 +116,35 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
   const stop = () => {
     stopping ??= (async () => {
       sdNotify("STOPPING=1\nSTATUS=stopping: mount and brick going down");
-      await closeServer(http);
+      const pending = new Set<string>(["status port"]);
+      const step = <T>(name: string, p: Promise<T>) => {
+        pending.add(name);
+        return p.finally(() => pending.delete(name));
+      };
+      // Bounded: a connection that never closes, or a round stuck in a call that never returns, must
+      // not keep a daemon that has already stopped its brick and mount from exiting (a restarted
+      // daemon hung 60 s+ in the 3-node test with nothing in its log to say why).
+      const bounded = (ms: number, p: Promise<unknown>) =>
+        Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+      await bounded(5_000, step("status port", closeServer(http)));
       // No new requests; those being answered (clients' writes) finish while the daemon stops.
-      const controlClosed = closeServer(control, { drain: true });
+      const controlClosed = step("control socket", closeServer(control, { drain: true }));
       await daemon.stop();
       control?.closeAllConnections?.();
-      await controlClosed;
-      await done.catch(() => {});
+      await bounded(
+        5_000,
+        Promise.all([
+          controlClosed,
+          step(
+            "the daemon's last round",
+            done.catch(() => {}),
+          ),
+        ]),
+      );
+      if (pending.size > 0)
+        logger.log("warn", "stopped without waiting longer for what did not finish", {
+          pending: [...pending],
+        });
       await rm(controlSocket(paths), { force: true });
       await rm(paths.daemonPidFile, { force: true });
     })();

@@ -25,6 +25,8 @@ export interface StatusReport {
   alive: string[];
   /** The members this daemon follows (its seed, with the config fs's list over it). */
   members?: Member[];
+  /** The members that answered this daemon's last round of status requests (itself included). */
+  answering?: string[];
   /** True while this node's `serve` is about to create a new config volume (see serve.ts). */
   creatingVolume?: boolean;
   /** A heal crawl in progress: entries looked up so far, since when (ms since the epoch). */

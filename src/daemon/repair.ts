@@ -103,6 +103,7 @@ export async function splitBrainPass(
       volfilePath,
     });
     const resolved: Resolution[] = [];
+    if (!dryRun) d.deps.metrics?.splitBrainFound.inc(found.length);
     if (dryRun) return { found, resolved };
     const generations: Record<string, number> = {};
     for (const a of d.answers)
@@ -130,6 +131,7 @@ export async function splitBrainPass(
           },
         });
         resolved.push(r);
+        d.deps.metrics?.splitBrainResolved.inc();
         d.deps.logger.log("warn", "resolved split-brain", {
           path: r.path,
           kind: r.kind,

@@ -182,6 +182,12 @@ async function lock(lockName, cmdLog) {
 /** Inside the lock: logs its start and end, and makes a write fenced with its token. */
 async function lockcmd(id, cmdLog, lockName) {
   const token = Number(process.env.HFS_FENCING_TOKEN);
+  // Its lock lost, `lock` stops CMD with SIGTERM: a protected job stops then, at once, as this one does
+  // (its end is when it stopped, which the lock checker compares with the next holder's start).
+  onStop = () => {
+    appendFileSync(cmdLog, `${JSON.stringify({ id, ev: "end", token, t: now(), stopped: true })}\n`);
+    process.exit(143);
+  };
   appendFileSync(cmdLog, `${JSON.stringify({ id, ev: "start", token, t: now() })}\n`);
   await sleep(100 + Math.random() * 300);
   const store = await open(state);

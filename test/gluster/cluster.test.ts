@@ -8,6 +8,7 @@ import { listGlusterMounts } from "../../src/gluster/mount.js";
 import { systemProc } from "../../src/proc.js";
 import { readPid, sleep, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
+import { parsePromText } from "../helpers/prom-text.js";
 
 const NODES = ["n1", "n2", "n3"];
 
@@ -192,7 +193,16 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     expect(server.stdout).toContain(`option transport.socket.listen-port ${c.node("n1").brickPort}`);
   });
 
-  it("one brick killed: writes still succeed, and the daemon brings it back", async () => {
+  it("one brick killed: writes still succeed, and the daemon brings it back; /metrics follows", async () => {
+    const scrape = async (n: string) => {
+      const res = await fetch(`http://127.0.0.1:${c.node(n).statusPort}/metrics`);
+      expect(res.status).toBe(200);
+      return parsePromText(await res.text());
+    };
+    const before = await scrape("n1");
+    expect(before.get("hfs_up")).toBe(1);
+    expect(before.get("hfs_servers_marked")).toBe(3);
+    expect(before.get("hfs_members_answering")).toBe(3);
     const pid = await readPid(join(c.node("n3").state, "run", "brick.pid"));
     expect(pid).toBeDefined();
     process.kill(pid as number, "SIGKILL");
@@ -207,6 +217,17 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
       async () => existsSync(join(c.brickDir("n3"), "app/while-one-down")),
       60_000,
     );
+    // The write n3's brick missed was a pending heal on the others, counted as one discrepancy begun.
+    const began = (m: Map<string, number>) =>
+      [...m].filter(([k]) => k.startsWith("hfs_discrepancies_total")).reduce((a, [, v]) => a + v, 0);
+    const after = await c.waitFor("n1's metrics to count what happened", async () => {
+      const m = await scrape("n1");
+      return began(m) > began(before) ? m : undefined;
+    });
+    expect(after.get('hfs_writes_total{op="set",outcome="ok"}') ?? 0).toBeGreaterThan(
+      before.get('hfs_writes_total{op="set",outcome="ok"}') ?? 0,
+    );
+    expect(after.get("hfs_generation")).toBeGreaterThan(before.get("hfs_generation") as number);
   });
 
   it("two of three servers down: set exits 5 with 'no quorum'; after they return nothing is lost", async () => {
@@ -281,6 +302,10 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     const t0 = Date.now();
     await c.stopDaemon("n3");
     const stopMs = Date.now() - t0;
+    if (stopMs > 30_000)
+      throw new Error(
+        `n3's daemon took ${stopMs} ms to stop after SIGTERM; its log:\n${c.node("n3").log.slice(-30).join("\n")}`,
+      );
     await new Promise<void>((r) => srv.listen({ host: "127.0.0.1", port }, () => r()));
     try {
       const child = c.startDaemon("n3");
