@@ -36,12 +36,27 @@ if (why) {
 let failed = 0;
 const first = values.seed ? Number(values.seed) : Math.floor(Math.random() * 1e6);
 const rows: string[] = [];
-for (let r = 0; r < runs; r++) {
+// Ctrl-C or SIGTERM ends the faults at once and no further run starts; the cluster of the run in
+// progress is still healed, checked and removed (network namespaces, bricks, mounts), never left behind.
+const interrupted = new AbortController();
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.once(sig, () => {
+    console.log(`faults: ${sig}: ending this run's faults; checking and cleaning up before exit`);
+    interrupted.abort();
+  });
+for (let r = 0; r < runs && !interrupted.signal.aborted; r++) {
   const seed = first + r;
   const outDir = join(ROOT, ".tmp", "faults", String(seed));
   await mkdir(outDir, { recursive: true });
   const t0 = Date.now();
-  const report = await faultRun({ seconds, seed, outDir, kinds, log: (l) => console.log(l) });
+  const report = await faultRun({
+    seconds,
+    seed,
+    outDir,
+    kinds,
+    log: (l) => console.log(l),
+    signal: interrupted.signal,
+  });
   const bad = Object.values(report.problems).some((p) => p.length > 0);
   if (bad) failed++;
   console.log(summarize(report).join("\n"));

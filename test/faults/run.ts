@@ -37,6 +37,8 @@ export interface FaultRunOptions {
   /** Extra environment for every daemon and client (e.g. HFS_FAILPOINTS to plant a bug). */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Ends the faults early; the run still heals, checks and removes everything it started. */
+  signal?: AbortSignal;
 }
 
 export interface FaultRunReport {
@@ -160,6 +162,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
       say,
     );
     const stop = new AbortController();
+    opts.signal?.addEventListener("abort", () => stop.abort(), { once: true });
     const bag: FaultKind[] = [];
     if (kinds.length === 0) await sleep(opts.seconds * 1000);
     else
