@@ -306,7 +306,12 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
       throw new Error(
         `n3's daemon took ${stopMs} ms to stop after SIGTERM; its log:\n${c.node("n3").log.slice(-30).join("\n")}`,
       );
-    await new Promise<void>((r) => srv.listen({ host: "127.0.0.1", port }, () => r()));
+    await new Promise<void>((r, j) => {
+      srv.once("error", (err) =>
+        j(new Error(`cannot take n3's status port ${port} for the test: ${err.message}`)),
+      );
+      srv.listen({ host: "127.0.0.1", port }, () => r());
+    });
     try {
       const child = c.startDaemon("n3");
       const exited = new Promise<number | null>((r) => child.once("exit", r));

@@ -1,4 +1,4 @@
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -54,21 +54,34 @@ export function describeGluster(name: string, fn: () => void): void {
   }
 }
 
-/** A free TCP port on host: bind port 0, read it, close. Distinct from `taken`. */
+/**
+ * A free TCP port on host, distinct from `taken`, and BELOW the kernel's ephemeral range
+ * (ip_local_port_range): a port from that range, free a moment ago, can become some
+ * outgoing connection's source port while its daemon is down, and the daemon's next
+ * listen then fails with EADDRINUSE (a rare hang of the 3-node test's restarts, in CI).
+ */
 export async function freePort(host = "127.0.0.1", taken: ReadonlySet<number> = new Set()): Promise<number> {
+  const range = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const below = Math.min(range[0] ?? 32768, 32768);
+  const lo = 10_000;
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
+    const port = lo + Math.floor(Math.random() * (below - lo));
+    if (taken.has(port) || handedOut.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
       const srv = createServer();
-      srv.once("error", reject);
-      srv.listen({ host, port: 0 }, () => {
-        const addr = srv.address();
-        const p = typeof addr === "object" && addr !== null ? addr.port : 0;
-        srv.close(() => resolve(p));
-      });
+      srv.once("error", () => resolve(false));
+      srv.listen({ host, port }, () => srv.close(() => resolve(true)));
     });
-    if (!taken.has(port)) return port;
+    if (free) {
+      handedOut.add(port);
+      return port;
+    }
   }
 }
+const handedOut = new Set<number>();
 
 /**
  * Everything a test started, to take down in afterEach/afterAll even when the test failed: mounts first
