@@ -43,8 +43,15 @@ export function registerCluster(program: Command): void {
     )
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
-      await ctx.config();
+      const cfg = await ctx.config();
       const { callDaemon } = await import("../../src/daemon/control-client.js");
+      // The daemon does the serving; leaving the wait does not stop it, and an administrator must know.
+      process.once("SIGINT", () => {
+        process.stderr.write(
+          `\nhfs-config: no longer waiting, but ${cfg.name}'s daemon goes on with the serve (joining the volume, then healing this node's brick until it holds every key). 'hfs-config status' shows when ${cfg.name} serves; to undo it once it does, 'hfs-config retire ${cfg.name}'.\n`,
+        );
+        process.exit(130);
+      });
       const res = await callDaemon<ServeResult>(ctx.paths, "POST", "/v1/serve", {});
       ctx.out(res, (r) =>
         r.alreadyServing
