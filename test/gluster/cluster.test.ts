@@ -297,11 +297,17 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
   });
 
   it("a daemon whose status port is taken fails with a clear error", async () => {
-    const srv = createServer();
+    const sockets = new Set<import("node:net").Socket>();
+    const srv = createServer((sock) => {
+      sockets.add(sock);
+      sock.on("close", () => sockets.delete(sock));
+    });
     const port = c.node("n3").statusPort;
     const t0 = Date.now();
+    const mark = (what: string) => console.log(`[status-port] ${Date.now() - t0} ms: ${what}`);
     await c.stopDaemon("n3");
     const stopMs = Date.now() - t0;
+    mark("old daemon stopped");
     if (stopMs > 30_000)
       throw new Error(
         `n3's daemon took ${stopMs} ms to stop after SIGTERM; its log:\n${c.node("n3").log.slice(-30).join("\n")}`,
@@ -312,23 +318,32 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
       );
       srv.listen({ host: "127.0.0.1", port }, () => r());
     });
+    mark("port taken");
     try {
       const child = c.startDaemon("n3");
+      mark(`new daemon pid ${child.pid}`);
       const exited = new Promise<number | null>((r) => child.once("exit", r));
       const code = await Promise.race([exited, sleep(60_000).then(() => "still running" as const)]);
       if (code === "still running") {
         // This case hung rarely in CI with nothing to go on: say where the daemon stands, then stop it.
         const wchan = await readFile(`/proc/${child.pid}/wchan`, "utf8").catch(() => "?");
+        const stat = await readFile(`/proc/${child.pid}/stat`, "utf8").catch(() => "?");
         child.kill("SIGKILL");
-        await exited;
+        await Promise.race([exited, sleep(10_000)]);
+        console.log(`[status-port] daemon pid ${child.pid} stat ${stat}`);
         throw new Error(
-          `the daemon did not exit in 60 s (old daemon's stop took ${stopMs} ms, wchan ${wchan}); its log:\n${c.node("n3").log.slice(-30).join("\n")}`,
+          `the daemon did not exit in 60 s (old daemon's stop took ${stopMs} ms, wchan ${wchan}, exited after SIGKILL: ${child.exitCode !== null || child.signalCode !== null}); its log:\n${c.node("n3").log.slice(-30).join("\n")}`,
         );
       }
+      mark(`new daemon exited ${code}`);
       expect(code).toBe(1);
       expect(c.node("n3").log.join("\n")).toMatch(/status port \d+ on 127.0.0.1 is already in use/);
     } finally {
-      await new Promise((r) => srv.close(r));
+      // close() waits for open connections: peers' status requests to this port are cut, not waited for.
+      const closed = new Promise((r) => srv.close(r));
+      for (const sock of sockets) sock.destroy();
+      await closed;
+      mark("port released");
     }
   });
 
