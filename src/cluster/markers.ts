@@ -19,7 +19,14 @@ export function volumeFile(layout: Layout): string {
   return join(layout.reserved, "volume.json");
 }
 
-async function readJsonDir<T>(dir: string): Promise<T[]> {
+/**
+ * Every `*.json` record in `dir`, sorted by name; one removed meanwhile is left out. `parse`
+ * turns a file's text into a record (plain JSON by default) and throws for a damaged one.
+ */
+export async function readJsonDir<T>(
+  dir: string,
+  parse: (text: string, file: string) => T = (text) => JSON.parse(text) as T,
+): Promise<T[]> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
@@ -29,11 +36,19 @@ async function readJsonDir<T>(dir: string): Promise<T[]> {
   }
   const out: T[] = [];
   for (const n of names.sort()) {
+    const file = join(dir, n);
+    let text: string;
     try {
-      out.push(JSON.parse(await readReplaced(join(dir, n), "utf8")) as T);
+      text = await readReplaced(file, "utf8");
     } catch (err) {
       if (isErrno(err, "ENOENT")) continue;
-      throw new CorruptError(join(dir, n), (err as Error).message);
+      throw err;
+    }
+    try {
+      out.push(parse(text, file));
+    } catch (err) {
+      if (err instanceof CorruptError) throw err;
+      throw new CorruptError(file, (err as Error).message);
     }
   }
   return out;

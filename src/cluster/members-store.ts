@@ -1,6 +1,3 @@
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
-import { isErrno } from "../errors.js";
 import {
   effectiveMembers,
   MEMBERS_DIR,
@@ -12,30 +9,12 @@ import {
 import type { Member } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
 import type { Layout } from "../store/layout.js";
-import { readReplaced } from "../store/read-replaced.js";
 import type { Store } from "../store/store.js";
-import { readMarkers, readTombstones } from "./markers.js";
+import { readJsonDir, readMarkers, readTombstones } from "./markers.js";
 
 /** Every member record in a config fs (mount or brick directory alike). */
-export async function readMemberRecords(layout: Layout): Promise<MemberRecord[]> {
-  const dir = layout.abs(MEMBERS_DIR);
-  let names: string[];
-  try {
-    names = (await readdir(dir)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return [];
-    throw err;
-  }
-  const out: MemberRecord[] = [];
-  for (const n of names.sort()) {
-    const file = join(dir, n);
-    const text = await readReplaced(file, "utf8").catch((err) => {
-      if (isErrno(err, "ENOENT")) return undefined;
-      throw err;
-    });
-    if (text !== undefined) out.push(parseMemberRecord(text, file));
-  }
-  return out;
+export function readMemberRecords(layout: Layout): Promise<MemberRecord[]> {
+  return readJsonDir(layout.abs(MEMBERS_DIR), parseMemberRecord);
 }
 
 export function selfMember(cfg: NodeConfig): Required<Member> {
