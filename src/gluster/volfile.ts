@@ -26,6 +26,16 @@ export interface VolfileAuth {
   password: string;
 }
 
+/**
+ * TLS between clients and bricks (GlusterFS's transport.socket.ssl-*): every side proves itself with a
+ * certificate from a CA in `caFile`, and the bricks admit the common names in `ServerVolfileInput.tlsAllow`.
+ */
+export interface VolfileTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
 export interface VolumeSpec {
   /** Volume name, `[a-z0-9][a-z0-9-]*`. */
   volume: string;
@@ -40,6 +50,11 @@ export interface VolumeSpec {
    * allowed address would get in without a password (seen on GlusterFS 10.3).
    */
   auth?: VolfileAuth | undefined;
+  /**
+   * With TLS, the certificate is the login: GlusterFS takes the peer's common name as its user name and
+   * checks it against `auth.login.<brick>.ssl-allow`, so `auth` must not be given beside it.
+   */
+  tls?: VolfileTls | undefined;
 }
 
 export interface ServerVolfileInput extends VolumeSpec {
@@ -49,6 +64,8 @@ export interface ServerVolfileInput extends VolumeSpec {
   brickDir: string;
   /** Addresses allowed to connect (`auth.addr`; `*` wildcards allowed). Needed unless `auth` is set. */
   allowedAddresses: readonly string[];
+  /** With TLS: the common names (node names) the brick admits, on top of the addresses. */
+  tlsAllow?: readonly string[];
 }
 
 export interface ClientVolfileInput extends VolumeSpec {
@@ -132,6 +149,22 @@ function validateAddress(address: string, what: string): string {
   return address;
 }
 
+function validateTls(tls: VolfileTls): VolfileTls {
+  for (const [what, path] of [
+    ["CA list", tls.caFile],
+    ["certificate", tls.certFile],
+    ["private key", tls.keyFile],
+  ] as const) {
+    if (!PATH_RE.test(path) || path.length < 2) {
+      throw invalid(
+        "E_TLS_PATH_INVALID",
+        `invalid TLS ${what} path ${JSON.stringify(path)}: use an absolute path of letters, digits and _.+@%:/- without spaces.`,
+      );
+    }
+  }
+  return tls;
+}
+
 function validateAuth(auth: VolfileAuth): VolfileAuth {
   if (!USER_RE.test(auth.username)) {
     throw invalid(
@@ -208,7 +241,14 @@ function commonVars(spec: VolumeSpec) {
   const volumeId = normalizeVolumeId(spec.volumeId);
   const servers = sortedServers(spec.servers);
   const auth = spec.auth === undefined ? undefined : validateAuth(spec.auth);
-  return { volume, volumeId, servers, auth };
+  const tls = spec.tls === undefined ? undefined : validateTls(spec.tls);
+  if (auth !== undefined && tls !== undefined) {
+    throw invalid(
+      "E_AUTH_INVALID",
+      "a volume has either TLS or a login secret: with TLS the certificate's common name is the login, and GlusterFS ignores the password.",
+    );
+  }
+  return { volume, volumeId, servers, auth, tls };
 }
 
 export function renderServerVolfile(template: string, input: ServerVolfileInput): string {
@@ -237,6 +277,14 @@ export function renderServerVolfile(template: string, input: ServerVolfileInput)
       );
     }
   }
+  const tlsAllow = [...new Set(input.tlsAllow ?? [])].sort();
+  for (const n of tlsAllow) validateNodeName(n);
+  if (c.tls !== undefined && !tlsAllow.includes(self.name)) {
+    throw invalid(
+      "E_TLS_ALLOW_INVALID",
+      `the brick of ${self.name} would not admit ${self.name}'s own certificate: give the member names it admits (tlsAllow), including its own.`,
+    );
+  }
   if (c.auth === undefined && allowed.length === 0) {
     throw invalid(
       "E_NO_ALLOWED_ADDRESSES",
@@ -253,6 +301,7 @@ export function renderServerVolfile(template: string, input: ServerVolfileInput)
     brickDir,
     allowedAddresses: allowed.join(","),
     auth: c.auth === undefined ? [] : [{ username: c.auth.username, password: c.auth.password }],
+    tls: tlsScope(c.tls, tlsAllow),
   });
 }
 
@@ -280,7 +329,13 @@ export function renderClientVolfile(template: string, input: ClientVolfileInput)
       brick: brickSubvolumeName(c.volume, s.name),
     })),
     auth: c.auth === undefined ? [] : [{ username: c.auth.username, password: c.auth.password }],
+    tls: tlsScope(c.tls, []),
   });
+}
+
+function tlsScope(tls: VolfileTls | undefined, allow: readonly string[]): TemplateScope[] {
+  if (tls === undefined) return [];
+  return [{ caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, tlsAllow: allow.join(",") }];
 }
 
 /** The self-heal daemon volfile: the same clients, names and pending-xattr list as renderClientVolfile. */

@@ -41,6 +41,12 @@ const server = (over: Partial<ServerVolfileInput> = {}): ServerVolfileInput => (
   ...over,
 });
 
+const TLS = {
+  caFile: "/var/lib/hfs-config/tls/ca.pem",
+  certFile: "/var/lib/hfs-config/tls/node.pem",
+  keyFile: "/var/lib/hfs-config/tls/node.key",
+};
+
 function permutations<T>(xs: readonly T[]): T[][] {
   if (xs.length <= 1) return [[...xs]];
   return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
@@ -69,6 +75,12 @@ describe("volfile goldens", () => {
       "server-auth.vol",
       () =>
         renderServerVolfile(templates.server, server({ auth: { username: "hfs", password: "c2VjcmV0" } })),
+    ],
+    ["client-tls.vol", () => renderClientVolfile(templates.client, client({ tls: TLS }))],
+    [
+      "server-tls.vol",
+      () =>
+        renderServerVolfile(templates.server, server({ tls: TLS, tlsAllow: ["node-c", "node-a", "node-b"] })),
     ],
   ])("%s matches its golden file", async (name, render) => {
     await expect(render()).toMatchFileSnapshot(golden(name));
@@ -135,6 +147,48 @@ describe("server volfile", () => {
     expect(text).toContain("option auth.addr.hfs-brick-node-c.allow 10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.9\n");
     expect(text).toContain("option volume-id 0f2c7a52-8d3e-4f7e-9a55-3c1f0b6a2d11\n");
     expect(text).toContain("option xattrop-pending-watchlist trusted.afr.hfs-\n");
+  });
+
+  it("with TLS, admits the members' common names on top of their addresses, every side with its certificate", () => {
+    const text = renderServerVolfile(
+      templates.server,
+      server({ tls: TLS, tlsAllow: ["node-c", "node-b", "node-a"] }),
+    );
+    expect(text).toContain("option auth.login.hfs-brick-node-b.ssl-allow node-a,node-b,node-c\n");
+    expect(text).toContain("option auth.addr.hfs-brick-node-b.allow 10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.9\n");
+    expect(text).toContain("option transport.socket.ssl-enabled on\n");
+    expect(text).toContain(`option transport.socket.ssl-own-cert ${TLS.certFile}\n`);
+    const c = renderClientVolfile(templates.client, client({ tls: TLS }));
+    // One set of ssl options per protocol/client: a brick reached without them would be in the clear.
+    expect(c.match(/option transport\.socket\.ssl-enabled on/g)).toHaveLength(3);
+    expect(
+      c.match(/option transport\.socket\.ssl-ca-list \/var\/lib\/hfs-config\/tls\/ca\.pem/g),
+    ).toHaveLength(3);
+    expect(c).not.toMatch(/option (username|password)/);
+  });
+
+  it.each([
+    [
+      "TLS beside a login",
+      { tls: TLS, tlsAllow: ["node-b"], auth: { username: "u", password: "p" } },
+      "E_AUTH_INVALID",
+    ],
+    ["TLS without its own name allowed", { tls: TLS, tlsAllow: ["node-a"] }, "E_TLS_ALLOW_INVALID"],
+    ["TLS with a bad allowed name", { tls: TLS, tlsAllow: ["node-b", "Bad Name"] }, "E_NODE_NAME_INVALID"],
+    [
+      "a TLS path with a space",
+      { tls: { ...TLS, keyFile: "/a b/key" }, tlsAllow: ["node-b"] },
+      "E_TLS_PATH_INVALID",
+    ],
+    [
+      "a relative TLS path",
+      { tls: { ...TLS, caFile: "ca.pem" }, tlsAllow: ["node-b"] },
+      "E_TLS_PATH_INVALID",
+    ],
+  ] as const)("refuses %s", (_what, over, code) => {
+    expect(
+      refusal(() => renderServerVolfile(templates.server, server(over as Partial<ServerVolfileInput>))).code,
+    ).toBe(code);
   });
 
   it("requires a login instead of addresses when auth is set", () => {
