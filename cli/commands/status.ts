@@ -23,7 +23,7 @@ export function registerStatus(program: Command): void {
       const local = await callDaemon<StatusReport>(ctx.paths, "GET", "/v1/status", undefined, 10_000).catch(
         () => undefined,
       );
-      const fetch = httpStatusFetcher(cfg.statusPort);
+      const fetch = httpStatusFetcher(cfg.statusPort, undefined, cfg.address);
       const members = await Promise.all(
         // The daemon's list follows the config fs; without a daemon, the node's own seed is all there is.
         (

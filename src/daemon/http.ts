@@ -4,6 +4,7 @@ import { HfsError, SetupError } from "../errors.js";
 import { toWire } from "./control-client.js";
 import type { Daemon } from "./daemon.js";
 import { retire, serve } from "./serve.js";
+import { dnsResolve, type Resolve, statusReaderAllowed } from "./status-access.js";
 
 function send(res: ServerResponse, code: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
@@ -100,7 +101,29 @@ async function takeWrite(d: Daemon, b: Record<string, unknown>): Promise<unknown
 }
 
 /** The public endpoint every member queries: GET /v1/status, nothing else. */
-export function statusHandler(d: Daemon) {
+export function statusHandler(
+  d: Daemon,
+  allow: ReadonlySet<string> = new Set(),
+  resolve: Resolve = dnsResolve,
+) {
+  const answer = statusAnswer(d);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    statusReaderAllowed(req.socket.remoteAddress, d.members, allow, resolve).then(
+      (ok) => {
+        if (ok) return answer(req, res);
+        send(res, 403, {
+          error: {
+            code: "E_FORBIDDEN",
+            message: `${req.socket.remoteAddress ?? "this address"} is not a member of the cluster: status and metrics are for members. Add a monitor's address to HFS_STATUS_ALLOW in the daemon's environment.`,
+          },
+        });
+      },
+      (err) => sendError(res, err),
+    );
+  };
+}
+
+function statusAnswer(d: Daemon) {
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "").split("?")[0];
     const metrics = d.deps.metrics;

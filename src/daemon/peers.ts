@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import { isIP } from "node:net";
 import type { Member } from "../members/members.js";
 import type { MemberAnswer } from "../plan/types.js";
 import { checkStatusReport } from "./status-schema.js";
@@ -46,6 +47,7 @@ export type StatusFetcher = (member: Member, timeoutMs: number) => Promise<Statu
 export function httpStatusFetcher(
   defaultPort: number,
   onInvalid: (member: Member, problem: string) => void = () => {},
+  localAddress?: string,
 ): StatusFetcher {
   return (member, timeoutMs) =>
     new Promise((resolve) => {
@@ -56,6 +58,9 @@ export function httpStatusFetcher(
           path: "/v1/status",
           method: "GET",
           timeout: timeoutMs,
+          // From this node's own address: peers answer status to members' addresses only, and a
+          // host with several the kernel might pick another as the source.
+          ...(localAddress !== undefined && isIP(localAddress) !== 0 ? { localAddress } : {}),
         },
         (res) => {
           let body = "";
@@ -65,6 +70,12 @@ export function httpStatusFetcher(
             if (body.length > 1_000_000) req.destroy();
           });
           res.on("end", () => {
+            if (res.statusCode === 403) {
+              onInvalid(
+                member,
+                "it refused this node's status request (403): is this node's address among its members?",
+              );
+            }
             if (res.statusCode !== 200) return resolve(undefined);
             let raw: unknown;
             try {

@@ -1,0 +1,56 @@
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { InvalidInputError } from "../errors.js";
+import type { Member } from "../members/members.js";
+
+/** Resolves a member's host name to its addresses (injectable: tests give a table). */
+export type Resolve = (host: string) => Promise<string[]>;
+
+export const dnsResolve: Resolve = async (host) => (await lookup(host, { all: true })).map((a) => a.address);
+
+/** `::ffff:10.0.0.1` (an IPv4 peer on a dual-stack socket) is 10.0.0.1. */
+export function plainAddress(remote: string): string {
+  return remote.startsWith("::ffff:") && isIP(remote.slice(7)) === 4 ? remote.slice(7) : remote;
+}
+
+const LOOPBACK = (a: string) => a === "::1" || a.startsWith("127.");
+
+/**
+ * Whether `remote` may read the status port: loopback, a member's address (a host name resolved),
+ * or one named in HFS_STATUS_ALLOW. The answer holds no values, but it does map the cluster
+ * (members, servers, health) for whoever asks; a monitor elsewhere is let in by name.
+ */
+export async function statusReaderAllowed(
+  remote: string | undefined,
+  members: readonly Member[],
+  extra: ReadonlySet<string>,
+  resolve: Resolve,
+): Promise<boolean> {
+  if (remote === undefined) return false;
+  const a = plainAddress(remote);
+  if (LOOPBACK(a) || extra.has(a)) return true;
+  if (members.some((m) => m.address === a)) return true;
+  for (const m of members) {
+    if (isIP(m.address) !== 0) continue;
+    const addrs = await resolve(m.address).catch(() => []);
+    if (addrs.map(plainAddress).includes(a)) return true;
+  }
+  return false;
+}
+
+/** HFS_STATUS_ALLOW: comma-separated IP addresses of monitors that may read status and metrics. */
+export function parseStatusAllow(text: string | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const raw of (text ?? "").split(",")) {
+    const a = raw.trim();
+    if (a === "") continue;
+    if (isIP(a) === 0) {
+      throw new InvalidInputError(
+        "E_BAD_STATUS_ALLOW",
+        `HFS_STATUS_ALLOW: ${JSON.stringify(a)} is not an IP address; give comma-separated addresses like 10.0.0.50,fd00::5.`,
+      );
+    }
+    out.add(a);
+  }
+  return out;
+}
