@@ -7,8 +7,8 @@ import { SetupError, UnavailableError } from "../src/errors.js";
 import { findGlusterBinaries } from "../src/gluster/binaries.js";
 import { loadVolfileTemplates } from "../src/gluster/volfile.js";
 import type { NodeConfig } from "../src/node/config.js";
-import { readSecret, volumeAuth } from "../src/node/secret.js";
 import type { StatePaths } from "../src/node/state-dir.js";
+import { readVolumeAccess } from "../src/node/volume-access.js";
 import { systemProc } from "../src/proc.js";
 import { Layout } from "../src/store/layout.js";
 
@@ -23,7 +23,7 @@ export async function renderVolfileFor(paths: StatePaths, cfg: NodeConfig, serve
     clock: systemClock,
     bins: await findGlusterBinaries(),
     templates: await loadVolfileTemplates(),
-    auth: volumeAuth(cfg.volume, await readSecret(paths)),
+    ...(await readVolumeAccess(paths, cfg, new Date())),
   });
   const st = await v.serverState();
   if (server) {

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerCerts } from "./certs.js";
 import { registerCluster } from "./cluster.js";
 import { registerCoord } from "./coord.js";
 import { registerData } from "./data.js";
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   registerCoord(program);
   registerService(program);
   registerMembers(program);
+  registerCerts(program);
 }

@@ -13,6 +13,7 @@ import {
 } from "../../src/node/config.js";
 import { parseAddress, parseNodeName, parsePort } from "../../src/node/names.js";
 import { installSecret, readSecretFile } from "../../src/node/secret.js";
+import { checkTlsMaterial, installTls, readTlsDir, removeTls, tlsDirFiles } from "../../src/node/tls.js";
 import { systemProc } from "../../src/proc.js";
 import { Context } from "../context.js";
 
@@ -27,6 +28,9 @@ interface SetupOpts {
   dir?: string;
   volume: string;
   secretFile?: string;
+  tlsDir?: string;
+  tlsTrust?: string[];
+  tls?: boolean;
   force?: boolean;
 }
 
@@ -53,6 +57,12 @@ export function registerSetup(program: Command): void {
       "--secret-file <file>",
       "the cluster's volume secret (the same file on every node; 'openssl rand -hex 32'): bricks then admit only clients that log in with it",
     )
+    .option(
+      "--tls-dir <dir>",
+      "TLS between clients and bricks: DIR holds ca.pem, NAME.pem and NAME.key (see 'hfs-config certs')",
+    )
+    .option("--tls-trust <file...>", "more CA certificates to trust beside DIR/ca.pem (during a CA rotation)")
+    .option("--no-tls", "turn TLS off on this node (removes STATE/tls)")
     .option("--force", "change an existing node.json")
     .addHelpText(
       "after",
@@ -66,13 +76,46 @@ export function registerSetup(program: Command): void {
       if (o.secretFile !== undefined && cfg.engine !== "gluster")
         throw new InvalidInputError("E_USAGE", "--secret-file goes with the gluster engine only.");
       const secret = o.secretFile === undefined ? undefined : await readSecretFile(o.secretFile);
+      const tls = await planTls(o, cfg);
       const outcome = await writeNodeConfig(ctx.paths, cfg, Boolean(o.force));
       if (secret !== undefined) await installSecret(ctx.paths, secret);
+      if (tls === "off") await removeTls(ctx.paths);
+      else if (tls !== undefined) await installTls(ctx.paths, tls);
       ctx.out(
         { outcome, stateDir: ctx.paths.dir, node: cfg },
         (r) => `${r.outcome} ${ctx.paths.nodeFile}: ${cfg.name} (${cfg.engine} engine)`,
       );
     });
+}
+
+/** The TLS material to install ("off" to remove it), read and checked before anything is written. */
+async function planTls(o: SetupOpts, cfg: NodeConfig) {
+  if (o.tls === false) {
+    if (o.tlsDir !== undefined || o.tlsTrust !== undefined)
+      throw new InvalidInputError("E_USAGE", "--no-tls goes without --tls-dir and --tls-trust.");
+    return "off" as const;
+  }
+  if (o.tlsDir === undefined) {
+    if (o.tlsTrust !== undefined) throw new InvalidInputError("E_USAGE", "--tls-trust goes with --tls-dir.");
+    return undefined;
+  }
+  if (cfg.engine !== "gluster")
+    throw new InvalidInputError("E_USAGE", "--tls-dir goes with the gluster engine only.");
+  const dir = resolve(o.tlsDir);
+  const m = await readTlsDir(dir, cfg.name, new Date());
+  for (const file of o.tlsTrust ?? []) {
+    const extra = await readFile(file, "utf8").catch((err: unknown) => {
+      throw new InvalidInputError(
+        "E_BAD_TLS",
+        `--tls-trust ${file}: ${isErrno(err) ? err.code : String(err)}; give a readable CA certificate.`,
+      );
+    });
+    m.ca = `${m.ca.trimEnd()}\n${extra.trimEnd()}\n`;
+  }
+  // Checked again with the whole list: an extra file that is no CA certificate is refused here.
+  const files = tlsDirFiles(dir, cfg.name);
+  checkTlsMaterial(m, cfg.name, new Date(), { ...files, ca: [files.ca, ...(o.tlsTrust ?? [])].join(" + ") });
+  return m;
 }
 
 async function planConfig(o: SetupOpts): Promise<NodeConfig> {

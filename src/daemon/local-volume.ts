@@ -28,6 +28,7 @@ import {
   renderShdVolfile,
   type VolfileAuth,
   type VolfileTemplates,
+  type VolfileTls,
 } from "../gluster/volfile.js";
 import { writeFileAtomic } from "../local-file.js";
 import type { Member } from "../members/members.js";
@@ -47,6 +48,8 @@ export interface GlusterDeps {
   net?: Net;
   /** The bricks' login (see volumeAuth); without it bricks admit the members' addresses. */
   auth?: VolfileAuth;
+  /** TLS between clients and bricks (STATE/tls); the certificate replaces the login. */
+  tls?: VolfileTls;
 }
 
 /** `server.json` in the state dir: present while this node serves a brick. */
@@ -114,6 +117,12 @@ export class LocalVolume {
     return [...new Set([...members.map((m) => m.address), this.cfg.address, "127.0.0.1"])];
   }
 
+  /** The members' node names: with TLS the brick admits their certificates' common names. */
+  allowedNames(): string[] {
+    const members = this.members ?? this.cfg.members;
+    return [...new Set([...members.map((m) => m.name), this.cfg.name])];
+  }
+
   /** The members the daemon follows; the brick admits their addresses from its next start. */
   private members: readonly Member[] | undefined;
 
@@ -130,6 +139,8 @@ export class LocalVolume {
       brickDir: this.paths.brickDir,
       allowedAddresses: this.allowedAddresses(),
       auth: this.deps.auth,
+      tls: this.deps.tls,
+      tlsAllow: this.allowedNames(),
     });
   }
 
@@ -139,6 +150,7 @@ export class LocalVolume {
       volumeId,
       servers,
       auth: this.deps.auth,
+      tls: this.deps.tls,
     });
   }
 
@@ -456,6 +468,7 @@ export class LocalVolume {
       volumeId,
       servers: sorted,
       auth: this.deps.auth,
+      tls: this.deps.tls,
     });
     const current = await readFile(this.shdVolfile, "utf8").catch(() => "");
     if (pid !== undefined && current === text) {

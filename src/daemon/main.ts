@@ -8,8 +8,8 @@ import type { Member } from "../members/members.js";
 import { sdNotify } from "../native/sd-notify.js";
 import { readNodeConfig } from "../node/config.js";
 import { ensurePrivateDir } from "../node/private-dir.js";
-import { readSecret, volumeAuth } from "../node/secret.js";
 import type { StatePaths } from "../node/state-dir.js";
+import { readVolumeAccess } from "../node/volume-access.js";
 import { systemProc } from "../proc.js";
 import { controlSocket } from "./control-client.js";
 import { Daemon } from "./daemon.js";
@@ -27,6 +27,7 @@ import { DaemonMetrics } from "./metrics.js";
 import { httpStatusFetcher } from "./peers.js";
 import { readinessNotifier, readinessOf } from "./readiness.js";
 import { repairHandler } from "./repair.js";
+import { parseStatusAllow } from "./status-access.js";
 
 export interface RunningDaemon {
   daemon: Daemon;
@@ -37,6 +38,7 @@ export interface RunningDaemon {
 /** Starts the daemon for the node in `paths`: one per state dir, guarded by its pid file. */
 export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } = {}): Promise<RunningDaemon> {
   const stuckHealsMs = stuckHealsFromEnv();
+  const statusAllow = parseStatusAllow(process.env.HFS_STATUS_ALLOW);
   const cfg = await readNodeConfig(paths);
   // A state dir from before 0700 is narrowed here too: the brick and the mount live inside it.
   await ensurePrivateDir(paths.dir);
@@ -67,7 +69,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
         clock: systemClock,
         bins,
         templates: await loadVolfileTemplates(),
-        auth: volumeAuth(cfg.volume, await readSecret(paths)),
+        ...(await readVolumeAccess(paths, cfg, new Date())),
       });
       // Mounts left by a daemon that died are not trusted: the loop mounts afresh from the markers.
       await volume.unmountAll();
@@ -85,7 +87,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
     {
       proc: systemProc,
       clock: systemClock,
-      fetchStatus: httpStatusFetcher(cfg.statusPort, onceEach(logger)),
+      fetchStatus: httpStatusFetcher(cfg.statusPort, onceEach(logger), cfg.address),
       logger,
       volume,
       onTicked: (plan, ready) => notify(readinessOf(plan, ready)),
@@ -98,7 +100,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       journalLimit: journalLimitFromEnv(),
     },
   );
-  status = statusHandler(daemon);
+  status = statusHandler(daemon, statusAllow);
   let control: Server | undefined;
   try {
     control = await listenUnix(controlHandler(daemon, repairHandler(daemon)), controlSocket(paths));

@@ -49,6 +49,10 @@ export class StatePaths {
   get secretFile() {
     return join(this.dir, "secret");
   }
+  /** This node's TLS material (0700 dir, 0600 files), when the cluster runs TLS. */
+  get tlsDir() {
+    return join(this.dir, "tls");
+  }
   get daemonLog() {
     return join(this.logDir, "daemon.log");
   }

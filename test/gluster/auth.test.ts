@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { systemProc } from "../../src/proc.js";
 import { tempDir } from "../helpers/cli.js";
-import { readPid, sleep, TestCluster } from "../helpers/cluster.js";
+import { readPid, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
+import { HandMounts } from "../helpers/hand-mount.js";
 
 const NODES = ["n1", "n2", "n3"];
 const SECRET = "5f0c2a9e7b1d4c3a8e6f0b2d4a6c8e0f5f0c2a9e7b1d4c3a8e6f0b2d4a6c8e0f";
@@ -18,33 +17,12 @@ const SECRET = "5f0c2a9e7b1d4c3a8e6f0b2d4a6c8e0f5f0c2a9e7b1d4c3a8e6f0b2d4a6c8e0f
 describeGluster("brick authentication with the volume secret", () => {
   let c: TestCluster;
   let tmp: { dir: string; cleanup: () => Promise<void> };
-  const mounts: { child: ChildProcess; mountPoint: string }[] = [];
-
-  /** A hand mount from `volfileText`, as an intruder with a volfile would try; its root answers or not. */
-  async function tryMount(name: string, volfileText: string): Promise<{ answered: boolean; ls: string }> {
-    const vol = join(tmp.dir, `${name}.vol`);
-    const mountPoint = join(tmp.dir, name);
-    await writeFile(vol, volfileText, { mode: 0o600 });
-    await mkdir(mountPoint, { recursive: true });
-    const child = spawn(
-      "glusterfs",
-      ["-N", "-f", vol, "-l", join(tmp.dir, `${name}.log`), `--volfile-id=${name}`, mountPoint],
-      { stdio: "ignore" },
-    );
-    mounts.push({ child, mountPoint });
-    let ls = "";
-    for (let i = 0; i < 20; i++) {
-      await sleep(500);
-      const r = await systemProc.run("ls", [join(mountPoint, "secret")], { timeoutMs: 15_000 });
-      ls = `${r.stdout}${r.stderr}`.trim();
-      if (r.code === 0) return { answered: true, ls };
-      if (child.exitCode !== null) break;
-    }
-    return { answered: false, ls };
-  }
+  let hand: HandMounts;
+  const tryMount = (name: string, text: string) => hand.tryMount(name, text, "secret");
 
   beforeAll(async () => {
     tmp = await tempDir("hfs-auth-");
+    hand = new HandMounts(tmp.dir);
     const secretFile = join(tmp.dir, "secret");
     await writeFile(secretFile, `${SECRET}\n`, { mode: 0o600 });
     c = await TestCluster.create(NODES, { setupArgs: ["--secret-file", secretFile] });
@@ -59,10 +37,7 @@ describeGluster("brick authentication with the volume secret", () => {
   }, 240_000);
 
   afterAll(async () => {
-    for (const m of mounts) {
-      await systemProc.run("umount", ["-l", m.mountPoint], { timeoutMs: 10_000 });
-      if (m.child.exitCode === null) m.child.kill("SIGKILL");
-    }
+    await hand?.cleanup();
     await c?.cleanup();
     await tmp?.cleanup();
   });
@@ -94,7 +69,7 @@ describeGluster("brick authentication with the volume secret", () => {
     const ok = await tryMount("right", right);
     expect(ok.answered, ok.ls).toBe(true);
     expect(ok.ls).toBe("pw");
-    const log = await readFile(join(tmp.dir, "none.log"), "utf8");
+    const log = await readFile(hand.log("none"), "utf8");
     expect(log).toMatch(/AUTH_FAILED|Authentication failed|authentication failed/i);
   }, 120_000);
 

@@ -50,23 +50,27 @@ export class TestCluster {
     const members = join(t.dir, "members");
     await writeFile(members, `${lines.join("\n")}\n${opts.extraMembers ?? ""}`);
     for (const n of c.nodes.values()) {
-      const r = await hfs(n.state, [
-        "setup",
-        "--name",
-        n.name,
-        "--address",
-        "127.0.0.1",
-        "--status-port",
-        String(n.statusPort),
-        "--brick-port",
-        String(n.brickPort),
-        "--members",
-        members,
-        ...(opts.setupArgs ?? []),
-      ]);
+      const r = await hfs(n.state, ["setup", ...c.setupArgs(n.name), ...(opts.setupArgs ?? [])]);
       if (r.code !== 0) throw new Error(`setup ${n.name}: ${r.stderr}`);
     }
     return c;
+  }
+
+  /** The flags `setup` was given for `name` (identity, ports, members), for a later `setup --force`. */
+  setupArgs(name: string): string[] {
+    const n = this.node(name);
+    return [
+      "--name",
+      n.name,
+      "--address",
+      "127.0.0.1",
+      "--status-port",
+      String(n.statusPort),
+      "--brick-port",
+      String(n.brickPort),
+      "--members",
+      join(this.base, "members"),
+    ];
   }
 
   node(name: string): TestNode {
