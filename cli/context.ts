@@ -1,4 +1,7 @@
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
 import type { Command } from "commander";
+import type { ReadStore } from "../src/daemon/read-socket.js";
 import { type NodeConfig, readNodeConfig } from "../src/node/config.js";
 import { resolveStateDir, StatePaths } from "../src/node/state-dir.js";
 import type { Store } from "../src/store/store.js";
@@ -29,6 +32,25 @@ export class Context {
   async store(): Promise<Store> {
     const { openStore } = await import("../src/engine/open.js");
     return openStore(this.paths, await this.config(), { viaDaemon: true });
+  }
+
+  /**
+   * For reads. Root reads the store itself; anyone else goes through the daemon's read socket when
+   * this node has a read group (`setup --group`) and they are in it. Otherwise the store is opened
+   * as for root, and the OS refuses it (the CLI says so).
+   */
+  async readStore(): Promise<ReadStore> {
+    if (process.getuid?.() !== 0) {
+      const usable = await access(this.paths.readSocket, constants.W_OK).then(
+        () => true,
+        () => false,
+      );
+      if (usable) {
+        const { remoteReadStore } = await import("../src/daemon/read-client.js");
+        return remoteReadStore(this.paths.readSocket);
+      }
+    }
+    return this.store();
   }
 
   /** Prints `data` as JSON with --json, else the text `render` makes of it. */

@@ -1,9 +1,10 @@
 import { open } from "node:fs/promises";
 import type { Command } from "commander";
+import type { ReadStore } from "../../src/daemon/read-socket.js";
 import { maxValueBytesFromEnv } from "../../src/engine/open.js";
 import { InvalidInputError, isErrno, ValueTooLargeError } from "../../src/errors.js";
 import { parseKey } from "../../src/keys.js";
-import { DEFAULT_MAX_VALUE_BYTES, type Store, type Tree } from "../../src/store/store.js";
+import { DEFAULT_MAX_VALUE_BYTES, type Tree } from "../../src/store/store.js";
 import { Context } from "../context.js";
 import { fencing, wholeNumber } from "../parse.js";
 
@@ -16,7 +17,7 @@ export function registerData(program: Command): void {
     .action(async (key: string, _o, cmd: Command) => {
       const ctx = new Context(cmd);
       parseKey(key);
-      const store = await ctx.store();
+      const store = await ctx.readStore();
       const res = await store.get(key);
       if (res.kind === "value") {
         if (ctx.json) {
@@ -90,7 +91,7 @@ export function registerData(program: Command): void {
     .addHelpText("after", "\nExamples:\n  $ hfs-config ls\n  $ hfs-config ls app -r")
     .action(async (prefix: string | undefined, o: { recursive?: boolean }, cmd: Command) => {
       const ctx = new Context(cmd);
-      const store = await ctx.store();
+      const store = await ctx.readStore();
       const keys = await store.ls(prefix, { recursive: o.recursive });
       ctx.out(keys, (ks) => ks.join("\n"));
     });
@@ -198,7 +199,7 @@ function decodeUtf8(buf: Buffer): string | undefined {
 type Subtree = { [name: string]: string | Subtree };
 
 /** A directory as the JSON shape init accepts: values as strings, subdirectories as objects. */
-async function subtree(store: Store, key: string): Promise<Subtree> {
+async function subtree(store: ReadStore, key: string): Promise<Subtree> {
   const asText = (t: Tree): Subtree =>
     Object.fromEntries(
       Object.entries(t)

@@ -11,6 +11,7 @@ import {
   type NodeConfig,
   writeNodeConfig,
 } from "../../src/node/config.js";
+import { lookupGroup } from "../../src/node/group.js";
 import { parseAddress, parseNodeName, parsePort } from "../../src/node/names.js";
 import { installSecret, readSecretFile } from "../../src/node/secret.js";
 import { checkTlsMaterial, installTls, readTlsDir, removeTls, tlsDirFiles } from "../../src/node/tls.js";
@@ -31,6 +32,7 @@ interface SetupOpts {
   tlsDir?: string;
   tlsTrust?: string[];
   tls?: boolean;
+  group?: string;
   force?: boolean;
 }
 
@@ -63,6 +65,10 @@ export function registerSetup(program: Command): void {
     )
     .option("--tls-trust <file...>", "more CA certificates to trust beside DIR/ca.pem (during a CA rotation)")
     .option("--no-tls", "turn TLS off on this node (removes STATE/tls)")
+    .option(
+      "--group <group>",
+      "a local group whose members may read (get, ls) through the daemon's read socket; root only without",
+    )
     .option("--force", "change an existing node.json")
     .addHelpText(
       "after",
@@ -187,5 +193,14 @@ async function planConfig(o: SetupOpts): Promise<NodeConfig> {
     volume: o.volume,
   };
   if (o.engine === "dir") cfg.dir = resolve(o.dir as string);
+  if (o.group !== undefined) {
+    if ((await lookupGroup(systemProc, o.group)) === undefined) {
+      throw new InvalidInputError(
+        "E_USAGE",
+        `--group ${o.group}: this host has no such group. Create it (groupadd ${o.group}) and add the readers, or leave --group out.`,
+      );
+    }
+    cfg.readGroup = o.group;
+  }
   return cfg;
 }

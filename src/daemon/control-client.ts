@@ -24,10 +24,21 @@ export function callDaemon<T>(
   body?: unknown,
   timeoutMs = 600_000,
 ): Promise<T> {
+  return callSocket(controlSocket(paths), method, path, body, timeoutMs);
+}
+
+/** An HTTP call over one of the daemon's unix sockets (control or read). */
+export function callSocket<T>(
+  socketPath: string,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+  timeoutMs = 600_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        socketPath: controlSocket(paths),
+        socketPath,
         path,
         method,
         timeout: timeoutMs,
@@ -64,7 +75,7 @@ export function callDaemon<T>(
       reject(
         new UnavailableError(
           "E_DAEMON_UNREACHABLE",
-          `this node's daemon does not answer on ${controlSocket(paths)} (${err.code ?? err.message}). Start it with 'hfs-config daemon' (or your service manager).`,
+          `this node's daemon does not answer on ${socketPath} (${err.code ?? err.message}). Start it with 'hfs-config daemon' (or your service manager).`,
         ),
       );
     });

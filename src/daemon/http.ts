@@ -6,13 +6,13 @@ import type { Daemon } from "./daemon.js";
 import { retire, serve } from "./serve.js";
 import { dnsResolve, type Resolve, statusReaderAllowed } from "./status-access.js";
 
-function send(res: ServerResponse, code: number, body: unknown): void {
+export function send(res: ServerResponse, code: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
   res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
-function sendError(res: ServerResponse, err: unknown): void {
+export function sendError(res: ServerResponse, err: unknown): void {
   if (err instanceof HfsError) {
     const http =
       err.exitCode === 2

@@ -7,6 +7,7 @@ import { loadVolfileTemplates } from "../gluster/volfile.js";
 import type { Member } from "../members/members.js";
 import { sdNotify } from "../native/sd-notify.js";
 import { readNodeConfig } from "../node/config.js";
+import { lookupGroup } from "../node/group.js";
 import { ensurePrivateDir } from "../node/private-dir.js";
 import type { StatePaths } from "../node/state-dir.js";
 import { readVolumeAccess } from "../node/volume-access.js";
@@ -25,6 +26,7 @@ import { LocalVolume } from "./local-volume.js";
 import { defaultSinks, jsonLogger, type Logger } from "./log.js";
 import { DaemonMetrics } from "./metrics.js";
 import { httpStatusFetcher } from "./peers.js";
+import { listenRead, removeRead } from "./read-socket.js";
 import { readinessNotifier, readinessOf } from "./readiness.js";
 import { repairHandler } from "./repair.js";
 import { parseStatusAllow } from "./status-access.js";
@@ -109,9 +111,11 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
     await rm(paths.daemonPidFile, { force: true });
     throw err;
   }
+  const read = await openReadSocket(paths, cfg.readGroup, daemon, logger);
   logger.log("info", "listening", {
     status: `${cfg.address}:${cfg.statusPort}`,
     control: controlSocket(paths),
+    ...(read ? { read: paths.readSocket, readGroup: cfg.readGroup } : {}),
   });
   const done = daemon.run();
   let stopping: Promise<void> | undefined;
@@ -128,7 +132,10 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       // daemon hung 60 s+ in the 3-node test with nothing in its log to say why).
       const bounded = (ms: number, p: Promise<unknown>) =>
         Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
-      await bounded(5_000, step("status port", closeServer(http)));
+      await bounded(
+        5_000,
+        Promise.all([step("status port", closeServer(http)), step("read socket", closeServer(read))]),
+      );
       // No new requests; those being answered (clients' writes) finish while the daemon stops.
       const controlClosed = step("control socket", closeServer(control, { drain: true }));
       await daemon.stop();
@@ -148,11 +155,38 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
           pending: [...pending],
         });
       await rm(controlSocket(paths), { force: true });
+      await rm(paths.readSocket, { force: true });
       await rm(paths.daemonPidFile, { force: true });
     })();
     return stopping;
   };
   return { daemon, stop, done };
+}
+
+/**
+ * The read group's socket. A group that does not exist (any more) is logged as an error and the
+ * daemon goes on without the socket: a reader's convenience must not take the node's brick down.
+ */
+async function openReadSocket(
+  paths: StatePaths,
+  group: string | undefined,
+  daemon: Daemon,
+  logger: Logger,
+): Promise<Server | undefined> {
+  if (group === undefined) {
+    await removeRead(paths);
+    return undefined;
+  }
+  const gid = await lookupGroup(systemProc, group);
+  if (gid === undefined) {
+    await removeRead(paths);
+    logger.log("error", "read-group-missing", {
+      group,
+      detail: `node.json names the read group ${group}, but this host has no such group: no one but root can read. Create it (groupadd ${group}) and restart the daemon, or run 'hfs-config setup --force' without --group.`,
+    });
+    return undefined;
+  }
+  return listenRead(paths, daemon.store, gid);
 }
 
 /** Logs a peer's invalid answer once, not on every tick, until its problem changes. */

@@ -29,6 +29,9 @@ const member = v.object(
   "a member: { name, address, statusPort? }",
 );
 
+/** A POSIX group name as useradd/groupadd accept it. */
+export const GROUP_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
+
 const nodeConfig = v.pipe(
   v.object(
     {
@@ -44,6 +47,7 @@ const nodeConfig = v.pipe(
         v.string("a volume name (a string)"),
         v.regex(/^[a-z0-9][a-z0-9-]*$/, "a volume name: lowercase letters, digits and '-'"),
       ),
+      readGroup: v.optional(v.pipe(v.string("a group name (a string)"), v.regex(GROUP_RE, "a group name"))),
     },
     "a JSON object with this node's settings",
   ),

@@ -24,6 +24,8 @@ export interface NodeConfig {
   membersFrom: "file" | "gluster" | "self";
   /** Volume name used in generated volfiles. */
   volume: string;
+  /** A local group whose members may read through the CLI (the daemon's read socket); root only without. */
+  readGroup?: string;
 }
 
 export async function readNodeConfig(paths: StatePaths): Promise<NodeConfig> {

@@ -53,6 +53,16 @@ export class StatePaths {
   get tlsDir() {
     return join(this.dir, "tls");
   }
+  /**
+   * Beside the state dir, not in it: the read socket's dir (0750, root and the read group). The state
+   * dir stays 0700, so a reader reaches nothing else of it.
+   */
+  get readDir() {
+    return `${this.dir}.read`;
+  }
+  get readSocket() {
+    return join(this.readDir, "read.sock");
+  }
   get daemonLog() {
     return join(this.logDir, "daemon.log");
   }

@@ -179,6 +179,11 @@ describe("a newcomer's tour on the dir engine", () => {
     [["--name", "n1", "--address", "1.2.3.4", "--engine", "dir"], /needs --dir/],
     [["--name", "n1", "--address", "1.2.3.4", "--engine", "nfs"], /Allowed choices/],
     [["--address", "1.2.3.4"], /required option '--name/],
+    [
+      ["--name", "n1", "--address", "1.2.3.4", "--group", "no-such-group-hfs"],
+      /no-such-group-hfs: this host has no such group/,
+    ],
+    [["--name", "n1", "--address", "1.2.3.4", "--group", "Bad Group"], /not a group name/],
   ])("setup %j is a usage error", async (args, problem) => {
     const r = await hfs(join(t.dir, "s"), ["setup", ...args]);
     expect(r.code).toBe(2);

@@ -26,6 +26,13 @@ describe("node.json", () => {
     });
   });
 
+  it("keeps a read group", () => {
+    expect(parseNodeConfig(text({ readGroup: "hfs-readers" }), "node.json")).toEqual({
+      ...GOOD,
+      readGroup: "hfs-readers",
+    });
+  });
+
   it("drops fields it does not know (a newer version's), rather than refusing them", () => {
     expect(parseNodeConfig(text({ futureSetting: 1 }), "node.json")).toEqual(GOOD);
   });
@@ -65,6 +72,8 @@ describe("node.json", () => {
       /two members in 'members' have the same address and status port/,
     ],
     [text({ volume: "Bad Volume" }), /field 'volume' must be a volume name/],
+    [text({ readGroup: "Readers!" }), /field 'readGroup' must be a group name/],
+    [text({ readGroup: 5 }), /field 'readGroup' must be a group name \(a string\)/],
   ])("refuses %s", (bad, problem) => {
     let err: unknown;
     try {
