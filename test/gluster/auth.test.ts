@@ -1,12 +1,16 @@
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { systemProc } from "../../src/proc.js";
 import { tempDir } from "../helpers/cli.js";
 import { readPid, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 import { HandMounts } from "../helpers/hand-mount.js";
 
 const NODES = ["n1", "n2", "n3"];
+const GFAPI_CLIENT = join(import.meta.dirname, "..", "helpers", "gfapi-client.mjs");
+/** An unprivileged local user: uid/gid 1001, no groups. */
+const USER = ["--reuid=1001", "--regid=1001", "--clear-groups", "--"];
 const SECRET = "5f0c2a9e7b1d4c3a8e6f0b2d4a6c8e0f5f0c2a9e7b1d4c3a8e6f0b2d4a6c8e0f";
 
 /**
@@ -72,6 +76,48 @@ describeGluster("brick authentication with the volume secret", () => {
     const log = await readFile(hand.log("none"), "utf8");
     expect(log).toMatch(/AUTH_FAILED|Authentication failed|authentication failed/i);
   }, 120_000);
+
+  it("a libgfapi client as an unprivileged user, from a member's address, writes nothing without the secret", async () => {
+    // The intruder's own dir: volfiles it made, and its client's logs.
+    const own = join(tmp.dir, "uid1001");
+    await mkdir(own, { recursive: true });
+    await chmod(tmp.dir, 0o711);
+    await chown(own, 1001, 1001);
+    const out = join(tmp.dir, "right-gfapi.vol");
+    expect((await c.run("n1", ["volfile", "-o", out])).code).toBe(0);
+    const right = await readFile(out, "utf8");
+    const write = async (name: string, volfile: string, path: string) => {
+      const vol = join(own, `${name}.vol`);
+      await writeFile(vol, volfile, { mode: 0o644 });
+      const r = await systemProc.run(
+        "setpriv",
+        [...USER, process.execPath, GFAPI_CLIENT, vol, join(own, `${name}.log`), path, `from ${name}`],
+        { timeoutMs: 60_000 },
+      );
+      return { code: r.code, said: `${r.stdout}${r.stderr}`.trim() };
+    };
+    const none = right.replace(/^\s*option (username|password) .*\n/gm, "");
+    const wrong = right.replaceAll(SECRET, "0".repeat(64));
+    for (const [name, volfile, path] of [
+      ["none", none, "/app-x"],
+      ["none", none, "/.hfs/servers/evil"],
+      ["wrong", wrong, "/app-x"],
+    ] as const) {
+      const r = await write(`gfapi-${name}`, volfile, path);
+      // 10: glfs_init failed, 11: the create failed; anything else would be the harness failing.
+      expect([10, 11], `${name} ${path}: ${r.said}`).toContain(r.code);
+    }
+    for (const n of NODES) {
+      for (const rel of ["app-x", ".hfs/servers/evil"]) {
+        await expect(stat(join(c.brickDir(n), rel)), `${n} ${rel}`).rejects.toThrow(/ENOENT/);
+      }
+    }
+    // The same client with the secret writes: the refusals above are the bricks'.
+    const ok = await write("gfapi-right", right, "/gfapi-probe");
+    expect(ok.code, ok.said).toBe(0);
+    expect(await readFile(join(c.brickDir("n1"), "gfapi-probe"), "utf8")).toBe("from gfapi-right");
+    await rm(join(c.node("n1").state, "config", "gfapi-probe"));
+  }, 300_000);
 
   it("with logins on, a killed brick is restarted and healed, and writes go on meanwhile", async () => {
     const brickPid = await readPid(join(c.node("n3").state, "run", "brick.pid"));
