@@ -41,13 +41,22 @@ export class Context {
    */
   async readStore(): Promise<ReadStore> {
     if (process.getuid?.() !== 0) {
-      const usable = await access(this.paths.readSocket, constants.W_OK).then(
-        () => true,
-        () => false,
-      );
-      if (usable) {
+      const can = (path: string, mode: number) =>
+        access(path, mode).then(
+          () => true,
+          () => false,
+        );
+      if (await can(this.paths.readSocket, constants.W_OK)) {
         const { remoteReadStore } = await import("../src/daemon/read-client.js");
         return remoteReadStore(this.paths.readSocket);
+      }
+      // In the read group (its dir lets us in) but no socket: the daemon is not running.
+      if (await can(this.paths.readDir, constants.X_OK)) {
+        const { UnavailableError } = await import("../src/errors.js");
+        throw new UnavailableError(
+          "E_DAEMON_UNREACHABLE",
+          `no read socket in ${this.paths.readDir}: this node's daemon is not running. Ask root to start it (systemctl start hfs-config, or 'hfs-config daemon').`,
+        );
       }
     }
     return this.store();

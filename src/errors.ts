@@ -153,7 +153,7 @@ export class PermissionError extends HfsError {
   readonly exitCode = ExitCode.error;
   constructor(path: string | undefined, errno: string) {
     super(
-      `permission denied (${errno})${path ? ` on ${path}` : ""}: a node's state dir, brick and config fs mount are readable by root only. Run the command as root (sudo hfs-config ...); to read without root, be in the node's read group ('setup --group G').`,
+      `permission denied (${errno})${path ? ` on ${path}` : ""}: a node's state dir, brick and config fs mount are readable by root only. Run the command as root (sudo hfs-config ...); reads (get, ls) also work for members of the node's read group, if it has one ('setup --group G').`,
     );
   }
 }

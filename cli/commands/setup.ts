@@ -107,6 +107,11 @@ async function planTls(o: SetupOpts, cfg: NodeConfig) {
   }
   if (cfg.engine !== "gluster")
     throw new InvalidInputError("E_USAGE", "--tls-dir goes with the gluster engine only.");
+  if (o.secretFile !== undefined)
+    throw new InvalidInputError(
+      "E_USAGE",
+      "give --tls-dir or --secret-file, not both: with TLS the certificate is the bricks' login and a secret would go unused.",
+    );
   const dir = resolve(o.tlsDir);
   const m = await readTlsDir(dir, cfg.name, new Date());
   for (const file of o.tlsTrust ?? []) {

@@ -186,7 +186,15 @@ async function openReadSocket(
     });
     return undefined;
   }
-  return listenRead(paths, daemon.store, gid);
+  try {
+    return await listenRead(paths, daemon.store, gid);
+  } catch (err) {
+    logger.log("error", "read-socket-failed", {
+      group,
+      detail: `the read socket ${paths.readSocket} could not be opened (${(err as Error).message}); only root can read here until it is fixed and the daemon restarted.`,
+    });
+    return undefined;
+  }
 }
 
 /** Logs a peer's invalid answer once, not on every tick, until its problem changes. */

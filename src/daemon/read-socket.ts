@@ -1,6 +1,6 @@
-import { chmod, chown, mkdir, rm } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { InvalidInputError } from "../errors.js";
+import { InvalidInputError, isErrno, SetupError } from "../errors.js";
 import type { StatePaths } from "../node/state-dir.js";
 import type { Store, Tree } from "../store/store.js";
 import { send, sendError } from "./http.js";
@@ -29,7 +29,13 @@ export function treeFromWire(t: WireTree): Tree {
 /** GET /v1/read/{get,ls,tree}?key=K[&recursive=1]; every other request is refused. */
 export function readHandler(store: ReadStore) {
   return (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? "/", "http://read");
+    // Everything below is answered, never thrown: a reader must not be able to stop a root daemon.
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://read");
+    } catch {
+      return sendError(res, new InvalidInputError("E_BAD_REQUEST", "the request's path is not a URL path"));
+    }
     if (req.method !== "GET") {
       return sendError(res, new InvalidInputError("E_METHOD", "the read socket only reads: use GET"));
     }
@@ -49,14 +55,20 @@ export function readHandler(store: ReadStore) {
         case "/v1/read/tree":
           return { tree: treeToWire(await store.readTree(key)) };
         default:
-          throw new InvalidInputError(
-            "E_NOT_FOUND",
-            `${url.pathname}: the read socket serves /v1/read/get, /v1/read/ls and /v1/read/tree only`,
-          );
+          return undefined;
       }
     };
     answer().then(
-      (body) => send(res, 200, body),
+      (body) =>
+        body === undefined
+          ? send(res, 404, {
+              error: {
+                code: "E_NO_ROUTE",
+                message: `${url.pathname}: the read socket serves /v1/read/get, /v1/read/ls and /v1/read/tree only`,
+                exitCode: 2,
+              },
+            })
+          : send(res, 200, body),
       (err: unknown) => sendError(res, err),
     );
   };
@@ -67,7 +79,17 @@ export function readHandler(store: ReadStore) {
  * members can connect and no one else can.
  */
 export async function listenRead(paths: StatePaths, store: ReadStore, gid: number): Promise<Server> {
-  await mkdir(paths.readDir, { recursive: true, mode: 0o750 });
+  await mkdir(paths.readDir, { mode: 0o750 }).catch((err: unknown) => {
+    if (!isErrno(err, "EEXIST")) throw err;
+  });
+  // Not a symlink, and root's: chown and chmod below must not land on whatever a link points to.
+  const st = await lstat(paths.readDir);
+  if (!st.isDirectory() || st.uid !== 0) {
+    throw new SetupError(
+      "E_READ_DIR",
+      `${paths.readDir} is not a directory owned by root (${st.isSymbolicLink() ? "a symlink" : `uid ${st.uid}`}): the read socket is not opened. Remove it; the daemon makes it afresh. Keep the state dir's parent writable by root only.`,
+    );
+  }
   await chown(paths.readDir, 0, gid);
   await chmod(paths.readDir, 0o750);
   await rm(paths.readSocket, { force: true });
@@ -76,8 +98,13 @@ export async function listenRead(paths: StatePaths, store: ReadStore, gid: numbe
     srv.once("error", reject);
     srv.listen(paths.readSocket, () => resolve());
   });
-  await chown(paths.readSocket, 0, gid);
-  await chmod(paths.readSocket, 0o660);
+  try {
+    await chown(paths.readSocket, 0, gid);
+    await chmod(paths.readSocket, 0o660);
+  } catch (err) {
+    await new Promise((r) => srv.close(r));
+    throw err;
+  }
   return srv;
 }
 

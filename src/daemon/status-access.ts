@@ -8,6 +8,24 @@ export type Resolve = (host: string) => Promise<string[]>;
 
 export const dnsResolve: Resolve = async (host) => (await lookup(host, { all: true })).map((a) => a.address);
 
+const RESOLVE_TTL_MS = 30_000;
+
+/**
+ * Members' host names resolved at most once per 30 s each, shared by concurrent requests: a flood of
+ * requests from strangers must not become a flood of lookups on the thread pool the daemon's file
+ * I/O shares.
+ */
+export function cachedResolve(resolve: Resolve, now: () => number = Date.now): Resolve {
+  const cache = new Map<string, { at: number; addrs: Promise<string[]> }>();
+  return (host) => {
+    const hit = cache.get(host);
+    if (hit && now() - hit.at < RESOLVE_TTL_MS) return hit.addrs;
+    const addrs = resolve(host).catch(() => [] as string[]);
+    cache.set(host, { at: now(), addrs });
+    return addrs;
+  };
+}
+
 /** `::ffff:10.0.0.1` (an IPv4 peer on a dual-stack socket) is 10.0.0.1. */
 export function plainAddress(remote: string): string {
   return remote.startsWith("::ffff:") && isIP(remote.slice(7)) === 4 ? remote.slice(7) : remote;

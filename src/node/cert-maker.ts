@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { access, chmod, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, chmod, lstat, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidInputError, isErrno, SetupError } from "../errors.js";
 import type { Proc } from "../proc.js";
-import { ensurePrivateDir } from "./private-dir.js";
 import { checkTlsMaterial, TLS_CA_FILE, tlsCertFile, tlsKeyFile } from "./tls.js";
 
 export const CA_KEY_FILE = "ca.key";
@@ -58,13 +57,50 @@ const NODE_EXT = [
  * private temp dir inside `dir`, and each file is checked before it is moved in, so a failure
  * leaves what was there.
  */
+/** An existing pair that no longer checks out (a crash between its two renames, an expiry) is issued anew. */
+async function pairHolds(dir: string, node: string, ca: string, now: Date): Promise<boolean> {
+  const files = {
+    ca: join(dir, TLS_CA_FILE),
+    cert: join(dir, tlsCertFile(node)),
+    key: join(dir, tlsKeyFile(node)),
+  };
+  try {
+    checkTlsMaterial(
+      { ca, cert: await readFile(files.cert, "utf8"), key: await readFile(files.key, "utf8") },
+      node,
+      now,
+      files,
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A new dir is made 0700; an existing one must already be private (it is not narrowed: it may be /tmp). */
+async function privateCaDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o700 });
+    return;
+  } catch (err) {
+    if (!isErrno(err, "EEXIST")) throw err;
+  }
+  const st = await lstat(dir);
+  if (!st.isDirectory() || (st.mode & 0o077) !== 0 || st.uid !== process.getuid?.()) {
+    throw new InvalidInputError(
+      "E_BAD_TLS",
+      `--out ${dir}: ${st.isDirectory() ? `an existing directory others can enter (mode ${(st.mode & 0o777).toString(8)}) or not yours` : "not a directory"}; a CA key must not go there. Give a new directory (it is made 0700), or one of yours with mode 0700.`,
+    );
+  }
+}
+
 export async function makeCerts(
   deps: CertsDeps,
   dir: string,
   nodes: readonly string[],
   opts: { days: number; renew: boolean },
 ): Promise<CertsResult> {
-  await ensurePrivateDir(dir);
+  await privateCaDir(dir);
   const caPem = join(dir, TLS_CA_FILE);
   const caKey = join(dir, CA_KEY_FILE);
   const [hasCa, hasKey] = [await exists(caPem), await exists(caKey)];
@@ -111,7 +147,7 @@ export async function makeCerts(
     await writeFile(ext, NODE_EXT, { mode: 0o600 });
     for (const node of nodes) {
       const had = await exists(join(dir, tlsCertFile(node)));
-      if (had && !opts.renew) {
+      if (had && !opts.renew && (await pairHolds(dir, node, ca, deps.now()))) {
         result.nodes.push({ name: node, outcome: "kept" });
         continue;
       }

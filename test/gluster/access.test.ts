@@ -125,6 +125,10 @@ describeGluster("local access: root only, and a read group through the CLI", () 
 
   it("a state dir left 0755 by an earlier version is narrowed when the daemon starts", async () => {
     await c.stopDaemon("n1");
+    // A reader is told the daemon is down, not to join the group it is in.
+    const down = await asReader(["get", "secret/pw"]);
+    expect(down.code).toBe(5);
+    expect(down.stderr).toMatch(/daemon is not running\. Ask root to start it/);
     await chmod(state, 0o755);
     c.startDaemon("n1");
     await c.waitReady("n1", ["n1"]);

@@ -1,4 +1,4 @@
-import { access, readFile, rm, stat } from "node:fs/promises";
+import { access, chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/errors.js";
@@ -51,6 +51,28 @@ describe("TLS material: certs makes it, setup and the daemon check it", () => {
     expect(renewed.nodes).toEqual([{ name: "n3", outcome: "renewed" }]);
     await expect(pem(ca1, "n3")).resolves.toBeDefined();
   }, 60_000);
+
+  it("refuses to put a CA in a directory others can enter, and leaves its mode alone", async () => {
+    const shared = join(tmp.dir, "shared");
+    await mkdir(shared, { mode: 0o755 });
+    await chmod(shared, 0o755);
+    await expect(makeCerts(deps, shared, ["n1"], { days: 1, renew: false })).rejects.toThrow(
+      /an existing directory others can enter \(mode 755\)/,
+    );
+    expect((await stat(shared)).mode & 0o777).toBe(0o755);
+  });
+
+  it("a pair left mismatched (a crash between its renames) is issued anew, not kept", async () => {
+    const dir = join(tmp.dir, "crash");
+    await makeCerts(deps, dir, ["n1", "n2"], { days: 30, renew: false });
+    await writeFile(join(dir, "n1.key"), await readFile(join(dir, "n2.key")));
+    const r = await makeCerts(deps, dir, ["n1", "n2"], { days: 30, renew: false });
+    expect(r.nodes).toEqual([
+      { name: "n1", outcome: "renewed" },
+      { name: "n2", outcome: "kept" },
+    ]);
+    await expect(readTlsDir(dir, "n1", NOW)).resolves.toBeDefined();
+  }, 30_000);
 
   it("refuses a CA directory with a certificate and no key", async () => {
     const half = join(tmp.dir, "half");
@@ -167,6 +189,11 @@ describe("TLS material: certs makes it, setup and the daemon check it", () => {
         () => true,
         () => false,
       );
+    const secret = join(tmp.dir, "secret");
+    await writeFile(secret, `${"ab".repeat(32)}\n`, { mode: 0o600 });
+    const both = await hfs(state, [...base, "--name", "n1", "--tls-dir", ca1, "--secret-file", secret]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/give --tls-dir or --secret-file, not both/);
     // No certificate for n9 in ca1: refused, naming the file; no node.json, no tls/.
     const missing = await hfs(state, [...base, "--name", "n9", "--tls-dir", ca1]);
     expect(missing.code).toBe(2);

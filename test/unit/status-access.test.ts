@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseStatusAllow, statusReaderAllowed } from "../../src/daemon/status-access.js";
+import { cachedResolve, parseStatusAllow, statusReaderAllowed } from "../../src/daemon/status-access.js";
 
 const MEMBERS = [
   { name: "n1", address: "10.0.0.1" },
@@ -42,5 +42,25 @@ describe("who may read the status port", () => {
     expect(() => parseStatusAllow("10.0.0.50,monitor.example")).toThrow(
       /HFS_STATUS_ALLOW: "monitor.example" is not an IP address/,
     );
+  });
+
+  it("resolves each member's host name at most once per 30 s, however many strangers ask", async () => {
+    let lookups = 0;
+    let t = 0;
+    const slow = cachedResolve(
+      async (h) => {
+        lookups++;
+        return resolve(h);
+      },
+      () => t,
+    );
+    const asks = Array.from({ length: 50 }, () => statusReaderAllowed("10.0.0.9", MEMBERS, new Set(), slow));
+    expect(await Promise.all(asks)).toEqual(Array(50).fill(false));
+    expect(lookups).toBe(1);
+    expect(await statusReaderAllowed("10.0.0.3", MEMBERS, new Set(), slow)).toBe(true);
+    expect(lookups).toBe(1);
+    t += 30_001;
+    await statusReaderAllowed("10.0.0.9", MEMBERS, new Set(), slow);
+    expect(lookups).toBe(2);
   });
 });
