@@ -3,8 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { HfsError, SetupError } from "../errors.js";
 import { toWire } from "./control-client.js";
 import type { Daemon } from "./daemon.js";
+import { buildOverview } from "./overview.js";
 import { retire, serve } from "./serve.js";
-import { dnsResolve, type Resolve, statusReaderAllowed } from "./status-access.js";
+import { cachedResolve, dnsResolve, type Resolve, statusReaderAllowed } from "./status-access.js";
+import { STATUS_PAGE_CSP, STATUS_PAGE_HTML, STATUS_PAGE_SCRIPT } from "./status-page.js";
 
 export function send(res: ServerResponse, code: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
@@ -104,7 +106,7 @@ async function takeWrite(d: Daemon, b: Record<string, unknown>): Promise<unknown
 export function statusHandler(
   d: Daemon,
   allow: ReadonlySet<string> = new Set(),
-  resolve: Resolve = dnsResolve,
+  resolve: Resolve = cachedResolve(dnsResolve),
 ) {
   const answer = statusAnswer(d);
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -123,19 +125,46 @@ export function statusHandler(
   };
 }
 
+const PAGES: Record<string, { type: string; body: string }> = {
+  "/": { type: "text/html; charset=utf-8", body: STATUS_PAGE_HTML },
+  "/status.js": { type: "text/javascript; charset=utf-8", body: STATUS_PAGE_SCRIPT },
+};
+
 function statusAnswer(d: Daemon) {
   return (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? "").split("?")[0];
+    const path = (req.url ?? "").split("?")[0] ?? "";
     const metrics = d.deps.metrics;
-    if (path !== "/v1/status" && !(path === "/metrics" && metrics))
+    const page = PAGES[path];
+    if (path !== "/v1/status" && path !== "/v1/overview" && !page && !(path === "/metrics" && metrics))
       return send(res, 404, {
-        error: { code: "E_NOT_FOUND", message: "only GET /v1/status and GET /metrics are served here" },
+        error: {
+          code: "E_NOT_FOUND",
+          message: "served here: GET / (the status page), /v1/status, /v1/overview and /metrics",
+        },
       });
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("allow", "GET, HEAD");
       return send(res, 405, {
         error: { code: "E_METHOD", message: `${req.method} is not allowed on ${path}; use GET` },
       });
+    }
+    if (page) {
+      res.writeHead(200, {
+        "content-type": page.type,
+        "content-length": Buffer.byteLength(page.body),
+        "content-security-policy": STATUS_PAGE_CSP,
+        "x-content-type-options": "nosniff",
+        "cache-control": "no-store",
+      });
+      res.end(req.method === "HEAD" ? undefined : page.body);
+      return;
+    }
+    if (path === "/v1/overview") {
+      d.statusWithAlive().then(
+        (s) => send(res, 200, buildOverview(s, d.answers, Date.now())),
+        (err) => sendError(res, err),
+      );
+      return;
     }
     if (path === "/metrics" && metrics) {
       metrics.text().then(

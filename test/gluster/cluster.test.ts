@@ -1,16 +1,20 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { listGlusterMounts } from "../../src/gluster/mount.js";
 import { systemProc } from "../../src/proc.js";
+import { findChromium, pageDom, readPage, screenshot } from "../helpers/chromium.js";
 import { readPid, sleep, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 import { parsePromText } from "../helpers/prom-text.js";
 
 const NODES = ["n1", "n2", "n3"];
+const chromium = findChromium();
+/** Kept after the run, for a look: the status page with three servers, then with n3 down. */
+const SHOTS = join(import.meta.dirname, "..", "..", ".tmp", "screenshots");
 
 describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
   let c: TestCluster;
@@ -230,9 +234,67 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     expect(after.get("hfs_generation")).toBeGreaterThan(before.get("hfs_generation") as number);
   });
 
-  it("two of three servers down: set exits 5 with 'no quorum'; after they return nothing is lost", async () => {
-    await c.stopDaemon("n2");
+  /** What the status page on n1 shows, against `status --json` on n1, the same moment. */
+  async function pageAgainstStatus(shot: string, expectHealth: string) {
+    const url = `http://127.0.0.1:${c.node("n1").statusPort}/`;
+    const view = await c.waitFor(
+      `n1's status page to say ${expectHealth}`,
+      async () => {
+        const v = readPage(await pageDom(chromium as string, url));
+        return v.health === expectHealth ? v : undefined;
+      },
+      30_000,
+    );
+    const st = await c.run("n1", ["status", "--json"]);
+    const report = JSON.parse(st.stdout);
+    expect(view.health).toBe(report.health.state);
+    expect(view.servers).toBe(report.markers.join(", "));
+    expect(view.members).toEqual(
+      report.members.map(
+        (m: {
+          name: string;
+          address: string;
+          answered: boolean;
+          server: boolean | null;
+          ready: boolean | null;
+          retired: boolean | null;
+        }) => ({
+          name: m.name,
+          address: m.address,
+          answers: m.answered ? "yes" : "NO",
+          role: m.server === null ? "unknown" : m.retired ? "retired" : m.server ? "server" : "client",
+          ready: m.ready === null ? "unknown" : m.ready ? "yes" : "no",
+        }),
+      ),
+    );
+    const file = join(SHOTS, shot);
+    await screenshot(chromium as string, url, file);
+    const png = await readFile(file);
+    expect(png.subarray(0, 8).toString("hex")).toBe("89504e470d0a1a0a");
+    expect(png.length).toBeGreaterThan(10_000);
+    return view;
+  }
+
+  it("the status page (GET /) in headless Chromium shows three servers, then one down, as status --json does", async () => {
+    if (chromium === undefined) {
+      if (process.env.HFS_REQUIRE_GLUSTER === "1")
+        throw new Error("Chromium is required for the status page test: apt-get install -y chromium");
+      console.log("[skipped: Chromium is not installed (apt-get install -y chromium)]");
+      return;
+    }
+    await mkdir(SHOTS, { recursive: true });
+    const all = await pageAgainstStatus("status-three-servers.png", "healthy");
+    expect(all.members.map((m) => [m.name, m.answers, m.role])).toEqual(
+      NODES.map((n) => [n, "yes", "server"]),
+    );
     await c.stopDaemon("n3");
+    const one = await pageAgainstStatus("status-n3-down.png", "degraded");
+    expect(one.members.find((m) => m.name === "n3")).toMatchObject({ answers: "NO", role: "unknown" });
+  });
+
+  it("two of three servers down: set exits 5 with 'no quorum'; after they return nothing is lost", async () => {
+    await c.stopDaemon("n3");
+    await c.stopDaemon("n2");
     const r = await c.run("n1", ["set", "app/during-outage", "x"]);
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/no quorum/);
