@@ -6,7 +6,7 @@ import type { RetireResult, ServeResult } from "../../src/daemon/serve.js";
 import { InvalidInputError } from "../../src/errors.js";
 import { parseNodeName } from "../../src/node/names.js";
 import { Context } from "../context.js";
-import { crawlProgressLine } from "../progress.js";
+import { Progress, repairProgressLine, serveProgressLine } from "../progress.js";
 
 export function registerCluster(program: Command): void {
   program
@@ -52,7 +52,26 @@ export function registerCluster(program: Command): void {
         );
         process.exit(130);
       });
-      const res = await callDaemon<ServeResult>(ctx.paths, "POST", "/v1/serve", {});
+      // The daemon does the work; its status says which part it is on (joining, healing: entries left).
+      const progress = new Progress("serve");
+      progress.start(
+        `${cfg.name}'s daemon joins it to the volume, then heals its brick; this can take a while`,
+      );
+      const ticker = setInterval(() => {
+        callDaemon<StatusReport>(ctx.paths, "GET", "/v1/status", undefined, 2_000)
+          .then(
+            (s) => progress.update(serveProgressLine(s)),
+            () => progress.update(serveProgressLine(undefined)),
+          )
+          .catch(() => {});
+      }, 1000);
+      let res: ServeResult;
+      try {
+        res = await callDaemon<ServeResult>(ctx.paths, "POST", "/v1/serve", {});
+      } finally {
+        clearInterval(ticker);
+        progress.end();
+      }
       ctx.out(res, (r) =>
         r.alreadyServing
           ? `${r.node} already serves (servers: ${r.servers.join(", ")})`
@@ -130,18 +149,17 @@ export function registerCluster(program: Command): void {
       const ctx = new Context(cmd);
       await ctx.config();
       const { callDaemon } = await import("../../src/daemon/control-client.js");
-      const tty = !ctx.json && process.stderr.isTTY;
-      if (tty) process.stderr.write("repairing: reconciling and looking for split-brain...\n");
-      // On a terminal, the daemon's own status says how far its crawl has got.
-      const ticker = tty
-        ? setInterval(() => {
-            callDaemon<StatusReport>(ctx.paths, "GET", "/v1/status", undefined, 2_000)
-              .then((s) => {
-                if (s.crawl) process.stderr.write(`\r\x1b[K${crawlProgressLine(s)}`);
-              })
-              .catch(() => {});
-          }, 1000)
-        : undefined;
+      // The daemon's own status says which step it is on, and how far its crawl has got.
+      const progress = new Progress("repair");
+      progress.start(o.dryRun ? "planning (dry run)" : "reconcile, find and resolve split-brain, then heal");
+      const ticker = setInterval(() => {
+        callDaemon<StatusReport>(ctx.paths, "GET", "/v1/status", undefined, 2_000)
+          .then((s) => {
+            const line = repairProgressLine(s);
+            if (line) progress.update(line);
+          })
+          .catch(() => {});
+      }, 1000);
       let res: RepairReport;
       try {
         res = await callDaemon<RepairReport>(ctx.paths, "POST", "/v1/repair", {
@@ -149,7 +167,7 @@ export function registerCluster(program: Command): void {
         });
       } finally {
         clearInterval(ticker);
-        if (tty) process.stderr.write("\r\x1b[K");
+        progress.end();
       }
       ctx.out(res, (r) =>
         [

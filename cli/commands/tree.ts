@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { ReplaceResult } from "../../src/init/replace.js";
 import { backupName, Context } from "../context.js";
+import { Progress } from "../progress.js";
 
 export function registerTree(program: Command): void {
   program
@@ -21,12 +22,20 @@ export function registerTree(program: Command): void {
       const { readInitSource } = await import("../../src/init/source.js");
       const { emptyDir } = await import("../../src/init/tree.js");
       const { replaceTree } = await import("../../src/init/replace.js");
+      const progress = new Progress("init");
+      progress.start(o.from ? `reading ${o.from}` : "making an empty tree");
       const tree = o.from ? await readInitSource(o.from, store.maxValueBytes) : emptyDir();
-      const res = await replaceTree(store, tree, {
-        op: "init",
-        force: Boolean(o.force),
-        backupFile: backupName(ctx.paths, "init"),
-      });
+      let res: ReplaceResult;
+      try {
+        res = await replaceTree(store, tree, {
+          op: "init",
+          force: Boolean(o.force),
+          backupFile: backupName(ctx.paths, "init"),
+          onProgress: planned(progress),
+        });
+      } finally {
+        progress.end();
+      }
       ctx.out(res, (r) => describeReplace(r, "initialized"));
     });
 
@@ -51,12 +60,28 @@ export function registerTree(program: Command): void {
     .action(async (file: string, o: { force?: boolean }, cmd: Command) => {
       const ctx = new Context(cmd);
       const { restore } = await import("../../src/backup/backup.js");
-      const res = await restore(await ctx.store(), file, {
-        force: Boolean(o.force),
-        backupFile: backupName(ctx.paths, "restore"),
-      });
+      const progress = new Progress("restore");
+      progress.start(`reading ${file}`);
+      let res: ReplaceResult;
+      try {
+        res = await restore(await ctx.store(), file, {
+          force: Boolean(o.force),
+          backupFile: backupName(ctx.paths, "restore"),
+          onProgress: planned(progress),
+        });
+      } finally {
+        progress.end();
+      }
       ctx.out(res, (r) => describeReplace(r, "restored"));
     });
+}
+
+/** Keys planned so far; once all are, the one commit that writes them (the long part on GlusterFS). */
+function planned(progress: Progress) {
+  return (done: number, total: number) =>
+    done < total
+      ? progress.update(`planned ${done} of ${total} keys`)
+      : progress.update(`writing ${total} keys in one commit`, true);
 }
 
 function describeReplace(r: ReplaceResult, verb: string): string {

@@ -61,7 +61,7 @@ async function versionsOf(layout: Layout): Promise<Record<string, number>> {
 export async function restore(
   store: Store,
   file: string,
-  opts: { force: boolean; backupFile: string },
+  opts: { force: boolean; backupFile: string; onProgress?: (done: number, total: number) => void },
 ): Promise<ReplaceResult> {
   const archive = await extractArchive(resolve(file));
   try {
@@ -72,6 +72,7 @@ export async function restore(
       backupFile: opts.backupFile,
       versionFloor: archive.versions,
       generationFloor: archive.generation,
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
   } finally {
     await archive.cleanup();

@@ -255,9 +255,17 @@ export class Daemon {
       answering: this.lastAnswers.filter((a) => a.answered).map((a) => a.name),
       creatingVolume: this.creatingVolume,
       crawl: this.crawlProgress ? { ...this.crawlProgress } : null,
+      repair: this.repairStep ? { ...this.repairStep } : null,
       suspectsSplitBrain: this.suspectsSplitBrain,
       splitBrainSearchedAt: this.searchDoneWall,
     };
+  }
+
+  /** The step a running `repair` is on, for the CLI's progress line. */
+  private repairStep: { step: string; since: number } | null = null;
+
+  setRepairStep(step: string | null): void {
+    this.repairStep = step === null ? null : { step, since: this.deps.clock.now() };
   }
 
   /** When the last round of observe-plan-apply ended (monotonic ms); null before the first. */

@@ -32,6 +32,8 @@ export interface StatusReport {
   creatingVolume?: boolean;
   /** A heal crawl in progress: entries looked up so far, since when (ms since the epoch). */
   crawl?: { entries: number; since: number } | null;
+  /** A `repair` in progress: the step it is on, since when (ms since the epoch). */
+  repair?: { step: string; since: number } | null;
   /** This node met EIO on a file the store owns lately: split-brain is suspected. */
   suspectsSplitBrain?: boolean;
   /** When (wall-clock ms) this node last finished a search for split-brain; null: never. */

@@ -29,47 +29,58 @@ export interface RepairReport {
 export function repairHandler(d: Daemon) {
   return {
     "/v1/repair": async (body: Record<string, unknown>): Promise<RepairReport> => {
-      const dryRun = body.dryRun === true;
-      const plan = await d.exclusive(async () => {
-        if (dryRun) return reconcile(await d.observe());
-        return d.tick();
-      });
-      const actions: Action[] = [...plan.actions];
-      const report: RepairReport = {
-        dryRun,
-        discrepancies: plan.discrepancies,
-        actions,
-        splitBrain: [],
-        resolved: [],
-        healed: false,
-        pendingHeals: 0,
-      };
-      const v = d.deps.volume;
-      if (!v || !d.isMounted) return report;
-      const sb = await d.exclusive(() => splitBrainPass(d, dryRun));
-      report.splitBrain = sb.found;
-      report.resolved = sb.resolved;
-      for (const e of sb.found) {
-        report.discrepancies.push({
-          kind: "pending-heals",
-          count: 1,
-          detail: `${e.path} is in ${e.kind} split-brain across ${e.bricks.join(", ") || "unknown bricks"}`,
-        });
-        actions.push({
-          type: "heal",
-          reason: `resolve ${e.kind} split-brain of ${e.path} toward the consensus copy`,
-        });
+      try {
+        return await repair(d, body.dryRun === true);
+      } finally {
+        d.setRepairStep(null);
       }
-      if (!dryRun) {
-        if (!actions.some((a) => a.type === "heal"))
-          actions.push({ type: "heal", reason: "repair crawls the whole config fs" });
-        await d.startHeal("repair", true);
-        report.healed = true;
-      }
-      report.pendingHeals = await v.pendingHeals();
-      return report;
     },
   };
+}
+
+async function repair(d: Daemon, dryRun: boolean): Promise<RepairReport> {
+  d.setRepairStep(dryRun ? "planning (dry run)" : "reconciling: observe, plan and carry out the plan");
+  const plan = await d.exclusive(async () => {
+    if (dryRun) return reconcile(await d.observe());
+    return d.tick();
+  });
+  const actions: Action[] = [...plan.actions];
+  const report: RepairReport = {
+    dryRun,
+    discrepancies: plan.discrepancies,
+    actions,
+    splitBrain: [],
+    resolved: [],
+    healed: false,
+    pendingHeals: 0,
+  };
+  const v = d.deps.volume;
+  if (!v || !d.isMounted) return report;
+  d.setRepairStep("looking for split-brain through a repair mount");
+  const sb = await d.exclusive(() => splitBrainPass(d, dryRun));
+  report.splitBrain = sb.found;
+  report.resolved = sb.resolved;
+  for (const e of sb.found) {
+    report.discrepancies.push({
+      kind: "pending-heals",
+      count: 1,
+      detail: `${e.path} is in ${e.kind} split-brain across ${e.bricks.join(", ") || "unknown bricks"}`,
+    });
+    actions.push({
+      type: "heal",
+      reason: `resolve ${e.kind} split-brain of ${e.path} toward the consensus copy`,
+    });
+  }
+  if (!dryRun) {
+    if (!actions.some((a) => a.type === "heal"))
+      actions.push({ type: "heal", reason: "repair crawls the whole config fs" });
+    d.setRepairStep("healing: crawling the whole config fs");
+    await d.startHeal("repair", true);
+    report.healed = true;
+  }
+  d.setRepairStep("counting pending heals");
+  report.pendingHeals = await v.pendingHeals();
+  return report;
 }
 
 /**
@@ -108,7 +119,8 @@ export async function splitBrainPass(
     const generations: Record<string, number> = {};
     for (const a of d.answers)
       if (typeof a.brickGeneration === "number") generations[a.name] = a.brickGeneration;
-    for (const entry of found) {
+    for (const [i, entry] of found.entries()) {
+      d.setRepairStep(`resolving split-brain ${i + 1} of ${found.length}: ${entry.path} (${entry.kind})`);
       try {
         const r = await resolveSplitBrain(deps, mount.mountPoint, entry, {
           volume: d.cfg.volume,
