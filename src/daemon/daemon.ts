@@ -36,6 +36,7 @@ import type { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
 import { discrepancyChanges } from "./discrepancy-log.js";
 import { GenerationLag } from "./generation-lag.js";
+import { boundGlusterLogs } from "./gluster-logs.js";
 import { JournalPruner } from "./journal-pruner.js";
 import type { LocalVolume, MountState } from "./local-volume.js";
 import type { Logger } from "./log.js";
@@ -552,7 +553,23 @@ export class Daemon {
     if (this.deps.volume) await this.superviseShd();
     if (this.ready) await this.afterReady();
     if (this.ready && this.deps.volume) this.scrubIfDue(plan);
+    if (this.deps.volume) this.boundLogsIfDue();
     return plan;
+  }
+
+  private logsBoundedAt: number | null = null;
+
+  /** Once a minute: GlusterFS's own logs stay under 10 MiB each, and gone mounts' logs go. */
+  private boundLogsIfDue(): void {
+    const now = this.deps.clock.monotonic();
+    if (this.logsBoundedAt !== null && now - this.logsBoundedAt < 60_000) return;
+    this.logsBoundedAt = now;
+    boundGlusterLogs(this.paths.logDir, this.paths.mountsDir).then(
+      (p) => {
+        if (p.truncate.length + p.remove.length > 0) this.log.log("info", "gluster logs bounded", { ...p });
+      },
+      (err: unknown) => this.log.log("warn", "gluster logs not bounded", { error: (err as Error).message }),
+    );
   }
 
   /**
