@@ -12,7 +12,7 @@ const program = new Command("hfs-config")
   .showHelpAfterError("(run with --help for usage and examples)")
   .configureOutput({ outputError: (str, write) => write(`hfs-config: ${str.replace(/^error: /, "")}`) });
 
-registerCommands(program);
+await registerCommands(program, process.argv.slice(2));
 
 function fail(raw: unknown): never {
   const json = process.argv.includes("--json");
