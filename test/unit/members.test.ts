@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { membersFromPeers } from "../../src/members/from-peers.js";
 import { parseMembersFile, withSelf } from "../../src/members/members.js";
@@ -100,5 +102,67 @@ describe("parsePeerStatus", () => {
     ["garbage here\n", /unexpected line/],
   ])("refuses %j", (text, problem) => {
     expect(() => parsePeerStatus(text)).toThrow(problem);
+  });
+});
+
+/** Real `gluster peer status` output, captured from three GlusterFS 10.3 glusterds here (see fixtures/.../HOW.md). */
+describe("parsePeerStatus on real GlusterFS 10.3 output", () => {
+  const fixture = (name: string) =>
+    readFileSync(join(import.meta.dirname, "fixtures", "gluster-peer-status", name), "utf8");
+  it.each([
+    ["peer-status-none.txt", [], []],
+    [
+      "peer-status-connected.txt",
+      [
+        ["10.77.0.2", true],
+        ["10.77.0.3", true],
+      ],
+      [
+        { name: "10-77-0-2", address: "10.77.0.2" },
+        { name: "10-77-0-3", address: "10.77.0.3" },
+      ],
+    ],
+    [
+      "peer-status-disconnected.txt",
+      [
+        ["10.77.0.2", true],
+        ["10.77.0.3", false],
+      ],
+      [
+        { name: "10-77-0-2", address: "10.77.0.2" },
+        { name: "10-77-0-3", address: "10.77.0.3" },
+      ],
+    ],
+    [
+      "peer-status-hostname.txt",
+      [
+        ["10.77.0.2", true],
+        ["pcap-node3.example", true],
+      ],
+      [
+        { name: "10-77-0-2", address: "10.77.0.2" },
+        { name: "pcap-node3", address: "pcap-node3.example" },
+      ],
+    ],
+    [
+      "peer-status-mixed-from-pcap2.txt",
+      [
+        ["10.77.0.1", true],
+        ["pcap-node3.example", false],
+      ],
+      [
+        { name: "10-77-0-1", address: "10.77.0.1" },
+        { name: "pcap-node3", address: "pcap-node3.example" },
+      ],
+    ],
+  ] as const)("%s", (file, peers, members) => {
+    const parsed = parsePeerStatus(fixture(file));
+    expect(parsed.map((p) => [p.hostname, p.connected])).toEqual(peers);
+    expect(membersFromPeers(parsed)).toEqual(members);
+  });
+
+  it("peer-status-other-names.txt: a peer probed by a second address keeps its first name", () => {
+    const [, p3] = parsePeerStatus(fixture("peer-status-other-names.txt"));
+    expect(p3).toMatchObject({ hostname: "pcap-node3.example", connected: true, otherNames: ["10.77.0.3"] });
   });
 });
