@@ -913,6 +913,10 @@ export class Daemon {
     return this.mounted !== null;
   }
 
+  get isReady(): boolean {
+    return this.ready;
+  }
+
   get knownState(): Known {
     return this.known;
   }

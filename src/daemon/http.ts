@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { HfsError, SetupError } from "../errors.js";
 import { toWire } from "./control-client.js";
 import type { Daemon } from "./daemon.js";
-import { buildOverview } from "./overview.js";
+import { buildOverview, cachedLocks } from "./overview.js";
 import { retire, serve } from "./serve.js";
 import { cachedResolve, dnsResolve, type Resolve, statusReaderAllowed } from "./status-access.js";
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML, STATUS_PAGE_SCRIPT } from "./status-page.js";
@@ -131,6 +131,11 @@ const PAGES: Record<string, { type: string; body: string }> = {
 };
 
 function statusAnswer(d: Daemon) {
+  const locks = cachedLocks(async () => {
+    if (!d.isReady) return [];
+    const { listLocks } = await import("../coord/cluster-lock.js");
+    return listLocks(d.store);
+  });
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "").split("?")[0] ?? "";
     const metrics = d.deps.metrics;
@@ -160,8 +165,8 @@ function statusAnswer(d: Daemon) {
       return;
     }
     if (path === "/v1/overview") {
-      d.statusWithAlive().then(
-        (s) => send(res, 200, buildOverview(s, d.answers, Date.now())),
+      Promise.all([d.statusWithAlive(), locks()]).then(
+        ([s, l]) => send(res, 200, buildOverview(s, d.answers, Date.now(), s.ready ? l : null)),
         (err) => sendError(res, err),
       );
       return;

@@ -1,3 +1,4 @@
+import type { LockInfo } from "../coord/cluster-lock.js";
 import { type Health, judgeHealth } from "../plan/health.js";
 import type { MemberAnswer } from "../plan/types.js";
 import type { StatusReport } from "./peers.js";
@@ -18,13 +19,20 @@ export interface Overview {
   health: Health;
   status: StatusReport;
   members: OverviewMember[];
+  /** The cluster's locks as last read (at most 5 s old); null when they could not be read. */
+  locks: LockInfo[] | null;
 }
 
 /**
  * Pure: built from what the daemon already holds (no I/O, so a page refreshing every two seconds
  * costs nothing). The health is the one `status` gives for this node, judged the same way.
  */
-export function buildOverview(status: StatusReport, answers: readonly MemberAnswer[], now: number): Overview {
+export function buildOverview(
+  status: StatusReport,
+  answers: readonly MemberAnswer[],
+  now: number,
+  locks: LockInfo[] | null = null,
+): Overview {
   const byName = new Map(answers.map((a) => [a.name, a]));
   const health = judgeHealth({
     engine: status.engine,
@@ -46,5 +54,25 @@ export function buildOverview(status: StatusReport, answers: readonly MemberAnsw
       retired: self ? status.retired : answered ? (a?.retired ?? null) : null,
     };
   });
-  return { at: now, health, status, members };
+  return { at: now, health, status, members, locks };
+}
+
+const LOCKS_TTL_MS = 5_000;
+const LOCKS_TIMEOUT_MS = 2_000;
+
+/**
+ * The locks for the page, read at most every 5 s however many pages are open (reading them probes each
+ * lock's flock on the bricks), and given up after 2 s: a hung mount must not hang the page.
+ */
+export function cachedLocks(read: () => Promise<LockInfo[]>, now: () => number = Date.now) {
+  let last: { at: number; locks: Promise<LockInfo[] | null> } | undefined;
+  return (): Promise<LockInfo[] | null> => {
+    if (last && now() - last.at < LOCKS_TTL_MS) return last.locks;
+    const locks = Promise.race([
+      read(),
+      new Promise<null>((r) => setTimeout(() => r(null), LOCKS_TIMEOUT_MS).unref()),
+    ]).catch(() => null);
+    last = { at: now(), locks };
+    return locks;
+  };
 }

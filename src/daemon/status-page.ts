@@ -43,6 +43,11 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   <thead><tr><th>name</th><th>address</th><th>answers</th><th>role</th><th>ready</th></tr></thead>
   <tbody></tbody>
 </table>
+<h2>Locks</h2>
+<table id="locks">
+  <thead><tr><th>lock</th><th>token</th><th>holder</th><th>since</th><th>waiters</th></tr></thead>
+  <tbody></tbody>
+</table>
 <p class="muted">updated <span id="updated">never</span>; refreshes every 2 s</p>
 <script src="/status.js"></script>
 </body>
@@ -87,6 +92,27 @@ function draw(o) {
     cell(tr, m.ready === null ? "unknown" : m.ready ? "yes" : "no", m.ready === false);
     return tr;
   }));
+  const locks = $("locks").tBodies[0];
+  if (o.locks === null) {
+    const tr = document.createElement("tr");
+    cell(tr, "unknown: not readable here now");
+    locks.replaceChildren(tr);
+  } else if (o.locks.length === 0) {
+    const tr = document.createElement("tr");
+    cell(tr, "none");
+    locks.replaceChildren(tr);
+  } else {
+    locks.replaceChildren(...o.locks.map((l) => {
+      const tr = document.createElement("tr");
+      tr.dataset.lock = l.name;
+      cell(tr, l.name);
+      cell(tr, String(l.token));
+      cell(tr, l.holder ? l.holder.node + " pid " + l.holder.pid : "-");
+      cell(tr, l.holder ? new Date(l.holder.since).toISOString() : "-");
+      cell(tr, l.waiters.length ? l.waiters.map((w) => w.node + " pid " + w.pid).join(", ") : "-");
+      return tr;
+    }));
+  }
   $("updated").textContent = new Date(o.at).toISOString();
 }
 async function refresh() {

@@ -267,6 +267,11 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
         }),
       ),
     );
+    const locks = JSON.parse((await c.run("n1", ["locks", "--json"])).stdout) as {
+      name: string;
+      token: number;
+    }[];
+    expect(view.locks).toEqual(locks.map((l) => ({ name: l.name, token: String(l.token), holder: "-" })));
     const file = join(SHOTS, shot);
     await screenshot(chromium as string, url, file);
     const png = await readFile(file);
@@ -283,6 +288,8 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
       return;
     }
     await mkdir(SHOTS, { recursive: true });
+    // A lock taken and let go: the page lists it with its token, as `locks` does.
+    expect((await c.run("n1", ["lock", "page-test", "--", "true"])).code).toBe(0);
     const all = await pageAgainstStatus("status-three-servers.png", "healthy");
     expect(all.members.map((m) => [m.name, m.answers, m.role])).toEqual(
       NODES.map((n) => [n, "yes", "server"]),

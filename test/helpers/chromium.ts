@@ -51,6 +51,7 @@ export interface PageView {
   health: string;
   servers: string;
   members: { name: string; address: string; answers: string; role: string; ready: string }[];
+  locks: { name: string; token: string; holder: string }[];
 }
 
 const text = (html: string) =>
@@ -69,5 +70,11 @@ export function readPage(dom: string): PageView {
     const [name = "", address = "", answers = "", role = "", ready = ""] = cells;
     return { name, address, answers, role, ready };
   });
-  return { health, servers, members };
+  const locks = [...dom.matchAll(/<tr data-lock="[^"]*">(.*?)<\/tr>/gs)].map((m) => {
+    const [name = "", token = "", holder = ""] = [...(m[1] ?? "").matchAll(/<td[^>]*>(.*?)<\/td>/gs)].map(
+      (c) => text(c[1] ?? ""),
+    );
+    return { name, token, holder };
+  });
+  return { health, servers, members, locks };
 }
