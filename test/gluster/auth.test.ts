@@ -30,13 +30,7 @@ describeGluster("brick authentication with the volume secret", () => {
     const secretFile = join(tmp.dir, "secret");
     await writeFile(secretFile, `${SECRET}\n`, { mode: 0o600 });
     c = await TestCluster.create(NODES, { setupArgs: ["--secret-file", secretFile] });
-    for (const n of NODES) c.startDaemon(n);
-    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
-    for (const n of NODES) {
-      const r = await c.run(n, ["serve"]);
-      expect(r.code, r.stderr).toBe(0);
-    }
-    for (const n of NODES) await c.waitReady(n, NODES);
+    await c.serveAll();
     expect((await c.run("n1", ["set", "secret/pw", "s3cret"])).code).toBe(0);
   }, 240_000);
 

@@ -115,13 +115,7 @@ describeGluster("coordination on GlusterFS: 3 nodes on 127.0.0.1", () => {
     tmp = await tempDir("hfs-gcoord-");
     // A short journal, so the sweeper node's pruning shows within the suite.
     c = await TestCluster.create(NODES, { daemonEnv: { HFS_JOURNAL_LIMIT: String(JOURNAL_LIMIT) } });
-    for (const n of NODES) c.startDaemon(n);
-    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
-    for (const n of NODES) {
-      const r = await c.run(n, ["serve", "--json"]);
-      if (r.code !== 0) throw new Error(`serve on ${n}: exit ${r.code}: ${r.stderr}`);
-    }
-    for (const n of NODES) await c.waitReady(n, NODES, 120_000);
+    await c.serveAll(120_000);
     // Lease files the sweepers cannot read (a GFID split-brain left by the servers joining) block expiry.
     const start = await diagnose();
     if (/UNREADABLE/.test(start)) report(`after start-up:\n${start}`);

@@ -43,13 +43,7 @@ describeGluster("TLS between clients and bricks", () => {
     c = await TestCluster.create(NODES, {
       setupArgs: ["--tls-dir", ca, "--tls-trust", join(newCa, "ca.pem")],
     });
-    for (const n of NODES) c.startDaemon(n);
-    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
-    for (const n of NODES) {
-      const r = await c.run(n, ["serve"]);
-      expect(r.code, r.stderr).toBe(0);
-    }
-    for (const n of NODES) await c.waitReady(n, NODES);
+    await c.serveAll();
     expect((await c.run("n1", ["set", "app/pw", "s3cret"])).code).toBe(0);
   }, 300_000);
 

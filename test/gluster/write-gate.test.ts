@@ -20,10 +20,7 @@ describeGluster("the write gate, mount supervision and a truthful status", () =>
 
   beforeAll(async () => {
     c = await TestCluster.create(NODES, { daemonEnv: { HFS_SCRUB_SECONDS: "3600" } });
-    for (const n of NODES) c.startDaemon(n);
-    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
-    for (const n of NODES) expect((await c.run(n, ["serve"])).code).toBe(0);
-    for (const n of NODES) await c.waitReady(n, NODES);
+    await c.serveAll();
   }, 240_000);
 
   afterAll(async () => {

@@ -22,13 +22,7 @@ describeGluster("write path on GlusterFS", () => {
 
   beforeAll(async () => {
     c = await TestCluster.create(NODES);
-    for (const n of NODES) c.startDaemon(n);
-    await Promise.all(NODES.map((n) => c.waitFor(`${n} answering`, () => c.status(n))));
-    for (const n of NODES) {
-      const r = await c.run(n, ["serve"]);
-      expect(r.code, r.stderr).toBe(0);
-    }
-    for (const n of NODES) await c.waitReady(n, NODES);
+    await c.serveAll();
   }, 240_000);
 
   afterAll(async () => {

@@ -96,6 +96,21 @@ export class TestCluster {
     return child;
   }
 
+  /**
+   * Every node's daemon started, then `serve` on each in turn, until all are ready with every node
+   * mounted: the usual start of a GlusterFS suite.
+   */
+  async serveAll(readyTimeoutMs = 60_000): Promise<void> {
+    const names = [...this.nodes.keys()];
+    for (const n of names) this.startDaemon(n);
+    await Promise.all(names.map((n) => this.waitFor(`${n} answering`, () => this.status(n))));
+    for (const n of names) {
+      const r = await this.run(n, ["serve"]);
+      if (r.code !== 0) throw new Error(`serve on ${n}: exit ${r.code}: ${r.stderr}`);
+    }
+    for (const n of names) await this.waitReady(n, names, readyTimeoutMs);
+  }
+
   async stopDaemon(name: string, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     const n = this.node(name);
     const child = n.daemon;

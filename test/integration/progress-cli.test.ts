@@ -29,7 +29,11 @@ describe("long work shows progress: init of 300 keys", () => {
     );
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toContain("\r\x1b[Kinit: reading");
-    expect(r.stdout).toMatch(/\r\x1b\[Kinit: (planned \d+ of 300 keys|writing 300 keys in one commit)/);
+    const redrawn = ["\r\x1b[Kinit: planned ", "\r\x1b[Kinit: writing 300 keys in one commit"];
+    expect(
+      redrawn.some((line) => r.stdout.includes(line)),
+      r.stdout,
+    ).toBe(true);
     expect(r.stdout).toMatch(/initialized 300 keys \(generation \d+\)/);
     expect((await n.run(["get", "app/k299"])).stdout).toBe("value-299");
   });
