@@ -34,6 +34,7 @@ import { DEFAULT_JOURNAL_LIMIT } from "../store/journal.js";
 import { Layout } from "../store/layout.js";
 import type { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
+import { certExpiryDiscrepancies } from "./cert-expiry.js";
 import { discrepancyChanges } from "./discrepancy-log.js";
 import { GenerationLag } from "./generation-lag.js";
 import { boundGlusterLogs } from "./gluster-logs.js";
@@ -74,6 +75,8 @@ export interface DaemonOptions {
   scrubMs?: number;
   /** Journal entries the sweeper node keeps on a mounted config fs (HFS_JOURNAL_LIMIT). */
   journalLimit?: number;
+  /** When this node's TLS certificate expires (ms since the epoch), with TLS on. */
+  tlsNotAfter?: number;
 }
 
 /** How long after a change of the server list the resolver looks every entry up (every node has remounted by then). */
@@ -250,6 +253,7 @@ export class Daemon {
       discrepancies: [
         ...(this.lastPlan?.discrepancies ?? []).map((d) => ({ kind: d.kind, detail: d.detail })),
         ...this.stalled(),
+        ...certExpiryDiscrepancies(this.opts.tlsNotAfter, this.deps.clock.now(), this.cfg.name),
       ],
       alive: [],
       members: this.members.map((m) => ({ ...m })),

@@ -10,7 +10,7 @@ import { readNodeConfig } from "../node/config.js";
 import { lookupGroup } from "../node/group.js";
 import { ensurePrivateDir } from "../node/private-dir.js";
 import type { StatePaths } from "../node/state-dir.js";
-import { readVolumeAccess } from "../node/volume-access.js";
+import { installedCertNotAfter, readVolumeAccess } from "../node/volume-access.js";
 import { systemProc } from "../proc.js";
 import { controlSocket } from "./control-client.js";
 import { Daemon } from "./daemon.js";
@@ -100,6 +100,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       stuckHealsMs,
       scrubMs: secondsFromEnv("HFS_SCRUB_SECONDS", 1, 7 * 86_400),
       journalLimit: journalLimitFromEnv(),
+      tlsNotAfter: volume?.deps.tls ? await installedCertNotAfter(paths) : undefined,
     },
   );
   status = statusHandler(daemon, statusAllow);

@@ -14,6 +14,11 @@ export interface TlsMaterial {
   key: string;
 }
 
+/** When a PEM certificate stops being valid (ms since the epoch). */
+export function certNotAfter(pem: string): number {
+  return new Date(new X509Certificate(pem).validTo).getTime();
+}
+
 /** Names of the files in the state dir's tls/ and in a `certs --out` directory. */
 export const TLS_CA_FILE = "ca.pem";
 export const tlsCertFile = (node: string) => `${node}.pem`;

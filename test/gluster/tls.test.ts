@@ -34,7 +34,8 @@ describeGluster("TLS between clients and bricks", () => {
     for (const [dir, names] of [
       [ca, [...NODES, "stranger"]],
       [otherCa, ["n1"]],
-      [newCa, ["n3"]],
+      // n3's new certificate runs out in 20 days: its status must say so once it uses it.
+      [newCa, ["--days", "20", "n3"]],
     ] as const) {
       const r = await hfs(state, ["certs", "--out", dir, ...names]);
       expect(r.code, r.stderr).toBe(0);
@@ -184,6 +185,11 @@ describeGluster("TLS between clients and bricks", () => {
         60_000,
       );
     }
+    const st = await c.run("n3", ["status", "--json"]);
+    expect(st.code).toBe(1);
+    expect(JSON.parse(st.stdout).health.reasons).toContainEqual(
+      expect.objectContaining({ kind: "tls-cert-expiring", detail: expect.stringMatching(/in 20 days/) }),
+    );
     expect(await readFile(join(c.node("n3").state, "tls", "node.pem"), "utf8")).toBe(
       await readFile(join(newCa, "n3.pem"), "utf8"),
     );
