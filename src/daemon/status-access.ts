@@ -26,9 +26,16 @@ export function cachedResolve(resolve: Resolve, now: () => number = Date.now): R
   };
 }
 
-/** `::ffff:10.0.0.1` (an IPv4 peer on a dual-stack socket) is 10.0.0.1. */
+/**
+ * One spelling per address: `::ffff:10.0.0.1` (an IPv4 peer on a dual-stack socket) is 10.0.0.1, and
+ * an IPv6 address in its canonical form (`FD00:0::05` is `fd00::5`), so a member's address matches
+ * however it was written.
+ */
 export function plainAddress(remote: string): string {
-  return remote.startsWith("::ffff:") && isIP(remote.slice(7)) === 4 ? remote.slice(7) : remote;
+  const lower = remote.toLowerCase();
+  if (lower.startsWith("::ffff:") && isIP(lower.slice(7)) === 4) return lower.slice(7);
+  if (isIP(lower) !== 6) return lower;
+  return new URL(`http://[${lower}]`).hostname.slice(1, -1);
 }
 
 const LOOPBACK = (a: string) => a === "::1" || a.startsWith("127.");
@@ -47,7 +54,7 @@ export async function statusReaderAllowed(
   if (remote === undefined) return false;
   const a = plainAddress(remote);
   if (LOOPBACK(a) || extra.has(a)) return true;
-  if (members.some((m) => m.address === a)) return true;
+  if (members.some((m) => isIP(m.address) !== 0 && plainAddress(m.address) === a)) return true;
   for (const m of members) {
     if (isIP(m.address) !== 0) continue;
     const addrs = await resolve(m.address).catch(() => []);
@@ -68,7 +75,7 @@ export function parseStatusAllow(text: string | undefined): Set<string> {
         `HFS_STATUS_ALLOW: ${JSON.stringify(a)} is not an IP address; give comma-separated addresses like 10.0.0.50,fd00::5.`,
       );
     }
-    out.add(a);
+    out.add(plainAddress(a));
   }
   return out;
 }

@@ -23,6 +23,8 @@ describe("who may read the status port", () => {
     ["fd00::2", true, "a member by IPv6 address"],
     ["10.0.0.3", true, "a member by host name"],
     ["fd00::3", true, "a member by host name, IPv6"],
+    ["fd00:0:0:0:0:0:0:2", true, "a member's IPv6 address spelt out"],
+    ["FD00::2", true, "a member's IPv6 address in capitals"],
     ["10.0.0.50", true, "a monitor in HFS_STATUS_ALLOW"],
     ["10.0.0.9", false, "anyone else"],
     ["::ffff:10.0.0.9", false, "anyone else, dual-stack"],
@@ -37,7 +39,7 @@ describe("who may read the status port", () => {
   });
 
   it("HFS_STATUS_ALLOW takes comma-separated IP addresses and refuses anything else by name", () => {
-    expect([...parseStatusAllow(" 10.0.0.50, fd00::5 ,")]).toEqual(["10.0.0.50", "fd00::5"]);
+    expect([...parseStatusAllow(" 10.0.0.50, fd00::05 ,")]).toEqual(["10.0.0.50", "fd00::5"]);
     expect([...parseStatusAllow(undefined)]).toEqual([]);
     expect(() => parseStatusAllow("10.0.0.50,monitor.example")).toThrow(
       /HFS_STATUS_ALLOW: "monitor.example" is not an IP address/,
