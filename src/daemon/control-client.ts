@@ -103,7 +103,7 @@ export function toWire(err: HfsError): WireError {
 
 /** The error a daemon sent, as the same class it was on the daemon's side where that matters to callers. */
 export function fromWire(e: WireError | undefined): HfsError {
-  if (!e) return new SetupError("E_DAEMON_REPLY", "the daemon failed without saying why; see its log.");
+  if (!e) return new SetupError("E_DAEMON_NO_REASON", "the daemon failed without saying why; see its log.");
   const d = e.details ?? {};
   if (e.code === "E_VERSION_CONFLICT" && typeof d.key === "string")
     return new VersionConflictError(d.key, Number(d.expected), Number(d.actual));

@@ -117,7 +117,7 @@ export function glusterfsMountArgs(opts: MountOptions): string[] {
 /**
  * Mounts the volume at mountPoint and waits until the mount answers. Keeps an existing mount from the
  * same volfile and pid file. Throws E_MOUNT_BUSY when something else is mounted there, and
- * E_MOUNT_FAILED (with the log's errors) when glusterfs exits or the root never answers; a failed mount
+ * E_MOUNT_FAILED (with the log's errors) when glusterfs exits, E_MOUNT_TIMEOUT when the root never answers; a failed mount
  * is taken down again.
  */
 export async function mountVolume(deps: MountDeps, opts: MountOptions): Promise<MountProcess> {
@@ -174,7 +174,7 @@ async function waitMounted(
     }
     if (deps.clock.monotonic() >= deadline) {
       throw new UnavailableError(
-        "E_MOUNT_FAILED",
+        "E_MOUNT_TIMEOUT",
         `mounting ${opts.volume} at ${mountPoint} did not answer within ${Math.round(timeoutMs / 1000)}s (${last}). Check that a quorum of servers runs ('hfs-config status'); see ${opts.logFile}.`,
       );
     }

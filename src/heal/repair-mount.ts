@@ -94,7 +94,7 @@ export async function mountRepairVolume(deps: MountDeps, opts: RepairMountOption
       }
       if (deps.clock.monotonic() >= deadline) {
         throw new UnavailableError(
-          "E_MOUNT_FAILED",
+          "E_MOUNT_TIMEOUT",
           `the repair mount at ${mountPoint} did not answer within ${Math.round(timeoutMs / 1000)}s (${last}). Check that the servers run; see ${opts.logFile}.`,
         );
       }

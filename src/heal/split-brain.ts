@@ -360,7 +360,10 @@ async function currentStatus(deps: SplitBrainDeps, file: string) {
   }
   const s = parseSplitBrainStatus(res.value);
   if (s === undefined) {
-    throw new SetupError("E_SPLIT_BRAIN_STATUS", `unexpected ${STATUS_XATTR} of ${file}: ${res.value}`);
+    throw new SetupError(
+      "E_SPLIT_BRAIN_STATUS_UNKNOWN",
+      `unexpected ${STATUS_XATTR} of ${file}: ${res.value}`,
+    );
   }
   return s;
 }

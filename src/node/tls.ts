@@ -204,7 +204,7 @@ export async function readInstalledTls(
     "Run 'hfs-config setup --force --tls-dir DIR' with fresh material (or --no-tls to run without TLS).";
   if (missing > 0) {
     throw new SetupError(
-      "E_BAD_TLS",
+      "E_TLS_STATE",
       `${paths.tlsDir}: ca.pem, node.pem and node.key are not all there. ${fix}`,
     );
   }
@@ -217,7 +217,7 @@ export async function readInstalledTls(
       files,
     );
   } catch (err) {
-    throw new SetupError("E_BAD_TLS", `${(err as Error).message} ${fix}`);
+    throw new SetupError("E_TLS_STATE", `${(err as Error).message} ${fix}`);
   }
   return f;
 }

@@ -450,7 +450,7 @@ export async function planSet(
   const st = await keyState(ctx.layout, key);
   if (st.kind === "dir") {
     throw new ConflictError(
-      "E_IS_DIR",
+      "E_KEY_IS_DIR",
       `${key} is a directory (a multi-valued variable); set one of its entries, e.g. ${key}/NAME, or remove it with 'rm -r' first.`,
     );
   }

@@ -283,7 +283,7 @@ describeGluster("gluster bricks and mounts (3 bricks on loopback)", () => {
       readyTimeoutMs: 3_000,
     }).catch((e: unknown) => e);
     console.log(`[gluster] mount with no server reachable: ${(err as Error).message.split("\n")[0]}`);
-    expect((err as { code?: string }).code).toBe("E_MOUNT_FAILED");
+    expect((err as { code?: string }).code).toBe("E_MOUNT_TIMEOUT");
     expect(await isGlusterMounted({}, mountPoint)).toBe(false);
   });
 });
