@@ -1,9 +1,9 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { systemProc } from "../../src/proc.js";
-import { hfs, tempDir } from "../helpers/cli.js";
+import { CLI, hfs, tempDir } from "../helpers/cli.js";
 import { readPid, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 import { HandMounts } from "../helpers/hand-mount.js";
@@ -193,5 +193,27 @@ describeGluster("TLS between clients and bricks", () => {
     expect(await readFile(join(c.node("n3").state, "tls", "node.pem"), "utf8")).toBe(
       await readFile(join(newCa, "n3.pem"), "utf8"),
     );
+  }, 240_000);
+
+  it("init --force of 300 keys on GlusterFS shows its progress on a terminal and finishes", async () => {
+    const yaml = join(tmp.dir, "big.yaml");
+    const lines = ["app:"];
+    for (let i = 0; i < 300; i++) lines.push(`  k${String(i).padStart(3, "0")}: value-${i}`);
+    await writeFile(yaml, `${lines.join("\n")}\n`);
+    // script(1) gives the command a pseudo-terminal, as an administrator's shell would.
+    const r = await systemProc.run(
+      "script",
+      [
+        "-qec",
+        `${process.execPath} ${CLI} --state-dir ${c.node("n2").state} init --force --from ${yaml}`,
+        "/dev/null",
+      ],
+      { timeoutMs: 180_000 },
+    );
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain("\r\x1b[Kinit: reading");
+    expect(r.stdout).toContain("\r\x1b[Kinit: writing 300 keys in one commit");
+    expect(r.stdout).toMatch(/initialized 300 keys \(generation \d+\)/);
+    expect((await c.run("n3", ["get", "app/k299"])).stdout).toBe("value-299");
   }, 240_000);
 });
