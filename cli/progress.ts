@@ -1,4 +1,4 @@
-import type { StatusReport } from "../src/daemon/peers.js";
+import type { StatusReport } from "../src/daemon/wire.js";
 
 /** One line for a terminal while `repair` waits: how far the daemon's heal crawl has got. */
 export function crawlProgressLine(s: Pick<StatusReport, "crawl" | "pendingHeals">, now = Date.now()): string {

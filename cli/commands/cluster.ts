@@ -1,8 +1,8 @@
 import { open } from "node:fs/promises";
 import type { Command } from "commander";
-import type { StatusReport } from "../../src/daemon/peers.js";
 import type { RepairReport } from "../../src/daemon/repair.js";
 import type { RetireResult, ServeResult } from "../../src/daemon/serve.js";
+import type { StatusReport } from "../../src/daemon/wire.js";
 import { InvalidInputError } from "../../src/errors.js";
 import { parseNodeName } from "../../src/node/names.js";
 import { Context } from "../context.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { StatusReport } from "../../src/daemon/peers.js";
+import type { StatusReport } from "../../src/daemon/wire.js";
 import { withSelf } from "../../src/members/members.js";
 import { healthExitCode, judgeHealth } from "../../src/plan/health.js";
 import { Context } from "../context.js";

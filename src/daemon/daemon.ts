@@ -42,9 +42,10 @@ import { JournalPruner } from "./journal-pruner.js";
 import type { LocalVolume, MountState } from "./local-volume.js";
 import type { Logger } from "./log.js";
 import type { DaemonMetrics } from "./metrics.js";
-import { type StatusFetcher, type StatusReport, toAnswer } from "./peers.js";
+import { type StatusFetcher, toAnswer } from "./peers.js";
 import { splitBrainPass } from "./repair.js";
 import { StuckHeals } from "./stuck-heals.js";
+import type { StatusReport } from "./wire.js";
 
 /** How long the mount must count a brick down before status says so (a new graph connects in about a second). */
 const MOUNT_DOWN_MS = 3_000;

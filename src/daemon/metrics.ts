@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { VERSION } from "../version.js";
-import type { StatusReport } from "./peers.js";
+import type { StatusReport } from "./wire.js";
 
 /**
  * The daemon's Prometheus metrics, on GET /metrics of its status port. Gauges are

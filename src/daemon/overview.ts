@@ -1,7 +1,7 @@
 import type { LockInfo } from "../coord/cluster-lock.js";
 import { type Health, judgeHealth } from "../plan/health.js";
 import type { MemberAnswer } from "../plan/types.js";
-import type { StatusReport } from "./peers.js";
+import type { StatusReport } from "./wire.js";
 
 /** One member as the status page shows it: what its last answer said, null where it did not answer. */
 export interface OverviewMember {

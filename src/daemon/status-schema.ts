@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { isAddress, isNodeName } from "../node/names.js";
-import type { StatusReport } from "./peers.js";
+import type { StatusReport } from "./wire.js";
 
 /*
  * What a peer's GET /v1/status must hold before the planner believes it. A peer's

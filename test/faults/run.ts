@@ -4,7 +4,7 @@ import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { matchesPrefix } from "../../src/coord/watch.js";
 import { callDaemon } from "../../src/daemon/control-client.js";
-import type { StatusReport } from "../../src/daemon/peers.js";
+import type { StatusReport } from "../../src/daemon/wire.js";
 import { DEFAULT_PING_TIMEOUT_SECONDS } from "../../src/gluster/volfile.js";
 import { StatePaths } from "../../src/node/state-dir.js";
 import { healthExitCode, judgeHealth } from "../../src/plan/health.js";

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { systemClock } from "../../src/clock.js";
-import type { StatusReport } from "../../src/daemon/peers.js";
+import type { StatusReport } from "../../src/daemon/wire.js";
 import { stopProcess } from "../../src/gluster/brick.js";
 import { listGlusterMounts } from "../../src/gluster/mount.js";
 import { systemProc } from "../../src/proc.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildOverview } from "../../src/daemon/overview.js";
-import type { StatusReport } from "../../src/daemon/peers.js";
+import type { StatusReport } from "../../src/daemon/wire.js";
 
 const SELF: StatusReport = {
   name: "n1",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { crawlProgressLine, Progress, repairProgressLine, serveProgressLine } from "../../cli/progress.js";
-import type { StatusReport } from "../../src/daemon/peers.js";
+import type { StatusReport } from "../../src/daemon/wire.js";
 
 describe("repair's progress line on a terminal", () => {
   it.each([

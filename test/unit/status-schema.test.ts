@@ -1,8 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpStatusFetcher, type StatusReport } from "../../src/daemon/peers.js";
+import { httpStatusFetcher } from "../../src/daemon/peers.js";
 import { checkStatusReport } from "../../src/daemon/status-schema.js";
+import type { StatusReport } from "../../src/daemon/wire.js";
 
 const REPORT: StatusReport = {
   name: "n2",
