@@ -122,7 +122,7 @@ export function registerCluster(program: Command): void {
           "this node uses the dir engine: there is no GlusterFS volume and no volfile.",
         );
       }
-      const { renderVolfileFor } = await import("../volfile.js");
+      const { renderVolfileFor } = await import("../../src/daemon/manual-volfile.js");
       const { text, servers, source } = await renderVolfileFor(ctx.paths, cfg, Boolean(o.server));
       if (o.output) {
         // An existing file keeps its mode on open: narrow it before the volfile's contents go in.

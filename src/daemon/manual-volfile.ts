@@ -1,16 +1,16 @@
 import { join } from "node:path";
-import { systemClock } from "../src/clock.js";
-import { readMarkers, readVolumeRecord } from "../src/cluster/markers.js";
-import { LocalVolume } from "../src/daemon/local-volume.js";
-import { MountPin } from "../src/engine/mount-pin.js";
-import { SetupError, UnavailableError } from "../src/errors.js";
-import { findGlusterBinaries } from "../src/gluster/binaries.js";
-import { loadVolfileTemplates } from "../src/gluster/volfile.js";
-import type { NodeConfig } from "../src/node/config.js";
-import type { StatePaths } from "../src/node/state-dir.js";
-import { readVolumeAccess } from "../src/node/volume-access.js";
-import { systemProc } from "../src/proc.js";
-import { Layout } from "../src/store/layout.js";
+import { systemClock } from "../clock.js";
+import { readMarkers, readVolumeRecord } from "../cluster/markers.js";
+import { MountPin } from "../engine/mount-pin.js";
+import { SetupError, UnavailableError } from "../errors.js";
+import { findGlusterBinaries } from "../gluster/binaries.js";
+import { loadVolfileTemplates } from "../gluster/volfile.js";
+import type { NodeConfig } from "../node/config.js";
+import type { StatePaths } from "../node/state-dir.js";
+import { readVolumeAccess } from "../node/volume-access.js";
+import { systemProc } from "../proc.js";
+import { Layout } from "../store/layout.js";
+import { LocalVolume } from "./local-volume.js";
 
 /**
  * The marker list comes from the mount when there is one; otherwise from this
