@@ -36,8 +36,12 @@ export async function renderVolfileFor(paths: StatePaths, cfg: NodeConfig, serve
   }
   let layout: Layout;
   let source: string;
+  // Held until the markers are read: the path is /proc/self/fd/<n> of the pin's open handle, and a
+  // pin no longer referenced is closed by the garbage collector, fd and all (seen in CI: ENOTDIR as
+  // the number went to another file).
+  const pin = new MountPin(paths.currentMount);
   try {
-    layout = new Layout((await new MountPin(paths.currentMount).pin()).path);
+    layout = new Layout((await pin.pin()).path);
     source = "the mounted config fs";
   } catch {
     if (!st) {
@@ -49,8 +53,14 @@ export async function renderVolfileFor(paths: StatePaths, cfg: NodeConfig, serve
     layout = new Layout(paths.brickDir);
     source = `this node's brick ${join(paths.brickDir, ".hfs/servers")}`;
   }
-  const markers = await readMarkers(layout);
-  const volumeId = (await readVolumeRecord(layout))?.volumeId ?? st?.volumeId;
+  let markers: Awaited<ReturnType<typeof readMarkers>>;
+  let volumeId: string | undefined;
+  try {
+    markers = await readMarkers(layout);
+    volumeId = (await readVolumeRecord(layout))?.volumeId ?? st?.volumeId;
+  } finally {
+    await pin.close();
+  }
   if (markers.length === 0 || !volumeId) {
     throw new UnavailableError(
       "E_NO_SERVERS",

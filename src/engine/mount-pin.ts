@@ -24,6 +24,15 @@ interface Pin {
 
 let pins = 0;
 
+/**
+ * Every open pin handle, until its pin is closed. A pin's path is `/proc/self/fd/<n>`: if the handle
+ * were closed by the garbage collector (its store or MountPin no longer referenced while an operation
+ * still uses the path; seen in CI as ENOTDIR when the number went to another file), the next open
+ * could take the same number and the path would lead to that file or directory instead, a plain local
+ * one included. Held here, a handle closes only when its pin is closed or retired.
+ */
+const HELD = new Set<FileHandle>();
+
 /** A superseded pin stays open this long, for operations still under way through it. */
 const RETIRE_AFTER_MS = 60_000;
 
@@ -82,6 +91,7 @@ export class MountPin implements RootProvider {
       this.current.supersededAt = Date.now();
       this.old.push(this.current);
     }
+    HELD.add(fh);
     this.current = { target, fh, root };
     this.closeOld();
     return root;
@@ -89,8 +99,10 @@ export class MountPin implements RootProvider {
 
   /** Closes every pin (the process is done with the config fs). */
   async close(): Promise<void> {
-    for (const p of [...this.old, ...(this.current ? [this.current] : [])])
+    for (const p of [...this.old, ...(this.current ? [this.current] : [])]) {
+      HELD.delete(p.fh);
       await p.fh.close().catch(() => {});
+    }
     this.old.length = 0;
     this.current = undefined;
   }
@@ -100,6 +112,7 @@ export class MountPin implements RootProvider {
     for (let i = this.old.length - 1; i >= 0; i--) {
       const p = this.old[i] as Pin;
       if (now - (p.supersededAt ?? now) >= RETIRE_AFTER_MS) {
+        HELD.delete(p.fh);
         void p.fh.close().catch(() => {});
         this.old.splice(i, 1);
       }

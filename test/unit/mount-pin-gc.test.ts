@@ -1,0 +1,32 @@
+import { mkdir, readlink, stat, symlink } from "node:fs/promises";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { expect, it } from "vitest";
+import { MountPin } from "../../src/engine/mount-pin.js";
+import { tempDir } from "../helpers/cli.js";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+it("a pin's fd stays open after its MountPin is dropped and the garbage collector runs (its path must not move)", async () => {
+  const t = await tempDir("hfs-pin-");
+  try {
+    const dir = join(t.dir, "mnt");
+    await mkdir(dir);
+    await symlink(dir, join(t.dir, "config"));
+    const dev = (await stat(dir)).dev;
+    const majMin = `${(dev >> 8) & 0xfff}:${(dev & 0xff) | ((dev >> 12) & ~0xff)}`;
+    const mountinfo = `36 25 ${majMin} / ${dir} rw,relatime - fuse.glusterfs hfs rw\n`;
+    let pin: MountPin | undefined = new MountPin(join(t.dir, "config"), async () => mountinfo);
+    const path = (await pin.pin()).path;
+    pin = undefined;
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await readlink(path)).toBe(dir);
+  } finally {
+    await t.cleanup();
+  }
+});
