@@ -14,7 +14,7 @@ import {
 import { lookupGroup } from "../../src/node/group.js";
 import { parseAddress, parseNodeName, parsePort } from "../../src/node/names.js";
 import { installSecret, readSecretFile } from "../../src/node/secret.js";
-import { checkTlsMaterial, installTls, readTlsDir, removeTls, tlsDirFiles } from "../../src/node/tls.js";
+import { installTls, readTlsDir, removeTls } from "../../src/node/tls.js";
 import { systemProc } from "../../src/proc.js";
 import { Context } from "../context.js";
 
@@ -112,21 +112,7 @@ async function planTls(o: SetupOpts, cfg: NodeConfig) {
       "E_USAGE",
       "give --tls-dir or --secret-file, not both: with TLS the certificate is the bricks' login and a secret would go unused.",
     );
-  const dir = resolve(o.tlsDir);
-  const m = await readTlsDir(dir, cfg.name, new Date());
-  for (const file of o.tlsTrust ?? []) {
-    const extra = await readFile(file, "utf8").catch((err: unknown) => {
-      throw new InvalidInputError(
-        "E_BAD_TLS",
-        `--tls-trust ${file}: ${isErrno(err) ? err.code : String(err)}; give a readable CA certificate.`,
-      );
-    });
-    m.ca = `${m.ca.trimEnd()}\n${extra.trimEnd()}\n`;
-  }
-  // Checked again with the whole list: an extra file that is no CA certificate is refused here.
-  const files = tlsDirFiles(dir, cfg.name);
-  checkTlsMaterial(m, cfg.name, new Date(), { ...files, ca: [files.ca, ...(o.tlsTrust ?? [])].join(" + ") });
-  return m;
+  return readTlsDir(resolve(o.tlsDir), cfg.name, new Date(), o.tlsTrust ?? []);
 }
 
 async function planConfig(o: SetupOpts): Promise<NodeConfig> {

@@ -143,14 +143,22 @@ export function tlsDirFiles(dir: string, node: string): TlsMaterial {
 }
 
 /** Reads and checks `node`'s material from a `certs --out` directory; nothing is written. */
-export async function readTlsDir(dir: string, node: string, now: Date): Promise<TlsMaterial> {
+export async function readTlsDir(
+  dir: string,
+  node: string,
+  now: Date,
+  trust: readonly string[] = [],
+): Promise<TlsMaterial> {
   const files = tlsDirFiles(dir, node);
   // One at a time, so the file named in an error is always the first one missing.
-  const ca = await readPem(files.ca, "CA list");
+  let ca = await readPem(files.ca, "CA list");
+  // More CAs to trust during a rotation (`setup --tls-trust`): the list is checked as a whole below.
+  for (const file of trust)
+    ca = `${ca.trimEnd()}\n${(await readPem(file, "CA certificate to trust")).trimEnd()}\n`;
   const cert = await readPem(files.cert, `certificate of ${node}`);
   const key = await readPem(files.key, `private key of ${node}`);
   const m = { ca, cert, key };
-  checkTlsMaterial(m, node, now, files);
+  checkTlsMaterial(m, node, now, { ...files, ca: [files.ca, ...trust].join(" + ") });
   return m;
 }
 

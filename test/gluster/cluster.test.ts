@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import type { OverviewMember } from "../../src/daemon/overview.js";
 import { listGlusterMounts } from "../../src/gluster/mount.js";
 import { systemProc } from "../../src/proc.js";
 import { findChromium, pageDom, readPage, screenshot } from "../helpers/chromium.js";
@@ -251,14 +252,8 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
     expect(view.servers).toBe(report.markers.join(", "));
     expect(view.members).toEqual(
       report.members.map(
-        (m: {
-          name: string;
-          address: string;
-          answered: boolean;
-          server: boolean | null;
-          ready: boolean | null;
-          retired: boolean | null;
-        }) => ({
+        // `status --json` lists members in the same shape as the page's overview.
+        (m: OverviewMember) => ({
           name: m.name,
           address: m.address,
           answers: m.answered ? "yes" : "NO",
