@@ -62,8 +62,13 @@ export interface CommitterOptions {
 
 interface Queued {
   body: RequestBody<unknown>;
-  /** Files the request will write whatever it reads (a set's value): staged while it reads. */
+  /** Files the request will write whatever it reads (a set's value): staged before it has the lock. */
   prestage: { path: string; data: Uint8Array }[];
+  /**
+   * The prestaged files, written as soon as the request queues: while it waits for the
+   * lock (other nodes' requests), not while it holds it. Taken by its first attempt.
+   */
+  staged: Early[] | undefined;
   /** Requests with unrelated keys share one lock hold and one journal entry; undefined: alone. */
   key: string | undefined;
   layout: Layout;
@@ -102,9 +107,15 @@ export class Committer {
     prestage: { path: string; data: Uint8Array }[] = [],
   ): Promise<Committed<T> | undefined> {
     return new Promise((resolve, reject) => {
+      const staged = prestage.map((p) => ({
+        p,
+        staged: Staged.open(layout, (this.lastGeneration ?? 0) + 1, p),
+      }));
+      for (const e of staged) e.staged.catch(() => {});
       this.queue.push({
         body: body as RequestBody<unknown>,
         prestage,
+        staged,
         key,
         layout,
         resolve: resolve as (v: Committed<unknown> | undefined) => void,
@@ -138,7 +149,10 @@ export class Committer {
         this.dropShortcuts();
         // The lock was never ours: the first request (and only it) hears why; the rest try again.
         if (batch.length === 0) batch = [this.queue.shift() as Queued];
-        for (const q of batch) q.reject(err);
+        for (const q of batch) {
+          void discardAll(takeStaged(q).map((e) => e.staged));
+          q.reject(err);
+        }
       })
       .finally(() => {
         this.running = false;
@@ -220,11 +234,15 @@ export class Committer {
         node: this.opts.node,
         now: this.opts.clock.now(),
       };
-      // Values are written to staged files while the requests read what they decide from.
-      const early = live.flatMap((q) =>
-        q.prestage.map((p) => ({ p, staged: Staged.open(layout, ctx.generation, p) })),
-      );
-      for (const e of early) e.staged.catch(() => {});
+      // Values were staged while the requests waited for the lock; they read what they decide from now.
+      // A later attempt (the first found the generation taken) stages its values again.
+      const early = live.flatMap((q) => {
+        const pre = takeStaged(q);
+        if (pre.length > 0 || q.prestage.length === 0) return pre;
+        const again = q.prestage.map((p) => ({ p, staged: Staged.open(layout, ctx.generation, p) }));
+        for (const e of again) e.staged.catch(() => {});
+        return again;
+      });
       const planned: { q: Queued; plan: RequestPlan<unknown> }[] = [];
       const next: Queued[] = [];
       try {
@@ -321,11 +339,7 @@ export class Committer {
    * Every put of the batch as a staged file (reusing those written early), 16 at a
    * time; small values travel in the entry, so only the large ones are synced.
    */
-  private async stage(
-    ctx: RequestContext,
-    plans: RequestPlan<unknown>[],
-    early: { p: { path: string; data: Uint8Array }; staged: Promise<Staged> }[],
-  ) {
+  private async stage(ctx: RequestContext, plans: RequestPlan<unknown>[], early: Early[]) {
     const puts = plans.flatMap((p) => p.puts ?? []);
     const unused = new Set(early);
     let budget = INLINE_BUDGET;
@@ -406,6 +420,15 @@ export class Committer {
       await writeHeadFd(lock.fh, head);
     }
   }
+}
+
+type Early = { p: { path: string; data: Uint8Array }; staged: Promise<Staged> };
+
+/** The request's prestaged files, once: whoever takes them discards or uses them. */
+function takeStaged(q: Queued): Early[] {
+  const s = q.staged ?? [];
+  q.staged = undefined;
+  return s;
 }
 
 function openDir(path: string): Promise<number | undefined> {

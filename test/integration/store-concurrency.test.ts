@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { open, readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { flockExclusive } from "../../src/native/libc.js";
 import { Store } from "../../src/store/store.js";
 import { tempDir } from "../helpers/cli.js";
 
@@ -113,5 +114,23 @@ describe("writers in several processes", () => {
     // Temp files never show up as keys.
     const store = new Store({ root: t.dir, node: "x" });
     expect(await store.ls("", { recursive: true })).toEqual(["big"]);
+  });
+
+  it("a set that gives up waiting for the lock leaves no staged file (its value was staged while it waited)", async () => {
+    const store = new Store({ root: t.dir, node: "a", lockTimeoutMs: 300 });
+    await store.set("k", "old");
+    // Another process's lock on .hfs/head, held the whole time.
+    const fh = await open(join(t.dir, ".hfs", "head"), "r+");
+    try {
+      await flockExclusive(fh.fd);
+      await expect(store.set("k", "new")).rejects.toMatchObject({ code: "E_LOCK_WAIT" });
+      // The discard runs beside the rejection: give it a moment, then nothing may be left.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await readdir(join(t.dir, ".hfs", "pending"))).toEqual([]);
+    } finally {
+      await fh.close();
+    }
+    const got = await store.get("k");
+    expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["old", 1]);
   });
 });
