@@ -38,8 +38,19 @@ export class Rig {
       lines.push(`${name} 127.0.0.1:${statusPort}`);
     }
     await writeFile(join(rig.base, "members"), `${lines.join("\n")}\n`);
-    for (const n of rig.nodes) {
-      const r = await rig.cli(n.name, [
+    try {
+      await rig.build();
+    } catch (err) {
+      // A rig that failed half way still stops what it started and removes its dir.
+      await rig.stop();
+      throw err;
+    }
+    return rig;
+  }
+
+  private async build(): Promise<void> {
+    for (const n of this.nodes) {
+      const r = await this.cli(n.name, [
         "setup",
         "--name",
         n.name,
@@ -50,20 +61,19 @@ export class Rig {
         "--brick-port",
         String(n.brickPort),
         "--members",
-        join(rig.base, "members"),
+        join(this.base, "members"),
       ]);
       if (r.code !== 0) throw new Error(`setup ${n.name}: ${r.stderr}`);
     }
-    for (const n of rig.nodes) rig.startDaemon(n.name);
-    for (const n of rig.nodes) {
-      await rig.until(`${n.name} answering`, async () => (await rig.status(n.name)) !== undefined);
+    for (const n of this.nodes) this.startDaemon(n.name);
+    for (const n of this.nodes) {
+      await this.until(`${n.name} answering`, async () => (await this.status(n.name)) !== undefined);
     }
-    for (const n of rig.nodes) {
-      const r = await rig.cli(n.name, ["serve"]);
+    for (const n of this.nodes) {
+      const r = await this.cli(n.name, ["serve"]);
       if (r.code !== 0) throw new Error(`serve ${n.name}: ${r.stderr}`);
     }
-    await rig.untilClean(120_000);
-    return rig;
+    await this.untilClean(120_000);
   }
 
   node(name: string): RigNode {
@@ -74,19 +84,34 @@ export class Rig {
 
   startDaemon(name: string): void {
     const n = this.node(name);
-    n.daemon = spawn(process.execPath, [CLI, "daemon"], {
+    const child = spawn(process.execPath, [CLI, "daemon"], {
       env: { ...process.env, HFS_STATE_DIR: n.state },
-      stdio: "ignore",
+      stdio: ["ignore", "ignore", "pipe"],
     });
+    let stderr = "";
+    child.stderr?.on("data", (d) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    // A daemon that exits on its own stops the benchmark with its reason, not a timeout later.
+    child.on("exit", (code, signal) => {
+      if (child !== n.daemon || this.stopping.has(name)) return;
+      this.failure = new Error(`daemon ${name} exited (${signal ?? code}): ${stderr.trim()}`);
+    });
+    n.daemon = child;
   }
+
+  private readonly stopping = new Set<string>();
+  private failure: Error | undefined;
 
   async stopDaemon(name: string): Promise<void> {
     const d = this.node(name).daemon;
     if (!d || d.exitCode !== null || d.signalCode !== null) return;
+    this.stopping.add(name);
     const gone = new Promise((r) => d.once("exit", r));
     d.kill("SIGTERM");
     await Promise.race([gone, sleep(60_000)]);
     if (d.exitCode === null && d.signalCode === null) d.kill("SIGKILL");
+    this.stopping.delete(name);
   }
 
   cli(name: string, args: string[], input?: string): Promise<Run> {
@@ -140,6 +165,7 @@ export class Rig {
   async until(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<number> {
     const start = performance.now();
     for (;;) {
+      if (this.failure) throw this.failure;
       if (await cond()) return performance.now() - start;
       if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
       await sleep(200);
