@@ -121,6 +121,8 @@ export class Daemon {
   private pendingHeals: number | null = null;
   private sweeper: ExpirySweeper | undefined;
   private alive: EphemeralHandle | undefined;
+  /** The pin (mount) the liveness entry's lease was taken through. */
+  private alivePin: number | undefined;
   private healing: Promise<void> | undefined;
   private lastHealAt = Number.NEGATIVE_INFINITY;
   private wake: (() => void) | undefined;
@@ -846,20 +848,37 @@ export class Daemon {
     }
     // The mount's writers never prune: the sweeper node does it for the cluster (the dir engine prunes inline).
     if (this.sweeper && this.deps.volume) this.pruner.poke(this.generation);
-    if ((!this.alive || this.alive.lost) && (this.cfg.engine === "dir" || this.lastPlan?.writable)) {
-      try {
-        await this.alive?.close();
-        this.alive = await setAliveEntry(
-          this.store,
-          this.cfg.name,
-          JSON.stringify({ address: this.cfg.address, statusPort: this.cfg.statusPort, pid: process.pid }),
-          { ttlMs: this.opts.aliveTtlMs ?? 10_000 },
-        );
-      } catch (err) {
-        this.alive = undefined;
-        this.noteFsError(err, "writing the liveness entry");
-        this.log.log("warn", "could not write the liveness entry", { error: (err as Error).message });
-      }
+    if (this.cfg.engine === "dir" || this.lastPlan?.writable) await this.keepAliveEntry();
+  }
+
+  /**
+   * The liveness entry, written again when its lease is lost, and moved to the current
+   * mount after a remount: its lease's flock holds a file open on the mount it was taken
+   * through, and a lazily unmounted graph lives while any file on it is open (one more
+   * glusterfs per remount, holding the lease through the old server list). The new entry
+   * is set before the old one closes, so the node never looks gone; the old lease's
+   * close leaves the key alone, as it has been set again since.
+   */
+  private async keepAliveEntry(): Promise<void> {
+    const pin =
+      this.alive && !this.alive.lost ? (await this.store.pinned().catch(() => undefined))?.pin : undefined;
+    if (this.alive && !this.alive.lost && (pin === undefined || pin === this.alivePin)) return;
+    const old = this.alive;
+    try {
+      if (old?.lost) await old.close();
+      const layout = await this.store.pinned();
+      this.alive = await setAliveEntry(
+        this.store,
+        this.cfg.name,
+        JSON.stringify({ address: this.cfg.address, statusPort: this.cfg.statusPort, pid: process.pid }),
+        { ttlMs: this.opts.aliveTtlMs ?? 10_000 },
+      );
+      this.alivePin = layout.pin;
+      if (old && !old.lost) await old.close();
+    } catch (err) {
+      if (!old || old.lost) this.alive = undefined;
+      this.noteFsError(err, "writing the liveness entry");
+      this.log.log("warn", "could not write the liveness entry", { error: (err as Error).message });
     }
   }
 

@@ -33,7 +33,11 @@ let pins = 0;
  */
 const HELD = new Set<FileHandle>();
 
-/** A superseded pin stays open this long, for operations still under way through it. */
+/**
+ * A superseded pin stays open this long, for operations still under way through it, and
+ * then closes by itself: held longer, it keeps the old mount's glusterfs running (a lazily
+ * unmounted FUSE mount lives while any file on it is open), one more process per remount.
+ */
 const RETIRE_AFTER_MS = 60_000;
 
 /**
@@ -53,6 +57,7 @@ export class MountPin implements RootProvider {
   constructor(
     private readonly link: string,
     private readonly readMountInfo: () => Promise<string> = () => readFile("/proc/self/mountinfo", "utf8"),
+    private readonly retireAfterMs = RETIRE_AFTER_MS,
   ) {}
 
   async pin(): Promise<PinnedRoot> {
@@ -90,6 +95,8 @@ export class MountPin implements RootProvider {
     if (this.current) {
       this.current.supersededAt = Date.now();
       this.old.push(this.current);
+      // Unref'd: a process that is otherwise done does not wait for it.
+      setTimeout(() => this.closeOld(), this.retireAfterMs + 10).unref();
     }
     HELD.add(fh);
     this.current = { target, fh, root };
@@ -111,7 +118,7 @@ export class MountPin implements RootProvider {
     const now = Date.now();
     for (let i = this.old.length - 1; i >= 0; i--) {
       const p = this.old[i] as Pin;
-      if (now - (p.supersededAt ?? now) >= RETIRE_AFTER_MS) {
+      if (now - (p.supersededAt ?? now) >= this.retireAfterMs) {
         HELD.delete(p.fh);
         void p.fh.close().catch(() => {});
         this.old.splice(i, 1);

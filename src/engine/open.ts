@@ -40,7 +40,17 @@ export function openStore(
     ...(remote ? { remote } : {}),
   };
   if (cfg.engine === "dir") return new Store(common);
-  return new Store({ ...common, provider: new MountPin(root), gate: writeGate });
+  return new Store({
+    ...common,
+    provider: new MountPin(root, undefined, pinRetireMsFromEnv()),
+    gate: writeGate,
+  });
+}
+
+/** HFS_PIN_RETIRE_MS: how long a superseded pin stays open (tests shorten the 60 s). */
+function pinRetireMsFromEnv(): number | undefined {
+  const v = Number(process.env.HFS_PIN_RETIRE_MS);
+  return Number.isSafeInteger(v) && v > 0 ? v : undefined;
 }
 
 /**

@@ -56,6 +56,8 @@ export interface CommitterOptions {
   journalLimit: number;
   /** Remove old journal entries as part of writing (local dirs); a daemon does it in the background otherwise. */
   pruneInline: boolean;
+  /** Held directories are let go after this long without a write (default IDLE_RELEASE_MS). */
+  idleReleaseMs?: number;
   /** Refuses a write whose path to the servers is not the current marker list (the gluster engine). */
   gate?: (ctx: RequestContext) => Promise<void>;
 }
@@ -77,6 +79,11 @@ interface Queued {
 }
 
 const MAX_BATCH = 64;
+/**
+ * Held directories are let go after this long without a write: after a remount they are
+ * on the old mount, whose glusterfs lives on while any of its files is open.
+ */
+const IDLE_RELEASE_MS = 30_000;
 /** How often, and how far apart, a torn entry is read again before it counts as its dead writer's. */
 const TORN_REREADS = 3;
 const TORN_REREAD_MS = 300;
@@ -125,9 +132,12 @@ export class Committer {
     });
   }
 
+  private idle: NodeJS.Timeout | undefined;
+
   private pump(): void {
     if (this.running || this.queue.length === 0) return;
     this.running = true;
+    clearTimeout(this.idle);
     const layout = (this.queue[0] as Queued).layout;
     let batch: Queued[] = [];
     (async () => {
@@ -157,6 +167,12 @@ export class Committer {
       .finally(() => {
         this.running = false;
         this.pump();
+        if (!this.running) {
+          clearTimeout(this.idle);
+          this.idle = setTimeout(() => {
+            if (!this.running) this.dropShortcuts();
+          }, this.opts.idleReleaseMs ?? IDLE_RELEASE_MS).unref();
+        }
       });
   }
 

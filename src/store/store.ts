@@ -83,6 +83,8 @@ export interface StoreOptions {
   lockTimeoutMs?: number;
   /** Remove old journal entries while writing (plain directories); a daemon prunes a mount in the background. */
   pruneInline?: boolean;
+  /** How long a committer keeps its held directories after its last write (tests shorten it). */
+  idleReleaseMs?: number;
   /** Refuses writes through a graph that is not the current server list (the gluster engine). */
   gate?: (ctx: RequestContext, root: PinnedRoot, bootstrap: boolean) => Promise<void>;
   /** Hands set and rm to this node's daemon when it listens (group commit). */
@@ -146,6 +148,7 @@ export class Store {
       lockTimeoutMs: opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       journalLimit: this.journalLimit,
       pruneInline: opts.pruneInline ?? opts.provider === undefined,
+      ...(opts.idleReleaseMs === undefined ? {} : { idleReleaseMs: opts.idleReleaseMs }),
     };
   }
 

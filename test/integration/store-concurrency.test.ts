@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { open, readdir, readFile } from "node:fs/promises";
+import { open, readdir, readFile, readlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { flockExclusive } from "../../src/native/libc.js";
@@ -132,5 +132,26 @@ describe("writers in several processes", () => {
     }
     const got = await store.get("k");
     expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["old", 1]);
+  });
+
+  it("a committer lets its held directories go once idle (after a remount they would keep the old mount alive)", async () => {
+    const store = new Store({ root: t.dir, node: "a", idleReleaseMs: 150 });
+    const heldUnder = async () => {
+      const out: string[] = [];
+      for (const fd of await readdir("/proc/self/fd")) {
+        const to = await readlink(`/proc/self/fd/${fd}`).catch(() => "");
+        if (to.startsWith(join(t.dir, ".hfs"))) out.push(to);
+      }
+      return out;
+    };
+    await store.set("k", "v1");
+    await store.set("k", "v2");
+    expect((await heldUnder()).length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await heldUnder()).toEqual([]);
+    // And the next write opens them again.
+    await store.set("k", "v3");
+    const got = await store.get("k");
+    expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["v3", 3]);
   });
 });
