@@ -123,6 +123,23 @@ export class LockTimeoutError extends HfsError {
   }
 }
 
+/**
+ * A render resource could not be rendered or installed on this node: a missing key, a
+ * template error, a failed check, an install that failed. The old file stays in place.
+ */
+export class RenderError extends HfsError {
+  readonly exitCode = ExitCode.error;
+  /** The generation of the view it failed on, when it got that far. */
+  generation: number | undefined;
+  constructor(
+    readonly code: string,
+    readonly resource: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The config fs or a peer cannot be reached now; trying again later may work. */
 export class UnavailableError extends HfsError {
   readonly exitCode = ExitCode.unavailable;

@@ -13,6 +13,7 @@ const MODULES: Record<string, () => Promise<Register>> = {
   service: async () => (await import("./service.js")).registerService,
   members: async () => (await import("./members.js")).registerMembers,
   certs: async () => (await import("./certs.js")).registerCerts,
+  render: async () => (await import("./render.js")).registerRender,
 };
 
 const MODULE_OF: Record<string, string> = {
@@ -37,6 +38,8 @@ const MODULE_OF: Record<string, string> = {
   prune: "service",
   members: "members",
   certs: "certs",
+  render: "render",
+  wait: "render",
 };
 
 /** The command word in `argv` (after node and the script), past the global options; undefined for none. */

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { StatusReport } from "../../src/daemon/wire.js";
 import { withSelf } from "../../src/members/members.js";
 import { healthExitCode, judgeHealth } from "../../src/plan/health.js";
+import { type NodeRenders, renderLag } from "../../src/render/plan.js";
 import { Context } from "../context.js";
 
 export function registerStatus(program: Command): void {
@@ -24,6 +25,7 @@ export function registerStatus(program: Command): void {
         () => undefined,
       );
       const fetch = httpStatusFetcher(cfg.statusPort, undefined, cfg.address);
+      const renders: NodeRenders[] = [];
       const members = await Promise.all(
         // The daemon's list follows the config fs; without a daemon, the node's own seed is all there is.
         (
@@ -32,6 +34,12 @@ export function registerStatus(program: Command): void {
         ).map(async (m) => {
           const r = m.name === cfg.name ? local : await fetch(m, 1500);
           // What a member that does not answer is doing cannot be known: null, not false.
+          renders.push({
+            node: m.name,
+            answered: Boolean(r),
+            seen: r?.render?.seen ?? null,
+            resources: r?.render?.resources ?? [],
+          });
           return {
             name: m.name,
             address: m.address,
@@ -81,6 +89,8 @@ export function registerStatus(program: Command): void {
         alive: local ? local.alive : null,
         generation,
         crawl: local?.crawl ?? null,
+        // Render resources: the nodes behind the newest generation any node applied, or failing.
+        render: renders.some((n) => n.resources.length > 0) ? renderLag(renders) : null,
       };
       const list = (xs: string[] | null | undefined, none: string) =>
         xs === null || xs === undefined ? "unknown" : xs.join(", ") || none;
@@ -105,6 +115,17 @@ export function registerStatus(program: Command): void {
             (m) =>
               `  ${m.name.padEnd(12)} ${m.address.padEnd(16)} ${m.answered ? (m.server ? "server" : m.retired ? "retired" : "client") : "NOT ANSWERING"}${m.answered && !m.ready ? " (not ready)" : ""}`,
           ),
+          ...(r.render === null
+            ? []
+            : r.render.length === 0
+              ? ["render:        every node up to date"]
+              : [
+                  "render (nodes behind or failing):",
+                  ...r.render.map(
+                    (l) =>
+                      `  ${l.resource} on ${l.node}: ${l.error ? `FAILED: ${l.error}` : `at generation ${l.generation}, newest ${l.newest}`}`,
+                  ),
+                ]),
           r.health.reasons.length ? "problems:" : "problems:      none",
           ...r.health.reasons.map((d) => `  ${d.kind}: ${d.detail}`),
         ].join("\n"),

@@ -29,6 +29,7 @@ import type {
   Tombstone,
 } from "../plan/types.js";
 import type { Proc } from "../proc.js";
+import { RenderRunner } from "../render/runner.js";
 import { readHeadFile } from "../store/head.js";
 import { DEFAULT_JOURNAL_LIMIT } from "../store/journal.js";
 import { Layout } from "../store/layout.js";
@@ -146,6 +147,8 @@ export class Daemon {
   private readonly lag = new GenerationLag(GENERATION_SPLIT_MS);
   private readonly pruner: JournalPruner;
   private mountProblemNow: string | null = null;
+  /** Renders this node's resources, from the generations this daemon reads once it is ready. */
+  private readonly render: RenderRunner;
 
   constructor(
     readonly paths: StatePaths,
@@ -156,6 +159,14 @@ export class Daemon {
     this.store = openStore(paths, cfg);
     this.members = withSelf(cfg.members, selfMember(cfg));
     this.stuck = new StuckHeals({ stuckMs: opts.stuckHealsMs });
+    this.render = new RenderRunner({
+      store: this.store,
+      node: cfg.name,
+      stateFile: join(paths.dir, "render-state.json"),
+      proc: deps.proc,
+      clock: deps.clock,
+      log: { log: (level, msg, fields) => this.log.log(level, msg, fields) },
+    });
     this.pruner = new JournalPruner(
       this.store,
       deps.clock,
@@ -215,6 +226,7 @@ export class Daemon {
     await withTimeout(this.alive?.close(), 5000);
     await withTimeout(this.sweeper?.stop(), 5000);
     await withTimeout(this.pruner.stop(), 5000);
+    await withTimeout(this.render.stop(), 5000);
     if (this.deps.volume) {
       await this.deps.volume
         .stopShd()
@@ -266,6 +278,7 @@ export class Daemon {
       repair: this.repairStep ? { ...this.repairStep } : null,
       suspectsSplitBrain: this.suspectsSplitBrain,
       splitBrainSearchedAt: this.searchDoneWall,
+      render: this.render.report(),
     };
   }
 
@@ -848,7 +861,11 @@ export class Daemon {
     }
     // The mount's writers never prune: the sweeper node does it for the cluster (the dir engine prunes inline).
     if (this.sweeper && this.deps.volume) this.pruner.poke(this.generation);
-    if (this.cfg.engine === "dir" || this.lastPlan?.writable) await this.keepAliveEntry();
+    if (this.cfg.engine === "dir" || this.lastPlan?.writable) {
+      await this.keepAliveEntry();
+      // Only a settled, quorate view is rendered from: the runner is poked once the node is ready.
+      this.render.poke(this.generation);
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Member } from "../members/members.js";
+import type { ResourceReport } from "../render/plan.js";
 
 /**
  * The daemon's answers on the wire, imported by both sides: the daemon that builds them, and the CLI,
@@ -38,4 +39,6 @@ export interface StatusReport {
   suspectsSplitBrain?: boolean;
   /** When (wall-clock ms) this node last finished a search for split-brain; null: never. */
   splitBrainSearchedAt?: number | null;
+  /** This node's render resources: the generation each has applied (see `wait --applied`). */
+  render?: { seen: number | null; resources: ResourceReport[] };
 }

@@ -13,7 +13,7 @@ const LAYERS: string[][] = [
   ["src/store"],
   ["src/gluster", "src/plan"],
   ["src/node", "src/members"],
-  ["src/cluster", "src/coord", "src/engine", "src/heal", "src/init", "src/backup"],
+  ["src/cluster", "src/coord", "src/engine", "src/heal", "src/init", "src/backup", "src/render"],
   ["src/daemon"],
   ["cli", "cli/commands", "src/index.ts"],
 ];
