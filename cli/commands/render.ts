@@ -101,7 +101,7 @@ export function registerRender(program: Command): void {
     .option("--timeout <s>", "give up after this many seconds (exit 5)", seconds("--timeout"), 60)
     .addHelpText(
       "after",
-      '\nExit 0 once applied everywhere; 4 when a node\'s render failed at G or later (the node and why are\nnamed; its old file stays); 5 on a timeout (the nodes still behind are named).\n\nExamples:\n  $ G=$(hfs-config set app/port 8080 --json | jq .generation)\n  $ hfs-config wait --applied "$G" --resource nginx-upstreams --timeout 30',
+      "\nExit 0 once applied everywhere; 4 when a node's render failed at G or later (the node and why are\nnamed; its old file stays); 5 on a timeout (the nodes still behind are named).\n\nExamples:\n  $ hfs-config wait --applied 42 --resource nginx-upstreams --timeout 30\n  $ hfs-config --json set app/port 8080   # prints the generation to wait for",
     )
     .action(
       async (o: { applied: number; resource?: string; all?: boolean; timeout: number }, cmd: Command) => {
