@@ -263,11 +263,7 @@ export class RenderRunner {
     try {
       const layout = await this.deps.store.pinned();
       const body = { node: this.deps.node, at: this.deps.clock.now(), ...this.report() };
-      await writeFileAtomic(
-        layout.abs(`.hfs/render/${this.deps.node}.json`),
-        `${JSON.stringify(body)}\n`,
-        0o644,
-      );
+      await writeFileAtomic(layout.renderReport(this.deps.node), `${JSON.stringify(body)}\n`, 0o644);
     } catch (err) {
       this.deps.log.log("warn", "render report not written to the config fs", {
         error: (err as Error).message,

@@ -77,6 +77,10 @@ export class Layout {
   trashRel(name: string): string {
     return `${RESERVED_DIR}/pending/trash-${name}`;
   }
+  /** What a node's render resources have applied (written by its daemon, outside the journal). */
+  renderReport(node: string): string {
+    return this.abs(`${RESERVED_DIR}/render/${node}.json`);
+  }
   /** The version a removed key had, so a re-created key continues past it. */
   get deletedDir(): string {
     return this.abs(`${RESERVED_DIR}/deleted`);

@@ -76,6 +76,15 @@ describeGluster("render resources: 3 nodes on 127.0.0.1", () => {
     expect(w.code, w.stderr).toBe(0);
     expect(w.stdout).toContain(`generation ${g} applied on n1, n2, n3`);
     for (const n of NODES) expect(await readFile(dest(n), "utf8")).toContain("server 10.0.0.2:8080;");
+    // The same report in the config fs, readable from any node.
+    const rep = await c.waitFor("n2's report through n1's mount", async () => {
+      const t = await readFile(join(c.node("n1").state, "config", ".hfs", "render", "n2.json"), "utf8").catch(
+        () => "",
+      );
+      const r = t ? JSON.parse(t) : undefined;
+      return r?.resources?.[0]?.generation >= g ? r : undefined;
+    });
+    expect(rep).toMatchObject({ node: "n2", resources: [{ name: "up", error: null }] });
     // status lists no node behind.
     const st = JSON.parse((await c.run("n3", ["--json", "status"])).stdout);
     expect(st.render).toEqual([]);
