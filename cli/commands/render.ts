@@ -1,6 +1,13 @@
 import type { Command } from "commander";
 import type { StatusReport } from "../../src/daemon/wire.js";
 import { ConflictError, RenderError, UnavailableError } from "../../src/errors.js";
+import { systemProc } from "../../src/proc.js";
+import { unifiedDiff } from "../../src/render/diff.js";
+import { installRendered, runReload } from "../../src/render/install.js";
+import { listResources, readSpec, readView } from "../../src/render/load.js";
+import { rollout } from "../../src/render/plan.js";
+import { checkResourceName, rendersOn } from "../../src/render/spec.js";
+import { renderTemplate } from "../../src/render/template.js";
 import { Context } from "../context.js";
 import { seconds, wholeNumber } from "../parse.js";
 
@@ -21,11 +28,6 @@ export function registerRender(program: Command): void {
       const ctx = new Context(cmd);
       const cfg = await ctx.config();
       const store = await ctx.store();
-      const { listResources, readSpec, readView } = await import("../../src/render/load.js");
-      const { checkResourceName, rendersOn } = await import("../../src/render/spec.js");
-      const { renderTemplate } = await import("../../src/render/template.js");
-      const { installRendered, runReload } = await import("../../src/render/install.js");
-      const { systemProc } = await import("../../src/proc.js");
       let names = name === undefined ? await listResources(store) : [checkResourceName(name)];
       if (name === undefined) {
         const mine: string[] = [];
@@ -49,7 +51,7 @@ export function registerRender(program: Command): void {
           const view = await readView(store, n);
           const content = await renderTemplate(n, view.template, view.data);
           if (o.dryRun) {
-            const diff = await unifiedDiff(view.spec.dest, content);
+            const diff = await unifiedDiff(systemProc, view.spec.dest, content);
             results.push({
               resource: n,
               dest: view.spec.dest,
@@ -109,11 +111,7 @@ export function registerRender(program: Command): void {
         const cfg = await ctx.config();
         const { callDaemon } = await import("../../src/daemon/control-client.js");
         const { httpStatusFetcher } = await import("../../src/daemon/peers.js");
-        const { rollout } = await import("../../src/render/plan.js");
-        if (o.resource !== undefined) {
-          const { checkResourceName } = await import("../../src/render/spec.js");
-          checkResourceName(o.resource);
-        }
+        if (o.resource !== undefined) checkResourceName(o.resource);
         const fetch = httpStatusFetcher(cfg.statusPort, undefined, cfg.address);
         const deadline = Date.now() + o.timeout * 1000;
         for (;;) {
@@ -171,35 +169,4 @@ export function registerRender(program: Command): void {
         }
       },
     );
-}
-
-/** `diff -u` of the installed file (or nothing) against what would be installed; "" when equal. */
-async function unifiedDiff(dest: string, content: string): Promise<string> {
-  const { mkdtemp, rm, writeFile, access } = await import("node:fs/promises");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
-  const { systemProc } = await import("../../src/proc.js");
-  const dir = await mkdtemp(join(tmpdir(), "hfs-render-"));
-  try {
-    const next = join(dir, "rendered");
-    await writeFile(next, content);
-    const old = await access(dest).then(
-      () => dest,
-      () => "/dev/null",
-    );
-    const r = await systemProc.run("diff", [
-      "-u",
-      "--label",
-      dest,
-      "--label",
-      `${dest} (rendered)`,
-      old,
-      next,
-    ]);
-    if (r.code === 0) return "";
-    if (r.code === 1) return r.stdout.trimEnd();
-    throw new Error(`diff failed: ${r.stderr.trim() || r.spawnError?.message}`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }

@@ -877,9 +877,10 @@ export class Daemon {
    * close leaves the key alone, as it has been set again since.
    */
   private async keepAliveEntry(): Promise<void> {
-    const pin =
-      this.alive && !this.alive.lost ? (await this.store.pinned().catch(() => undefined))?.pin : undefined;
-    if (this.alive && !this.alive.lost && (pin === undefined || pin === this.alivePin)) return;
+    if (this.alive && !this.alive.lost) {
+      const pin = (await this.store.pinned().catch(() => undefined))?.pin;
+      if (pin === undefined || pin === this.alivePin) return;
+    }
     const old = this.alive;
     try {
       if (old?.lost) await old.close();

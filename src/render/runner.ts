@@ -87,12 +87,11 @@ export class RenderRunner {
     const target = this.target;
     if (target !== null && (this.seen === null || target > this.seen)) await this.follow(target);
     const now = this.deps.clock.monotonic();
-    let next: number | undefined;
-    for (const r of this.tracked.values()) {
-      const due = renderDue(r.debounce, now, r.spec.waitMinMs, r.spec.waitMaxMs);
-      if (due === "now") await this.render(r);
-      else if (due !== "idle") next = Math.min(next ?? due, due);
+    for (const r of [...this.tracked.values()]) {
+      if (renderDue(r.debounce, now, r.spec.waitMinMs, r.spec.waitMaxMs) === "now") await this.render(r);
     }
+    // After the renders: changes that came meanwhile set when to look again.
+    let next: number | undefined;
     for (const r of this.tracked.values()) {
       const due = renderDue(r.debounce, this.deps.clock.monotonic(), r.spec.waitMinMs, r.spec.waitMaxMs);
       if (due === "now") next = 0;
@@ -104,21 +103,31 @@ export class RenderRunner {
 
   /** Looks at the changes after `seen` up to `g`: which resources exist, and which a change touched. */
   private async follow(g: number): Promise<void> {
+    // Most clusters declare no resource: one listing of render/ then, not a read of every journal entry.
+    if (this.listed && this.tracked.size === 0 && (await listResources(this.deps.store)).length === 0) {
+      this.seen = g;
+      return;
+    }
     const keys = this.seen === null ? undefined : await this.changedKeys(this.seen, g);
     const all = keys === undefined;
+    const before = [...this.tracked.keys()].join();
     if (!this.listed || all || keys?.some((k) => touches(k, [RENDER_DIR]))) await this.relist(g);
+    let marked = before !== [...this.tracked.keys()].join();
     const now = this.deps.clock.monotonic();
     for (const r of this.tracked.values()) {
       if (all || keys?.some((k) => touches(k, dependencies(r.spec)))) {
         r.debounce.firstChange ??= now;
         r.debounce.lastChange = now;
         r.pending = true;
+        marked = true;
       } else if (!r.pending && r.generation < g && !r.error) {
         r.generation = g;
       }
     }
     this.seen = g;
-    await this.saveState();
+    // Saved when a resource has a change to render: an unsaved `seen` only costs a restart
+    // looking at changes again that touch nothing.
+    if (marked) await this.saveState();
   }
 
   /**
@@ -202,14 +211,17 @@ export class RenderRunner {
         this.tracked.delete(r.name);
         return;
       }
-      const attempt = async () => {
-        const content = await renderTemplate(r.name, view.template, view.data);
-        return installRendered(this.deps.proc, view.spec, content);
-      };
-      const out = await attempt().catch((err) => {
+      let out: Awaited<ReturnType<typeof installRendered>>;
+      try {
+        out = await installRendered(
+          this.deps.proc,
+          view.spec,
+          await renderTemplate(r.name, view.template, view.data),
+        );
+      } catch (err) {
         if (err instanceof RenderError) err.generation ??= view.generation;
         throw err;
-      });
+      }
       r.check = out.check ?? r.check;
       if (out.changed) {
         r.installedAt = this.deps.clock.now();

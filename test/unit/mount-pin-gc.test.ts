@@ -7,6 +7,13 @@ import { MountPin } from "../../src/engine/mount-pin.js";
 import { tempDir } from "../helpers/cli.js";
 
 setFlagsFromString("--expose-gc");
+
+/** A mountinfo line that shows `dir` (a plain directory) as a GlusterFS mount. */
+async function mountinfoLine(dir: string, id: number): Promise<string> {
+  const dev = (await stat(dir)).dev;
+  const majMin = `${(dev >> 8) & 0xfff}:${(dev & 0xff) | ((dev >> 12) & ~0xff)}`;
+  return `${id} 25 ${majMin} / ${dir} rw,relatime - fuse.glusterfs hfs rw\n`;
+}
 const gc = runInNewContext("gc") as () => void;
 
 it("a pin's fd stays open after its MountPin is dropped and the garbage collector runs (its path must not move)", async () => {
@@ -15,9 +22,7 @@ it("a pin's fd stays open after its MountPin is dropped and the garbage collecto
     const dir = join(t.dir, "mnt");
     await mkdir(dir);
     await symlink(dir, join(t.dir, "config"));
-    const dev = (await stat(dir)).dev;
-    const majMin = `${(dev >> 8) & 0xfff}:${(dev & 0xff) | ((dev >> 12) & ~0xff)}`;
-    const mountinfo = `36 25 ${majMin} / ${dir} rw,relatime - fuse.glusterfs hfs rw\n`;
+    const mountinfo = await mountinfoLine(dir, 36);
     let pin: MountPin | undefined = new MountPin(join(t.dir, "config"), async () => mountinfo);
     const path = (await pin.pin()).path;
     pin = undefined;
@@ -40,12 +45,7 @@ it("a superseded pin closes by itself once its grace has passed, with no new pin
     await mkdir(b);
     const link = join(t.dir, "config");
     await symlink(a, link);
-    const line = async (dir: string, id: number) => {
-      const dev = (await stat(dir)).dev;
-      const majMin = `${(dev >> 8) & 0xfff}:${(dev & 0xff) | ((dev >> 12) & ~0xff)}`;
-      return `${id} 25 ${majMin} / ${dir} rw,relatime - fuse.glusterfs hfs rw\n`;
-    };
-    const mountinfo = (await line(a, 36)) + (await line(b, 37));
+    const mountinfo = (await mountinfoLine(a, 36)) + (await mountinfoLine(b, 37));
     const pin = new MountPin(link, async () => mountinfo, 100);
     const first = (await pin.pin()).path;
     // The daemon remounted: config now leads to b.
