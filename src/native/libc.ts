@@ -73,11 +73,6 @@ function call(fn: AsyncFn, syscall: string, path: string | undefined, ...args: u
   });
 }
 
-/** Takes an exclusive flock on `fd`, waiting for it; the wait runs on a worker thread. */
-export function flockExclusive(fd: number, path?: string): Promise<void> {
-  return call(load().flock, "flock", path, fd, LOCK_EX).then(() => undefined);
-}
-
 /** Tries an exclusive flock on `fd`: true if taken (or already held through this fd), false if busy. */
 export async function tryFlockExclusive(fd: number, path?: string): Promise<boolean> {
   try {

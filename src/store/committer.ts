@@ -14,6 +14,7 @@ import {
 import { createEntry, newestEntry, pruneJournal, readEntry, removeEntry } from "./journal.js";
 import type { ChangeEvent, JournalEntry, Step } from "./journal-types.js";
 import type { Layout } from "./layout.js";
+import { LockTurns } from "./lock-turns.js";
 import { readJson } from "./reads.js";
 import { applySteps, INLINE_BUDGET, INLINE_MAX, type PutRequest, parallel, Staged } from "./steps.js";
 import { WriteLock } from "./write-lock.js";
@@ -104,6 +105,8 @@ const TORN_REREAD_MS = 300;
 export class Committer {
   private readonly queue: Queued[] = [];
   private running = false;
+  /** Leaves the other nodes their turn at the lock. */
+  private readonly turns = new LockTurns();
 
   constructor(private readonly opts: CommitterOptions) {}
 
@@ -142,16 +145,21 @@ export class Committer {
     let batch: Queued[] = [];
     (async () => {
       const fast = await this.shortcuts(layout);
+      const clock = this.opts.clock;
+      const gap = this.turns.delay(clock.monotonic());
+      if (gap > 0) await clock.sleep(gap);
       // Opened afresh each time: read through a file held open, head would come from this
       // node's page cache, stale once another node has written it.
       const lock = await WriteLock.open(fast.head);
-      await lock.lock(this.opts.lockTimeoutMs);
+      await lock.lock(this.opts.lockTimeoutMs, clock);
+      this.turns.acquired(clock.monotonic(), lock.waited);
       try {
         // Taken once the lock is ours: everything that queued up while we waited for it goes too.
         batch = this.takeBatch();
         await this.underLock(fast, lock, batch);
       } finally {
         await lock.close();
+        this.turns.released(clock.monotonic());
       }
     })()
       .catch((err) => {

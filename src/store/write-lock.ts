@@ -1,9 +1,10 @@
 import { constants } from "node:fs";
 import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
+import { type Clock, systemClock } from "../clock.js";
 import { isErrno, UnavailableError } from "../errors.js";
 import { bugPlanted } from "../failpoints.js";
-import { flockExclusive } from "../native/libc.js";
+import { tryFlockExclusive } from "../native/libc.js";
 
 /**
  * The store's write lock: an flock on `.hfs/head`, which the GlusterFS bricks
@@ -16,9 +17,20 @@ import { flockExclusive } from "../native/libc.js";
  * (keepalive and tcp-user-timeout in the brick volfile). Correctness does not even
  * rest on the lock: a request commits by creating its journal entry with O_EXCL, so
  * two writers that somehow both held it could not both commit one generation.
+ *
+ * Taken by polling with LOCK_NB, never by a blocking flock. On GlusterFS 10 a signal
+ * (a SIGSTOP, or strace attaching) that reaches a process blocked in flock cancels
+ * its request on the first brick only; the replicate client then goes on to take the
+ * other bricks for nobody (gluster/glusterfs#3179, #3831, fixed after 10.3), and the
+ * restarted flock waits behind a writer that waits for those: every node's writes
+ * stopped for good (reproduced here; test/gluster/write-path.test.ts). A try that
+ * cannot wait leaves nothing behind, and whatever an interrupted one took belongs to
+ * this open file, so it is ours on the next try or goes when the file is closed.
  */
 export class WriteLock {
   closed = false;
+  /** Whether lock() found the lock busy before it got it (another writer was there). */
+  waited = false;
 
   private constructor(
     readonly fh: FileHandle,
@@ -37,35 +49,31 @@ export class WriteLock {
   }
 
   /** Waits for the lock; E_LOCK_WAIT (exit 5) after `timeoutMs`, having taken nothing. */
-  async lock(timeoutMs: number): Promise<void> {
+  async lock(timeoutMs: number, clock: Clock = systemClock): Promise<void> {
     if (bugPlanted("bug.no-write-lock")) {
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const wait = flockExclusive(this.fh.fd, this.path);
-    try {
-      await Promise.race([
-        wait,
-        new Promise<void>((_, reject) => {
-          timer = setTimeout(() => {
-            reject(
-              new UnavailableError(
-                "E_LOCK_WAIT",
-                `waited ${Math.round(timeoutMs / 1000)}s for the store's write lock (${this.path}); another writer holds it and is not finishing (a paused or hung process on some node?). Nothing was written. Retry later; 'hfs-config status' shows whether the servers answer.`,
-              ),
-            );
-          }, timeoutMs);
-          timer.unref();
-        }),
-      ]);
-    } catch (err) {
-      // The flock still waits on a worker thread; closing the file makes whatever it takes go
-      // away with the last reference to it.
-      wait.catch(() => {});
-      await this.close();
-      throw err;
-    } finally {
-      clearTimeout(timer);
+    const start = clock.monotonic();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (await tryFlockExclusive(this.fh.fd, this.path)) return;
+      } catch (err) {
+        // An interrupted try may have taken some bricks: they are this file's, and the next try takes the rest.
+        if (!isErrno(err, "EINTR")) {
+          await this.close();
+          throw err;
+        }
+      }
+      this.waited = true;
+      const waitedMs = clock.monotonic() - start;
+      if (waitedMs >= timeoutMs) {
+        await this.close();
+        throw new UnavailableError(
+          "E_LOCK_WAIT",
+          `waited ${Math.round(timeoutMs / 1000)}s for the store's write lock (${this.path}); another writer holds it and is not finishing (a paused or hung process on some node?). Nothing was written. Retry later; 'hfs-config status' shows whether the servers answer.`,
+        );
+      }
+      await clock.sleep(Math.min(pollMs(attempt, waitedMs), timeoutMs - waitedMs));
     }
   }
 
@@ -75,3 +83,19 @@ export class WriteLock {
     await this.fh.close().catch(() => {});
   }
 }
+
+/**
+ * How long to sleep before try `attempt + 1`: quickly at first (a hold lasts tens of
+ * milliseconds, and a holder leaves a gap longer than this for the next node, see
+ * LockTurns), then seldom once the holder is plainly stuck, so a long wait costs the
+ * bricks little. Jittered, so waiters on several nodes do not keep colliding.
+ */
+export function pollMs(attempt: number, waitedMs: number): number {
+  const cap = waitedMs < FAST_POLL_FOR_MS ? FAST_POLL_MS : SLOW_POLL_MS;
+  const base = Math.min(cap, 2 ** attempt);
+  return base * (0.5 + Math.random() / 2);
+}
+
+const FAST_POLL_MS = 4;
+const FAST_POLL_FOR_MS = 3_000;
+const SLOW_POLL_MS = 50;

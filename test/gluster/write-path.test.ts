@@ -141,6 +141,63 @@ describeGluster("write path on GlusterFS", () => {
     expect(final.version).toBe(acked);
   }, 400_000);
 
+  it("a writer interrupted while it waits for the write lock (a SIGSTOP, strace attaching) does not stop every node's writes", async () => {
+    // GlusterFS 10.3 cancels an interrupted blocking lock on the first brick only and takes the
+    // others for nobody: with a blocking flock, n3 (first in line) then waited for n2's orphaned
+    // locks and n2 for n3, for good. Tried by polling, both get the lock once the holder lets go.
+    const head = (n: string) => join(c.node(n).state, "config", ".hfs", "head");
+    const holder = lockUser("hold", head("n1"));
+    await holder.line("held");
+    const first = lockUser("wait", head("n3"));
+    await first.line("waiting");
+    await sleep(1_000);
+    const second = lockUser("wait", head("n2"));
+    await second.line("waiting");
+    await sleep(1_000);
+    process.kill(second.pid, "SIGSTOP");
+    await sleep(300);
+    process.kill(second.pid, "SIGCONT");
+    await sleep(500);
+    holder.release();
+    await first.line("got");
+    await second.line("got");
+    // And the daemons still commit writes from every node.
+    for (const n of NODES) {
+      const r = await c.run(n, ["set", `interrupt/${n}`, "v"]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+  }, 120_000);
+
+  /** A process that holds (`hold`) or waits for (`wait`) the write lock through `path`; see write-lock-user.mjs. */
+  function lockUser(mode: "hold" | "wait", path: string) {
+    const child = spawn(process.execPath, [join(HELPERS, "write-lock-user.mjs"), mode, path], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    spawned.push(child);
+    let out = "";
+    let err = "";
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+    });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      err += d;
+    });
+    return {
+      pid: child.pid as number,
+      line: (want: string) =>
+        c
+          .waitFor(
+            `${mode} ${path}: "${want}"`,
+            async () => out.split("\n").includes(want) || undefined,
+            20_000,
+          )
+          .catch((e: Error) => {
+            throw new Error(`${e.message} (stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)})`);
+          }),
+      release: () => child.stdin?.end("go\n"),
+    };
+  }
+
   /** A library writer on `state` that stops itself (SIGSTOP) at failpoint `at`, holding the write lock. */
   async function stopAt(state: string, key: string, value: string, ifVersion: number, at: string) {
     const child = spawn(

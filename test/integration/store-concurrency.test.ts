@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { open, readdir, readFile, readlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { flockExclusive } from "../../src/native/libc.js";
+import { tryFlockExclusive } from "../../src/native/libc.js";
 import { Store } from "../../src/store/store.js";
 import { tempDir } from "../helpers/cli.js";
 
@@ -122,7 +122,7 @@ describe("writers in several processes", () => {
     // Another process's lock on .hfs/head, held the whole time.
     const fh = await open(join(t.dir, ".hfs", "head"), "r+");
     try {
-      await flockExclusive(fh.fd);
+      expect(await tryFlockExclusive(fh.fd)).toBe(true);
       await expect(store.set("k", "new")).rejects.toMatchObject({ code: "E_LOCK_WAIT" });
       // The discard runs beside the rejection: give it a moment, then nothing may be left.
       await new Promise((r) => setTimeout(r, 200));
