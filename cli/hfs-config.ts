@@ -4,4 +4,7 @@
 // bricks, and the default pool of 4 worker threads would queue them. The pool is
 // created on first use, so this must come first.
 process.env.UV_THREADPOOL_SIZE ??= "32";
+// The one place that ends the process: everything else calls exit() in ./exit.js.
+const { setExit } = await import("./exit.js");
+setExit((code) => process.exit(code));
 await import("./main.js");

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { ExitCode, HfsError, isEio, isErrno, PermissionError } from "../src/errors.js";
 import { VERSION } from "../src/version.js";
 import { registerCommands } from "./commands/index.js";
+import { exit } from "./exit.js";
 
 const program = new Command("hfs-config")
   .description("cluster configuration in a small private replicated GlusterFS volume")
@@ -20,7 +21,7 @@ function fail(raw: unknown): never {
     ? new PermissionError((raw as NodeJS.ErrnoException).path, (raw as NodeJS.ErrnoException).code as string)
     : raw;
   if (err instanceof CommanderError) {
-    process.exit(err.exitCode === 0 ? 0 : ExitCode.usage);
+    exit(err.exitCode === 0 ? 0 : ExitCode.usage);
   }
   if (err instanceof HfsError) {
     process.stderr.write(`hfs-config: ${err.message}\n`);
@@ -28,7 +29,7 @@ function fail(raw: unknown): never {
       process.stdout.write(
         `${JSON.stringify({ error: { code: err.code, message: err.message, exitCode: err.exitCode } })}\n`,
       );
-    process.exit(err.exitCode);
+    exit(err.exitCode);
   }
   const e = err as NodeJS.ErrnoException;
   process.stderr.write(
@@ -38,7 +39,7 @@ function fail(raw: unknown): never {
     process.stdout.write(
       `${JSON.stringify({ error: { code: e?.code ?? "E_INTERNAL", message: String(e?.message ?? err), exitCode: 1 } })}\n`,
     );
-  process.exit(ExitCode.error);
+  exit(ExitCode.error);
 }
 
 /**

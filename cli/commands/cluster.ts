@@ -6,6 +6,7 @@ import type { StatusReport } from "../../src/daemon/wire.js";
 import { InvalidInputError } from "../../src/errors.js";
 import { parseNodeName } from "../../src/node/names.js";
 import { Context } from "../context.js";
+import { exit } from "../exit.js";
 import { Progress, repairProgressLine, serveProgressLine } from "../progress.js";
 
 export function registerCluster(program: Command): void {
@@ -29,7 +30,7 @@ export function registerCluster(program: Command): void {
         `${JSON.stringify({ ts: new Date().toISOString(), level: "info", msg: `received ${sig}, stopping` })}\n`,
       );
       await running.stop();
-      process.exit(0);
+      exit(0);
     });
 
   program
@@ -50,7 +51,7 @@ export function registerCluster(program: Command): void {
         process.stderr.write(
           `\nhfs-config: no longer waiting, but ${cfg.name}'s daemon goes on with the serve (joining the volume, then healing this node's brick until it holds every key). 'hfs-config status' shows when ${cfg.name} serves; to undo it once it does, 'hfs-config retire ${cfg.name}'.\n`,
         );
-        process.exit(130);
+        exit(130);
       });
       // The daemon does the work; its status says which part it is on (joining, healing: entries left).
       const progress = new Progress("serve");

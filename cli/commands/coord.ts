@@ -7,6 +7,7 @@ import { ExitCode, InvalidInputError, isErrno, UnavailableError } from "../../sr
 import { parsePrefix } from "../../src/keys.js";
 import type { Store } from "../../src/store/store.js";
 import { Context } from "../context.js";
+import { exit } from "../exit.js";
 import { seconds, wholeNumber } from "../parse.js";
 
 export const DEFAULT_LOCK_TTL_S = 15;
@@ -32,7 +33,7 @@ export function onStopSignals(
 ): () => void {
   let seen = 0;
   const handler = (sig: NodeJS.Signals) => {
-    if (++seen > 1 && opts.forceOnRepeat) process.exit(signalExitCode(sig));
+    if (++seen > 1 && opts.forceOnRepeat) exit(signalExitCode(sig));
     onStop(sig);
   };
   for (const s of STOP_SIGNALS) process.on(s, handler);
@@ -230,7 +231,7 @@ Examples:
         ttlMs: (o.ttl ?? DEFAULT_LOCK_TTL_S) * 1000,
         timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
       });
-      process.exit(code);
+      exit(code);
     });
 }
 

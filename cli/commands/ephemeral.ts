@@ -2,6 +2,7 @@ import { setEphemeral } from "../../src/coord/index.js";
 import { ExitCode } from "../../src/errors.js";
 import type { Fencing, Store } from "../../src/store/store.js";
 import type { Context } from "../context.js";
+import { exit } from "../exit.js";
 import { onStopSignals } from "./coord.js";
 
 export interface EphemeralCliOptions {
@@ -56,7 +57,7 @@ export async function runEphemeral(
     process.stderr.write(
       `hfs-config: ephemeral ${handle.key} lost its lease: ${outcome.lost.message} The entry is gone or about to go; run the command again to re-create it.\n`,
     );
-    process.exit(ExitCode.conflict);
+    exit(ExitCode.conflict);
   }
-  process.exit(ExitCode.ok);
+  exit(ExitCode.ok);
 }

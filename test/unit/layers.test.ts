@@ -97,4 +97,11 @@ describe("the code's structure", () => {
     for (const f of ALL) if (!state.has(f)) visit(f);
     expect(cycles).toEqual([]);
   });
+
+  it("only the CLI's entry ends the process (process.exit); the rest call cli/exit.ts", () => {
+    const callers = ALL.filter((f) => /process\.exit\(/.test(readFileSync(f, "utf8"))).map((f) =>
+      relative(ROOT, f),
+    );
+    expect(callers).toEqual(["cli/hfs-config.ts"]);
+  });
 });
