@@ -4,7 +4,7 @@ import { type FileHandle, mkdir, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import { isErrno, OUTCOME_UNKNOWN_ERRNOS } from "../errors.js";
-import { tryFlockExclusive, unflock } from "../native/libc.js";
+import { pollFlock, tryFlockExclusive, unflock } from "../native/libc.js";
 
 /**
  * A file in the config fs that its owner holds an flock on: the one proof of life
@@ -50,31 +50,25 @@ export class HeldFile {
 
   /**
    * Waits for the lock on a shared lock file (made if missing, never removed),
-   * trying every `pollMs` with jitter. Undefined when `timeoutMs` runs out first.
-   * Polling, not a blocking flock: a blocked flock occupies one of the few worker
-   * threads every file operation of this process needs.
+   * trying every `pollMs` with jitter (pollFlock: never a blocking flock). Undefined
+   * when `timeoutMs` runs out first.
    */
   static async acquire(
     path: string,
     opts: { timeoutMs?: number; pollMs?: number; signal?: AbortSignal; clock?: Clock } = {},
   ): Promise<HeldFile | undefined> {
-    const clock = opts.clock ?? systemClock;
     const pollMs = Math.max(5, opts.pollMs ?? 100);
     const fh = await openShared(path);
-    const start = clock.monotonic();
     try {
-      for (;;) {
-        opts.signal?.throwIfAborted();
-        if (await tryFlockExclusive(fh.fd, path)) return new HeldFile(path, fh);
-        const waited = clock.monotonic() - start;
-        if (opts.timeoutMs !== undefined && waited >= opts.timeoutMs) {
-          await fh.close();
-          return undefined;
-        }
-        const pause = pollMs * (0.5 + Math.random());
-        const left = opts.timeoutMs === undefined ? pause : Math.min(pause, opts.timeoutMs - waited);
-        await clock.sleep(Math.max(1, left), opts.signal);
-      }
+      const got = await pollFlock(fh.fd, path, {
+        ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+        nextMs: () => pollMs * (0.5 + Math.random()),
+        clock: opts.clock ?? systemClock,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      if (got.taken) return new HeldFile(path, fh);
+      await fh.close();
+      return undefined;
     } catch (err) {
       await fh.close().catch(() => {});
       throw err;

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { constants } from "node:os";
+import type { Clock } from "../clock.js";
 
 /**
  * The few libc calls Node has no API for: flock(2) and the xattr calls.
@@ -85,6 +86,39 @@ export async function tryFlockExclusive(fd: number, path?: string): Promise<bool
     )
       return false;
     throw err;
+  }
+}
+
+/**
+ * Tries `fd`'s exclusive flock until it is taken or `timeoutMs` has passed (never, when
+ * undefined), sleeping `nextMs(attempt, waitedMs)` between tries. Never a blocking
+ * flock: on GlusterFS 10.3 a signal reaching a process blocked in one leaves the other
+ * bricks locked for nobody (gluster/glusterfs#3179), and a blocked call would hold one
+ * of the few worker threads every file operation needs. An interrupted try (EINTR) is
+ * tried again on the same fd, which owns whatever it took. `waited`: some try found it busy.
+ */
+export async function pollFlock(
+  fd: number,
+  path: string,
+  opts: {
+    timeoutMs?: number;
+    nextMs: (attempt: number, waitedMs: number) => number;
+    clock: Clock;
+    signal?: AbortSignal;
+  },
+): Promise<{ taken: boolean; waited: boolean }> {
+  const start = opts.clock.monotonic();
+  for (let attempt = 0; ; attempt++) {
+    opts.signal?.throwIfAborted();
+    try {
+      if (await tryFlockExclusive(fd, path)) return { taken: true, waited: attempt > 0 };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EINTR") throw err;
+    }
+    const waitedMs = opts.clock.monotonic() - start;
+    const left = opts.timeoutMs === undefined ? Number.POSITIVE_INFINITY : opts.timeoutMs - waitedMs;
+    if (left <= 0) return { taken: false, waited: true };
+    await opts.clock.sleep(Math.max(1, Math.min(opts.nextMs(attempt, waitedMs), left)), opts.signal);
   }
 }
 

@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import { isErrno, UnavailableError } from "../errors.js";
 import { bugPlanted } from "../failpoints.js";
-import { tryFlockExclusive } from "../native/libc.js";
+import { pollFlock } from "../native/libc.js";
 
 /**
  * The store's write lock: an flock on `.hfs/head`, which the GlusterFS bricks
@@ -18,14 +18,9 @@ import { tryFlockExclusive } from "../native/libc.js";
  * rest on the lock: a request commits by creating its journal entry with O_EXCL, so
  * two writers that somehow both held it could not both commit one generation.
  *
- * Taken by polling with LOCK_NB, never by a blocking flock. On GlusterFS 10 a signal
- * (a SIGSTOP, or strace attaching) that reaches a process blocked in flock cancels
- * its request on the first brick only; the replicate client then goes on to take the
- * other bricks for nobody (gluster/glusterfs#3179, #3831, fixed after 10.3), and the
- * restarted flock waits behind a writer that waits for those: every node's writes
- * stopped for good (reproduced here; test/gluster/write-path.test.ts). A try that
- * cannot wait leaves nothing behind, and whatever an interrupted one took belongs to
- * this open file, so it is ours on the next try or goes when the file is closed.
+ * Taken by polling (pollFlock), never by a blocking flock: on GlusterFS 10.3 an
+ * interrupted blocking flock left every node's writes stopped for good (reproduced
+ * here; test/gluster/write-path.test.ts). LockTurns keeps the polling fair.
  */
 export class WriteLock {
   closed = false;
@@ -53,27 +48,20 @@ export class WriteLock {
     if (bugPlanted("bug.no-write-lock")) {
       return;
     }
-    const start = clock.monotonic();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (await tryFlockExclusive(this.fh.fd, this.path)) return;
-      } catch (err) {
-        // An interrupted try may have taken some bricks: they are this file's, and the next try takes the rest.
-        if (!isErrno(err, "EINTR")) {
-          await this.close();
-          throw err;
-        }
-      }
-      this.waited = true;
-      const waitedMs = clock.monotonic() - start;
-      if (waitedMs >= timeoutMs) {
-        await this.close();
-        throw new UnavailableError(
-          "E_LOCK_WAIT",
-          `waited ${Math.round(timeoutMs / 1000)}s for the store's write lock (${this.path}); another writer holds it and is not finishing (a paused or hung process on some node?). Nothing was written. Retry later; 'hfs-config status' shows whether the servers answer.`,
-        );
-      }
-      await clock.sleep(Math.min(pollMs(attempt, waitedMs), timeoutMs - waitedMs));
+    let got: { taken: boolean; waited: boolean };
+    try {
+      got = await pollFlock(this.fh.fd, this.path, { timeoutMs, nextMs: pollMs, clock });
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.waited = got.waited;
+    if (!got.taken) {
+      await this.close();
+      throw new UnavailableError(
+        "E_LOCK_WAIT",
+        `waited ${Math.round(timeoutMs / 1000)}s for the store's write lock (${this.path}); another writer holds it and is not finishing (a paused or hung process on some node?). Nothing was written. Retry later; 'hfs-config status' shows whether the servers answer.`,
+      );
     }
   }
 
