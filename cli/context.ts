@@ -1,8 +1,8 @@
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import type { Command } from "commander";
-import type { ReadStore } from "../src/daemon/read-socket.js";
-import { type NodeConfig, readNodeConfig } from "../src/node/config.js";
+import type { ReadStore } from "../src/daemon/wire.js";
+import type { NodeConfig } from "../src/node/config.js";
 import { resolveStateDir, StatePaths } from "../src/node/state-dir.js";
 import type { Store } from "../src/store/store.js";
 
@@ -24,6 +24,8 @@ export class Context {
   }
 
   async config(): Promise<NodeConfig> {
+    // Loaded here, not at the top: a get through the daemon never reads node.json (nor loads its schema).
+    const { readNodeConfig } = await import("../src/node/config.js");
     this.cfg ??= await readNodeConfig(this.paths);
     return this.cfg;
   }
@@ -35,29 +37,32 @@ export class Context {
   }
 
   /**
-   * For reads. Root reads the store itself; anyone else goes through the daemon's read socket when
-   * this node has a read group (`setup --group`) and they are in it. Otherwise the store is opened
-   * as for root, and the OS refuses it (the CLI says so).
+   * For reads. Root asks this node's daemon, and reads the store itself when no daemon answers
+   * (see daemonFirstReadStore). Anyone else goes through the daemon's read socket when this node
+   * has a read group (`setup --group`) and they are in it; otherwise the store is opened as for
+   * root, and the OS refuses it (the CLI says so).
    */
   async readStore(): Promise<ReadStore> {
-    if (process.getuid?.() !== 0) {
-      const can = (path: string, mode: number) =>
-        access(path, mode).then(
-          () => true,
-          () => false,
-        );
-      if (await can(this.paths.readSocket, constants.W_OK)) {
-        const { remoteReadStore } = await import("../src/daemon/read-client.js");
-        return remoteReadStore(this.paths.readSocket);
-      }
-      // In the read group (its dir lets us in) but no socket: the daemon is not running.
-      if (await can(this.paths.readDir, constants.X_OK)) {
-        const { UnavailableError } = await import("../src/errors.js");
-        throw new UnavailableError(
-          "E_DAEMON_UNREACHABLE",
-          `no read socket in ${this.paths.readDir}: this node's daemon is not running. Ask root to start it (systemctl start hfs-config, or 'hfs-config daemon').`,
-        );
-      }
+    if (process.getuid?.() === 0) {
+      const { daemonFirstReadStore } = await import("../src/daemon/read-client.js");
+      return daemonFirstReadStore(this.paths.controlSocket, () => this.store());
+    }
+    const can = (path: string, mode: number) =>
+      access(path, mode).then(
+        () => true,
+        () => false,
+      );
+    if (await can(this.paths.readSocket, constants.W_OK)) {
+      const { remoteReadStore } = await import("../src/daemon/read-client.js");
+      return remoteReadStore(this.paths.readSocket);
+    }
+    // In the read group (its dir lets us in) but no socket: the daemon is not running.
+    if (await can(this.paths.readDir, constants.X_OK)) {
+      const { UnavailableError } = await import("../src/errors.js");
+      throw new UnavailableError(
+        "E_DAEMON_UNREACHABLE",
+        `no read socket in ${this.paths.readDir}: this node's daemon is not running. Ask root to start it (systemctl start hfs-config, or 'hfs-config daemon').`,
+      );
     }
     return this.store();
   }

@@ -1,6 +1,6 @@
-import { Command, CommanderError } from "commander";
 import { ExitCode, HfsError, isEio, isErrno, PermissionError } from "../src/errors.js";
 import { VERSION } from "../src/version.js";
+import { Command, CommanderError } from "./commander.js";
 import { registerCommands } from "./commands/index.js";
 import { exit } from "./exit.js";
 

@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from "commander";
 import { parseLockName } from "../src/coord/lock-record.js";
+import { InvalidArgumentError } from "./commander.js";
 
 /** Option parsers for commander; a bad value becomes a usage error (exit 2). */
 export function wholeNumber(what: string, min = 0) {

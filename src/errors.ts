@@ -1,18 +1,12 @@
 /**
  * Every failure a user can meet is one of these classes. Each carries a stable
- * `code` (for scripts and logs) and the CLI exit code from the contract, and its
- * message says what to do about it.
+ * `code` (for scripts and logs) from the table in error-codes.ts, and the CLI exit code
+ * that table gives it; its message says what to do about it in the case at hand.
  */
 
-export const ExitCode = {
-  ok: 0,
-  error: 1,
-  usage: 2,
-  notFound: 3,
-  conflict: 4,
-  unavailable: 5,
-} as const;
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+import { type CodeWith, ExitCode } from "./error-codes.js";
+
+export { type CodeWith, ERROR_CODES, type ErrorCode, ExitCode, isErrorCode } from "./error-codes.js";
 
 export abstract class HfsError extends Error {
   abstract readonly code: string;
@@ -25,9 +19,9 @@ export abstract class HfsError extends Error {
 
 /** Bad input from the user: a key, value, flag, file or request. Nothing was changed. */
 export class InvalidInputError extends HfsError {
-  readonly code: string;
+  readonly code: CodeWith<typeof ExitCode.usage>;
   readonly exitCode = ExitCode.usage;
-  constructor(code: string, message: string) {
+  constructor(code: CodeWith<typeof ExitCode.usage>, message: string) {
     super(message);
     this.code = code;
   }
@@ -55,7 +49,7 @@ export class ValueTooLargeError extends InvalidInputError {
 }
 
 export class KeyNotFoundError extends HfsError {
-  readonly code = "E_NOT_FOUND";
+  readonly code: CodeWith<typeof ExitCode.notFound> = "E_NOT_FOUND";
   readonly exitCode = ExitCode.notFound;
   constructor(readonly key: string) {
     super(`key ${JSON.stringify(key)} does not exist. List what exists with 'hfs-config ls -r'.`);
@@ -63,7 +57,7 @@ export class KeyNotFoundError extends HfsError {
 }
 
 export class MemberNotFoundError extends HfsError {
-  readonly code = "E_NO_MEMBER";
+  readonly code: CodeWith<typeof ExitCode.notFound> = "E_NO_MEMBER";
   readonly exitCode = ExitCode.notFound;
   constructor(readonly member: string) {
     super(`${member} is not a member of this cluster. List the members with 'hfs-config members ls'.`);
@@ -71,7 +65,7 @@ export class MemberNotFoundError extends HfsError {
 }
 
 export class VersionConflictError extends HfsError {
-  readonly code = "E_VERSION_CONFLICT";
+  readonly code: CodeWith<typeof ExitCode.conflict> = "E_VERSION_CONFLICT";
   readonly exitCode = ExitCode.conflict;
   constructor(
     readonly key: string,
@@ -85,7 +79,7 @@ export class VersionConflictError extends HfsError {
 }
 
 export class FencingError extends HfsError {
-  readonly code = "E_FENCED";
+  readonly code: CodeWith<typeof ExitCode.conflict> = "E_FENCED";
   readonly exitCode = ExitCode.conflict;
   constructor(
     readonly lock: string,
@@ -102,7 +96,7 @@ export class FencingError extends HfsError {
 export class ConflictError extends HfsError {
   readonly exitCode = ExitCode.conflict;
   constructor(
-    readonly code: string,
+    readonly code: CodeWith<typeof ExitCode.conflict>,
     message: string,
   ) {
     super(message);
@@ -110,7 +104,7 @@ export class ConflictError extends HfsError {
 }
 
 export class LockTimeoutError extends HfsError {
-  readonly code = "E_LOCK_TIMEOUT";
+  readonly code: CodeWith<typeof ExitCode.conflict> = "E_LOCK_TIMEOUT";
   readonly exitCode = ExitCode.conflict;
   constructor(
     readonly lock: string,
@@ -132,7 +126,7 @@ export class RenderError extends HfsError {
   /** The generation of the view it failed on, when it got that far. */
   generation: number | undefined;
   constructor(
-    readonly code: string,
+    readonly code: CodeWith<typeof ExitCode.error>,
     readonly resource: string,
     message: string,
   ) {
@@ -144,7 +138,7 @@ export class RenderError extends HfsError {
 export class UnavailableError extends HfsError {
   readonly exitCode = ExitCode.unavailable;
   constructor(
-    readonly code: string,
+    readonly code: CodeWith<typeof ExitCode.unavailable>,
     message: string,
     /** The errno behind it, when a file operation failed (EIO is how split-brain shows). */
     readonly errno?: string,
@@ -157,7 +151,21 @@ export class UnavailableError extends HfsError {
 export class SetupError extends HfsError {
   readonly exitCode = ExitCode.error;
   constructor(
+    readonly code: CodeWith<typeof ExitCode.error>,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * An error a daemon or peer reported whose code this version does not know with that exit code
+ * (a newer daemon, or an older one's): kept as it came, code, exit code and message.
+ */
+export class RemoteError extends HfsError {
+  constructor(
     readonly code: string,
+    readonly exitCode: ExitCode,
     message: string,
   ) {
     super(message);
@@ -166,7 +174,7 @@ export class SetupError extends HfsError {
 
 /** The OS refused access (EACCES/EPERM): the state dir and the config fs are root's alone. */
 export class PermissionError extends HfsError {
-  readonly code = "E_PERMISSION";
+  readonly code: CodeWith<typeof ExitCode.error> = "E_PERMISSION";
   readonly exitCode = ExitCode.error;
   constructor(path: string | undefined, errno: string) {
     super(
@@ -177,7 +185,7 @@ export class PermissionError extends HfsError {
 
 /** node.json does not hold a node's identity: edited by hand, or written by something else. */
 export class NodeConfigError extends HfsError {
-  readonly code = "E_BAD_NODE_CONFIG";
+  readonly code: CodeWith<typeof ExitCode.error> = "E_BAD_NODE_CONFIG";
   readonly exitCode = ExitCode.error;
   constructor(file: string, problem: string) {
     super(
@@ -188,7 +196,7 @@ export class NodeConfigError extends HfsError {
 
 /** A stored file does not parse: the config fs or state dir was damaged or edited by hand. */
 export class CorruptError extends HfsError {
-  readonly code = "E_CORRUPT";
+  readonly code: CodeWith<typeof ExitCode.error> = "E_CORRUPT";
   readonly exitCode = ExitCode.error;
   constructor(path: string, problem: string) {
     super(`${path} is damaged: ${problem}. Run 'hfs-config repair', or restore it from a backup.`);

@@ -5,7 +5,8 @@ type Register = (program: Command) => void;
 /** Each module of commands, loaded only when one of its commands runs (or for help). */
 const MODULES: Record<string, () => Promise<Register>> = {
   setup: async () => (await import("./setup.js")).registerSetup,
-  data: async () => (await import("./data.js")).registerData,
+  reads: async () => (await import("./reads.js")).registerReads,
+  writes: async () => (await import("./writes.js")).registerWrites,
   tree: async () => (await import("./tree.js")).registerTree,
   status: async () => (await import("./status.js")).registerStatus,
   cluster: async () => (await import("./cluster.js")).registerCluster,
@@ -18,10 +19,10 @@ const MODULES: Record<string, () => Promise<Register>> = {
 
 const MODULE_OF: Record<string, string> = {
   setup: "setup",
-  get: "data",
-  set: "data",
-  ls: "data",
-  rm: "data",
+  get: "reads",
+  set: "writes",
+  ls: "reads",
+  rm: "writes",
   init: "tree",
   backup: "tree",
   restore: "tree",

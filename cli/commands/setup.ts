@@ -1,6 +1,6 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { InvalidInputError, isErrno, SetupError } from "../../src/errors.js";
 import { membersFromPeers } from "../../src/members/from-peers.js";
 import { parseMembersFile } from "../../src/members/members.js";
@@ -16,6 +16,7 @@ import { parseAddress, parseNodeName, parsePort } from "../../src/node/names.js"
 import { installSecret, readSecretFile } from "../../src/node/secret.js";
 import { installTls, readTlsDir, removeTls } from "../../src/node/tls.js";
 import { systemProc } from "../../src/proc.js";
+import { Option } from "../commander.js";
 import { Context } from "../context.js";
 
 interface SetupOpts {

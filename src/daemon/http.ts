@@ -1,38 +1,13 @@
 import { chmod, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { HfsError, SetupError } from "../errors.js";
-import { toWire } from "./control-client.js";
+import { type CodeWith, type ExitCode, HfsError, SetupError } from "../errors.js";
 import type { Daemon } from "./daemon.js";
 import { buildOverview, cachedLocks } from "./overview.js";
+import { readHandler } from "./read-socket.js";
+import { send, sendError } from "./reply.js";
 import { retire, serve } from "./serve.js";
 import { cachedResolve, dnsResolve, type Resolve, statusReaderAllowed } from "./status-access.js";
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML, STATUS_PAGE_SCRIPT } from "./status-page.js";
-
-export function send(res: ServerResponse, code: number, body: unknown): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-export function sendError(res: ServerResponse, err: unknown): void {
-  if (err instanceof HfsError) {
-    const http =
-      err.exitCode === 2
-        ? 400
-        : err.exitCode === 3
-          ? 404
-          : err.exitCode === 4
-            ? 409
-            : err.exitCode === 5
-              ? 503
-              : 500;
-    send(res, http, { error: toWire(err) });
-    return;
-  }
-  send(res, 500, {
-    error: { code: "E_INTERNAL", message: (err as Error)?.message ?? String(err), exitCode: 1 },
-  });
-}
 
 async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<unknown> {
   let body = "";
@@ -48,10 +23,11 @@ async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<unknow
   }
 }
 
+/** A request the daemon refuses before acting on it: always bad input (exit 2 at the caller). */
 class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: CodeWith<typeof ExitCode.usage>,
     message: string,
   ) {
     super(message);
@@ -214,8 +190,11 @@ export function controlHandler(
     },
     ...extra,
   };
+  // Root's reads, so that the CLI need not load the store to answer a get (see read-client.ts).
+  const reads = readHandler(d.store, (err, where) => d.noteFsError(err, where));
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "").split("?")[0] ?? "";
+    if (path.startsWith("/v1/read/")) return reads(req, res);
     if (path === "/v1/status" && req.method === "GET") {
       d.statusWithAlive().then(
         (s) => send(res, 200, s),
@@ -225,7 +204,9 @@ export function controlHandler(
     }
     const route = routes[path];
     if (!route)
-      return send(res, 404, { error: { code: "E_NOT_FOUND", message: `no such endpoint ${path}` } });
+      return send(res, 404, {
+        error: { code: "E_NO_ROUTE", message: `no such endpoint ${path}`, exitCode: 2 },
+      });
     if (req.method !== "POST") return send(res, 405, { error: { code: "E_METHOD", message: "use POST" } });
     readBody(req, path === "/v1/write" ? WRITE_BODY_LIMIT : undefined)
       .then((body) => {

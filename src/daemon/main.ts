@@ -188,7 +188,7 @@ async function openReadSocket(
     return undefined;
   }
   try {
-    return await listenRead(paths, daemon.store, gid);
+    return await listenRead(paths, daemon.store, gid, (err, where) => daemon.noteFsError(err, where));
   } catch (err) {
     logger.log("error", "read-socket-failed", {
       group,

@@ -2,32 +2,14 @@ import { chmod, chown, lstat, mkdir, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { InvalidInputError, isErrno, SetupError } from "../errors.js";
 import type { StatePaths } from "../node/state-dir.js";
-import type { Store, Tree } from "../store/store.js";
-import { send, sendError } from "./http.js";
+import { send, sendError } from "./reply.js";
+import { type ReadStore, treeToWire } from "./wire.js";
 
-/** What a member of the read group may do: read, and nothing else. */
-export type ReadStore = Pick<Store, "get" | "ls" | "readTree">;
-
-/** A tree on the wire: a value as `{ v: base64 }`, a directory as `{ d: {...} }`. */
-export type WireTree = { [name: string]: { v: string } | { d: WireTree } };
-
-export function treeToWire(t: Tree): WireTree {
-  return Object.fromEntries(
-    Object.entries(t).map(([k, v]) => [
-      k,
-      Buffer.isBuffer(v) ? { v: v.toString("base64") } : { d: treeToWire(v) },
-    ]),
-  );
-}
-
-export function treeFromWire(t: WireTree): Tree {
-  return Object.fromEntries(
-    Object.entries(t).map(([k, v]) => [k, "v" in v ? Buffer.from(v.v, "base64") : treeFromWire(v.d)]),
-  );
-}
-
-/** GET /v1/read/{get,ls,tree}?key=K[&recursive=1]; every other request is refused. */
-export function readHandler(store: ReadStore) {
+/**
+ * GET /v1/read/{get,ls,tree}?key=K[&recursive=1]; every other request is refused. `onFsError` hears
+ * of each failed read (the daemon's split-brain suspicion: EIO is how a file in split-brain answers).
+ */
+export function readHandler(store: ReadStore, onFsError: (err: unknown, where: string) => void = () => {}) {
   return (req: IncomingMessage, res: ServerResponse) => {
     // Everything below is answered, never thrown: a reader must not be able to stop a root daemon.
     let url: URL;
@@ -69,7 +51,10 @@ export function readHandler(store: ReadStore) {
               },
             })
           : send(res, 200, body),
-      (err: unknown) => sendError(res, err),
+      (err: unknown) => {
+        onFsError(err, `a client reading ${key}`);
+        sendError(res, err);
+      },
     );
   };
 }
@@ -78,7 +63,12 @@ export function readHandler(store: ReadStore) {
  * Opens the read socket for `gid`: its dir 0750 and the socket 0660, both root:gid, so the group's
  * members can connect and no one else can.
  */
-export async function listenRead(paths: StatePaths, store: ReadStore, gid: number): Promise<Server> {
+export async function listenRead(
+  paths: StatePaths,
+  store: ReadStore,
+  gid: number,
+  onFsError?: (err: unknown, where: string) => void,
+): Promise<Server> {
   await mkdir(paths.readDir, { mode: 0o750 }).catch((err: unknown) => {
     if (!isErrno(err, "EEXIST")) throw err;
   });
@@ -93,7 +83,7 @@ export async function listenRead(paths: StatePaths, store: ReadStore, gid: numbe
   await chown(paths.readDir, 0, gid);
   await chmod(paths.readDir, 0o750);
   await rm(paths.readSocket, { force: true });
-  const srv = createServer(readHandler(store));
+  const srv = createServer(readHandler(store, onFsError));
   await new Promise<void>((resolve, reject) => {
     srv.once("error", reject);
     srv.listen(paths.readSocket, () => resolve());

@@ -1,5 +1,6 @@
 import type { Member } from "../members/members.js";
 import type { ResourceReport } from "../render/plan.js";
+import type { Store, Tree } from "../store/store.js";
 
 /**
  * The daemon's answers on the wire, imported by both sides: the daemon that builds them, and the CLI,
@@ -41,4 +42,25 @@ export interface StatusReport {
   splitBrainSearchedAt?: number | null;
   /** This node's render resources: the generation each has applied (see `wait --applied`). */
   render?: { seen: number | null; resources: ResourceReport[] };
+}
+
+/** What a member of the read group may do: read, and nothing else. */
+export type ReadStore = Pick<Store, "get" | "ls" | "readTree">;
+
+/** A tree on the wire: a value as `{ v: base64 }`, a directory as `{ d: {...} }`. */
+export type WireTree = { [name: string]: { v: string } | { d: WireTree } };
+
+export function treeToWire(t: Tree): WireTree {
+  return Object.fromEntries(
+    Object.entries(t).map(([k, v]) => [
+      k,
+      Buffer.isBuffer(v) ? { v: v.toString("base64") } : { d: treeToWire(v) },
+    ]),
+  );
+}
+
+export function treeFromWire(t: WireTree): Tree {
+  return Object.fromEntries(
+    Object.entries(t).map(([k, v]) => [k, "v" in v ? Buffer.from(v.v, "base64") : treeFromWire(v.d)]),
+  );
 }

@@ -5,16 +5,10 @@ import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import type { Membership } from "../store/head.js";
 import type { Layout } from "../store/layout.js";
+import { maxValueBytesFromEnv } from "../store/limits.js";
 import { readJson } from "../store/reads.js";
 import { type PinnedRoot, type RemoteWriter, type RequestContext, Store } from "../store/store.js";
 import { MountPin } from "./mount-pin.js";
-
-export function maxValueBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const raw = env.HFS_MAX_VALUE_BYTES;
-  if (!raw) return undefined;
-  const n = Number(raw);
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
-}
 
 /** The config fs root for this node: the dir engine's directory, or the gluster engine's current mount. */
 export function configRoot(paths: StatePaths, cfg: NodeConfig): string {

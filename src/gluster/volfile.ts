@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { InvalidInputError, SetupError } from "../errors.js";
+import { type CodeWith, type ExitCode, InvalidInputError, SetupError } from "../errors.js";
 
 /**
  * Volfiles for the config volume, rendered from the templates in `volfiles/`.
@@ -91,7 +91,7 @@ const USER_RE = /^[A-Za-z0-9_.-]+$/;
 const PASSWORD_RE = /^[A-Za-z0-9_.+/=@%:-]+$/;
 const PATH_RE = /^\/[A-Za-z0-9_.+@%:/-]*$/;
 
-function invalid(code: string, message: string): InvalidInputError {
+function invalid(code: CodeWith<typeof ExitCode.usage>, message: string): InvalidInputError {
   return new InvalidInputError(code, message);
 }
 
@@ -204,7 +204,7 @@ export function replicateXlatorName(volume: string): string {
 export function sortedServers(servers: readonly VolfileServer[]): VolfileServer[] {
   if (servers.length === 0) {
     throw invalid(
-      "E_NO_SERVERS",
+      "E_VOLFILE_NO_SERVERS",
       "a volume needs at least one server: make a node a server with 'hfs-config serve'.",
     );
   }
@@ -257,7 +257,7 @@ export function renderServerVolfile(template: string, input: ServerVolfileInput)
   const self = c.servers.find((s) => s.name === input.node);
   if (self === undefined) {
     throw invalid(
-      "E_NOT_A_SERVER",
+      "E_VOLFILE_NOT_A_SERVER",
       `node ${input.node} is not in the server list (${c.servers.map((s) => s.name).join(", ")}): only a server has a brick volfile. Run 'hfs-config serve' on it first.`,
     );
   }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { lstat, open, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { isErrno, RenderError } from "../errors.js";
+import { type CodeWith, type ExitCode, isErrno, RenderError } from "../errors.js";
 import { fsyncDir } from "../local-file.js";
 import type { Proc } from "../proc.js";
 import type { RenderSpec } from "./spec.js";
@@ -111,6 +111,6 @@ async function resolveOwner(proc: Proc, spec: RenderSpec): Promise<{ uid: number
   return { uid: u.id, gid };
 }
 
-function fail(spec: RenderSpec, code: string, what: string): RenderError {
+function fail(spec: RenderSpec, code: CodeWith<typeof ExitCode.error>, what: string): RenderError {
   return new RenderError(code, spec.name, `render resource ${spec.name}: ${what}.`);
 }

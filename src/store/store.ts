@@ -19,6 +19,7 @@ import { EMPTY_HEAD, type HeadRecord, readHeadFile } from "./head.js";
 import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges } from "./journal.js";
 import type { ChangeOp, ChangeRecord } from "./journal-types.js";
 import { Layout } from "./layout.js";
+import { DEFAULT_MAX_VALUE_BYTES } from "./limits.js";
 import { readReplacedSmall } from "./read-replaced.js";
 import {
   keyState,
@@ -38,7 +39,7 @@ const READ_TREE_PARALLEL = 32;
 /** Directories readTree holds open at most; deeper ones are reached by path. */
 const MAX_HELD_DIRS = 256;
 
-export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_VALUE_BYTES } from "./limits.js";
 export const DEFAULT_LOCK_TIMEOUT_MS = 120_000;
 
 /**

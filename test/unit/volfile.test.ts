@@ -207,7 +207,7 @@ describe("invalid input is refused", () => {
     ...over,
   });
   it.each<[string, Partial<ClientVolfileInput>, string]>([
-    ["no servers", { servers: [] }, "E_NO_SERVERS"],
+    ["no servers", { servers: [] }, "E_VOLFILE_NO_SERVERS"],
     ["bad node name (upper case)", { servers: [s({ name: "Node1" })] }, "E_NODE_NAME_INVALID"],
     ["bad node name (leading dash)", { servers: [s({ name: "-n" })] }, "E_NODE_NAME_INVALID"],
     ["bad node name (space)", { servers: [s({ name: "n 1" })] }, "E_NODE_NAME_INVALID"],
@@ -228,7 +228,7 @@ describe("invalid input is refused", () => {
   });
 
   it.each<[string, Partial<ServerVolfileInput>, string]>([
-    ["node not a server", { node: "node-z" }, "E_NOT_A_SERVER"],
+    ["node not a server", { node: "node-z" }, "E_VOLFILE_NOT_A_SERVER"],
     ["relative brick dir", { brickDir: "brick" }, "E_BRICK_DIR_INVALID"],
     ["brick dir with a space", { brickDir: "/var/lib/my brick" }, "E_BRICK_DIR_INVALID"],
     ["no allowed addresses", { allowedAddresses: [] }, "E_NO_ALLOWED_ADDRESSES"],
