@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
+import { constants } from "node:os";
 
 /**
  * Processes go through this interface so that the daemon and the executors can be
@@ -73,3 +74,8 @@ export const systemProc: Proc = {
     }
   },
 };
+
+/** The exit code a shell gives a process that a signal ended: 128 + the signal's number. */
+export function signalExitCode(sig: NodeJS.Signals): number {
+  return 128 + (constants.signals[sig] ?? 15);
+}

@@ -1,18 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { constants } from "node:os";
-import { type Command, InvalidArgumentError } from "commander";
-import type { LockHandle, LockInfo } from "../../src/coord/index.js";
-import { LOST_KILL_GRACE_MS, parseLockName } from "../../src/coord/lock-record.js";
-import { ExitCode, InvalidInputError, isErrno, UnavailableError } from "../../src/errors.js";
+import type { Command } from "commander";
+import type { LockInfo } from "../../src/coord/index.js";
+import { parseLockName } from "../../src/coord/lock-record.js";
+import { ExitCode, InvalidInputError, isErrno } from "../../src/errors.js";
 import { parsePrefix } from "../../src/keys.js";
-import type { Store } from "../../src/store/store.js";
+import { signalExitCode } from "../../src/proc.js";
+import { InvalidArgumentError } from "../commander.js";
 import { Context } from "../context.js";
 import { exit } from "../exit.js";
 import { seconds, wholeNumber } from "../parse.js";
 
 export const DEFAULT_LOCK_TTL_S = 15;
-const RETRY_MIN_MS = 500;
-const RETRY_MAX_MS = 5000;
 
 export function registerCoord(program: Command): void {
   registerWatch(program);
@@ -42,29 +39,8 @@ export function onStopSignals(
   };
 }
 
-function signalExitCode(sig: NodeJS.Signals): number {
-  return 128 + (constants.signals[sig] ?? 15);
-}
-
-/** An error from a system call (ENOENT, EIO...), not one of ours that merely has a `code`. */
-function isSystemError(err: unknown): boolean {
-  return isErrno(err) && typeof (err as NodeJS.ErrnoException).errno === "number";
-}
-
 function usage(msg: string): InvalidInputError {
   return new InvalidInputError("E_USAGE", msg);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 // ---------------------------------------------------------------- watch
@@ -113,58 +89,27 @@ Examples:
         if (isErrno(err, "EPIPE")) stopper.abort();
         else throw err;
       });
-      const reachable = async (): Promise<boolean> => {
-        try {
-          await store.generation();
-          return true;
-        } catch {
-          return false;
-        }
-      };
       try {
         const head = (await store.generation()).generation;
-        let last = o.since ?? head;
-        // (--since ahead of the head: watch() below refuses it with a usage error.)
-        if (last <= head)
+        const since = o.since ?? head;
+        // (--since ahead of the head: watch() refuses it with a usage error.)
+        if (since <= head)
           process.stderr.write(
-            `hfs-config: watching ${prefix || "/"} for changes after generation ${last}\n`,
+            `hfs-config: watching ${prefix || "/"} for changes after generation ${since}\n`,
           );
-        let backoff = RETRY_MIN_MS;
-        for (;;) {
-          try {
-            const { watch } = await import("../../src/coord/watch.js");
-            for await (const ev of watch(store, prefix, {
-              since: last,
-              signal: stopper.signal,
-              fsEvents: cfg.engine === "dir",
-            })) {
-              ctx.out(ev, (e) => `${e.generation} ${e.op} ${e.key || "/"}`);
-              last = ev.generation;
-              backoff = RETRY_MIN_MS;
-            }
-            break;
-          } catch (err) {
-            if (stopper.signal.aborted) break;
-            // A vanished or unmounted config fs reads as an empty one (generation 0),
-            // which the library reports as a gap; that is an outage, not a real gap.
-            const outage =
-              err instanceof UnavailableError ||
-              (((err as { code?: string }).code === "E_JOURNAL_GAP" || isSystemError(err)) &&
-                !(await reachable()));
-            if (!outage) throw err;
-            const why = (err as Error).message.split(". ")[0];
+        const { follow } = await import("../../src/coord/follow.js");
+        for await (const ev of follow(store, prefix, {
+          since,
+          signal: stopper.signal,
+          fsEvents: cfg.engine === "dir",
+          onOutage: (n) =>
             process.stderr.write(
-              `hfs-config: config fs unreachable (${why}); retrying from generation ${last} in ${backoff / 1000}s\n`,
-            );
-            await sleep(backoff, stopper.signal);
-            backoff = Math.min(backoff * 2, RETRY_MAX_MS);
-            if (stopper.signal.aborted) break;
-            if (await reachable()) {
-              process.stderr.write(
-                `hfs-config: config fs reachable again; resuming after generation ${last}\n`,
-              );
-            }
-          }
+              n.kind === "unreachable"
+                ? `hfs-config: config fs unreachable (${n.why}); retrying from generation ${n.resumeAfter} in ${n.retryInMs / 1000}s\n`
+                : `hfs-config: config fs reachable again; resuming after generation ${n.resumeAfter}\n`,
+            ),
+        })) {
+          ctx.out(ev, (e) => `${e.generation} ${e.op} ${e.key || "/"}`);
         }
       } finally {
         off();
@@ -227,81 +172,20 @@ Examples:
         throw usage(`lock needs a command to run: hfs-config lock ${name} -- CMD [ARGS...]`);
       }
       const store = await ctx.store();
-      const code = await runLocked(store, name, file, args, {
-        ttlMs: (o.ttl ?? DEFAULT_LOCK_TTL_S) * 1000,
-        timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
-      });
+      const { processDeps, runLocked } = await import("../../src/coord/run-locked.js");
+      const code = await runLocked(
+        store,
+        name,
+        file,
+        args,
+        {
+          ttlMs: (o.ttl ?? DEFAULT_LOCK_TTL_S) * 1000,
+          timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
+        },
+        processDeps((onSignal) => onStopSignals(onSignal, { forceOnRepeat: false })),
+      );
       exit(code);
     });
-}
-
-async function runLocked(
-  store: Store,
-  name: string,
-  file: string,
-  args: string[],
-  opts: { ttlMs: number; timeoutMs: number | undefined },
-): Promise<number> {
-  const waiting = new AbortController();
-  let child: ChildProcess | undefined;
-  let signalled: NodeJS.Signals | undefined;
-  const off = onStopSignals(
-    (sig) => {
-      signalled ??= sig;
-      if (child) child.kill(sig);
-      else waiting.abort();
-    },
-    { forceOnRepeat: false },
-  );
-  try {
-    let handle: LockHandle;
-    try {
-      const { acquireLock } = await import("../../src/coord/cluster-lock.js");
-      handle = await acquireLock(store, name, { ...opts, signal: waiting.signal });
-    } catch (err) {
-      if (signalled) {
-        process.stderr.write(`hfs-config: ${signalled} while waiting for lock ${name}; not run.\n`);
-        return signalExitCode(signalled);
-      }
-      throw err;
-    }
-    if (signalled) {
-      await handle.release();
-      return signalExitCode(signalled);
-    }
-
-    let lost = false;
-    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
-      (resolve) => {
-        const c = spawn(file, args, {
-          stdio: "inherit",
-          env: { ...process.env, HFS_FENCING_TOKEN: String(handle.token), HFS_LOCK_NAME: name },
-        });
-        child = c;
-        c.on("error", (error) => resolve({ code: null, signal: null, error }));
-        c.on("exit", (code, signal) => resolve({ code, signal }));
-      },
-    );
-    handle.onLost((reason) => {
-      lost = true;
-      process.stderr.write(`hfs-config: ${reason.message}\nhfs-config: stopping the command (SIGTERM).\n`);
-      child?.kill("SIGTERM");
-      const t = setTimeout(() => child?.kill("SIGKILL"), LOST_KILL_GRACE_MS);
-      t.unref();
-    });
-    const res = await ended;
-    await handle.release();
-    if (res.error) {
-      const e = res.error as NodeJS.ErrnoException;
-      process.stderr.write(`hfs-config: cannot run ${JSON.stringify(file)}: ${e.code ?? e.message}\n`);
-      return e.code === "ENOENT" ? 127 : 126;
-    }
-    if (lost) return ExitCode.conflict;
-    if (res.signal) return signalExitCode(res.signal);
-    return res.code ?? ExitCode.error;
-  } finally {
-    off();
-  }
 }
 
 // ---------------------------------------------------------------- locks
