@@ -17,7 +17,14 @@ import { effectiveMembers, type MemberRecord } from "../members/live.js";
 import { type Member, withSelf } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
-import { GENERATION_SPLIT_MS, reconcile } from "../plan/reconcile.js";
+import {
+  type Duties,
+  hostHasOtherHealer,
+  NO_SCRUB_YET,
+  planDuties,
+  type ScrubState,
+} from "../plan/duties.js";
+import { GENERATION_SPLIT_MS, PlanInvariantError, reconcile } from "../plan/reconcile.js";
 import type {
   Action,
   Discrepancy,
@@ -82,7 +89,6 @@ export interface DaemonOptions {
 }
 
 /** How long after a change of the server list the resolver looks every entry up (every node has remounted by then). */
-const SCRUB_AFTER_CHANGE_MS = 20_000;
 
 /** How long one EIO keeps split-brain suspected, unless a search clears it sooner. */
 const SUSPECT_MS = 60_000;
@@ -134,9 +140,7 @@ export class Daemon {
   private crawlProgress: { entries: number; since: number } | null = null;
   private searching: Promise<void> | undefined;
   private searchedAt: number | null = null;
-  private scrubbedAt: number | null = null;
-  private scrubServers: string | undefined;
-  private scrubAfterChangeAt: number | null = null;
+  private scrubState: ScrubState = NO_SCRUB_YET;
   private unresolvedSplitBrain: string[] = [];
   private suspectedUntil = Number.NEGATIVE_INFINITY;
   /** Wall-clock ms of this node's first EIO since it last stopped suspecting. */
@@ -491,6 +495,17 @@ export class Daemon {
       this.lag.observe(now, gens).length > 0 ? (this.splitSince ?? now - GENERATION_SPLIT_MS) : null;
     const healthy =
       this.server && !this.retired && (this.known.markers ?? []).every((m) => this.answered(m.name));
+    const healers = v
+      ? {
+          shdRunning: this.server ? await v.shdRunning() : false,
+          otherOnHost: hostHasOtherHealer(
+            this.cfg.name,
+            this.cfg.address,
+            this.lastAnswers,
+            this.markerNames(),
+          ),
+        }
+      : undefined;
     return {
       self: local,
       answers: this.lastAnswers,
@@ -514,6 +529,7 @@ export class Daemon {
         unresolved: this.unresolvedSplitBrain,
         searchedAgoMs: this.searchedAt === null ? null : now - this.searchedAt,
       },
+      ...(healers ? { healers } : {}),
     };
   }
 
@@ -548,13 +564,13 @@ export class Daemon {
   /** One observe-plan-apply round. */
   async tick(): Promise<Plan> {
     const obs = await this.observe();
-    const plan = this.cfg.engine === "dir" ? dirPlan() : reconcile(obs);
+    const plan = this.cfg.engine === "dir" ? dirPlan() : this.planFor(obs);
     this.lastPlan = plan;
     this.logDiscrepancies(plan);
     let remounted = false;
     for (const action of plan.actions) {
       try {
-        if (await this.apply(action, obs, plan)) remounted = true;
+        if (await this.apply(action)) remounted = true;
       } catch (err) {
         this.log.log("error", "action failed", {
           action: action.type,
@@ -570,11 +586,39 @@ export class Daemon {
       return plan;
     }
     this.ready = plan.settled && this.mounted !== null && this.promoted;
-    if (this.deps.volume) await this.superviseShd();
-    if (this.ready) await this.afterReady();
-    if (this.ready && this.deps.volume) this.scrubIfDue(plan);
+    const duties = planDuties({
+      self: {
+        name: this.cfg.name,
+        address: this.cfg.address,
+        engine: this.cfg.engine,
+        server: this.server,
+        retired: this.retired,
+      },
+      ready: this.ready,
+      plan,
+      answers: this.lastAnswers,
+      markers: this.markerNames(),
+      now: this.deps.clock.monotonic(),
+      scrub: this.scrubState,
+      scrubPeriodMs: this.opts.scrubMs ?? 15 * 60_000,
+    });
+    this.scrubState = duties.scrubState;
+    if (this.deps.volume) await this.superviseShd(duties.selfHeal);
+    if (this.ready) await this.afterReady(duties);
+    if (duties.scrub) void this.startHeal(duties.scrub, true);
     if (this.deps.volume) this.boundLogsIfDue();
     return plan;
+  }
+
+  /** The planner's plan; one that breaks its invariants (a bug) is logged and nothing is done: not writable, not ready. */
+  private planFor(obs: Observation): Plan {
+    try {
+      return reconcile(obs);
+    } catch (err) {
+      if (!(err instanceof PlanInvariantError)) throw err;
+      this.log.log("error", err.message, { violations: err.violations });
+      return { discrepancies: [], actions: [], writable: false, settled: false };
+    }
   }
 
   private logsBoundedAt: number | null = null;
@@ -624,45 +668,6 @@ export class Daemon {
       });
   }
 
-  /**
-   * A file in GFID split-brain with nothing pending is in no heal index: only a
-   * lookup of it answers EIO. So now and then (HFS_SCRUB_SECONDS, 15 minutes by
-   * default) the resolver looks everything up once; an EIO makes split-brain suspected.
-   */
-  private scrubIfDue(plan: Plan): void {
-    const now = this.deps.clock.monotonic();
-    const period = this.opts.scrubMs ?? 15 * 60_000;
-    const marked = (this.known.markers ?? []).map((m) => m.name).sort();
-    // Around a change of the server list, a self-heal daemon or mount still running the old list
-    // can clear a file's heal-index entry (features/index judges by the xattrs an xattrop names,
-    // and the old graph does not name the new server) while the file still blames the new server:
-    // nothing would ever heal it, and status would count 0. A full lookup pass once every node
-    // runs the new list finds such files by their xattrs and heals them.
-    const servers = marked.join(",");
-    if (servers !== this.scrubServers) {
-      if (this.scrubServers !== undefined) this.scrubAfterChangeAt = now + SCRUB_AFTER_CHANGE_MS;
-      this.scrubServers = servers;
-    }
-    const resolver = marked.filter((n) => this.answered(n))[0];
-    if (resolver !== this.cfg.name || !plan.writable) return;
-    // A lookup heals an entry only toward the bricks it reaches: wait until every one answers.
-    const whole = !plan.discrepancies.some((d) =>
-      ["server-down", "brick-unreachable", "no-quorum", "mount-dead", "mount-mismatch"].includes(d.kind),
-    );
-    const afterChange = this.scrubAfterChangeAt !== null && now >= this.scrubAfterChangeAt && whole;
-    if (!afterChange && this.scrubbedAt !== null && now - this.scrubbedAt < period) return;
-    this.scrubbedAt = now;
-    this.scrubAfterChangeAt = null;
-    if (afterChange) {
-      void this.startHeal(
-        "the server list changed: every entry looked up once, so AFR heals what the heal index lost",
-        true,
-      );
-      return;
-    }
-    void this.startHeal("scrub: every entry looked up once, to find any that answers EIO", true);
-  }
-
   /** An error from the config fs: EIO means a file the store owns may be in split-brain. */
   noteFsError(err: unknown, where: string): void {
     if (!isEio(err)) return;
@@ -687,8 +692,8 @@ export class Daemon {
     for (const d of c.ended) this.log.log("info", "discrepancy-ended", { kind: d.kind, was: d.detail });
   }
 
-  /** Carries out one action; true when it changed the mount. */
-  private async apply(action: Action, obs: Observation, plan: Plan): Promise<boolean> {
+  /** Carries out one action, which carries everything it needs (the planner decided); true when it changed the mount. */
+  private async apply(action: Action): Promise<boolean> {
     const v = this.deps.volume;
     if (!v) return false;
     switch (action.type) {
@@ -703,15 +708,12 @@ export class Daemon {
         this.retired = true;
         return false;
       case "start-local-brick": {
-        if (!obs.self.volumeId) return false;
         this.log.log("info", "starting the local brick", { reason: action.reason });
-        await v.startBrick(obs.self.volumeId);
+        await v.startBrick(action.volumeId);
         return false;
       }
       case "mount": {
-        const volumeId =
-          obs.volumeId ?? obs.answers.find((a) => a.answered && a.server && a.volumeId)?.volumeId;
-        if (!volumeId) return false;
+        const volumeId = action.volumeId;
         this.log.log("info", "mounting", {
           servers: action.servers.map((s) => s.name),
           reason: action.reason,
@@ -738,7 +740,6 @@ export class Daemon {
         return true;
       }
       case "add-marker":
-        if (!plan.writable) return false;
         this.log.log("info", "adding a marker", { node: action.marker.name, reason: action.reason });
         await writeMarker(this.store, { ...action.marker, since: this.deps.clock.now() });
         return false;
@@ -746,10 +747,7 @@ export class Daemon {
         this.startSplitBrainSearch(action.reason);
         return false;
       case "heal":
-        // A server's self-heal daemon (ours, or another server's on this host) works through the index;
-        // crawling beside it only competes for its locks. A fresh brick is in no index: crawl for it.
-        if (action.full || (!this.hostHasOtherHealer() && !(await v.shdRunning())))
-          this.startHeal(action.reason);
+        this.startHeal(action.reason);
         return false;
     }
   }
@@ -788,9 +786,8 @@ export class Daemon {
   }
 
   /** A server runs a self-heal daemon over the marker list it mounts; a client or retired node runs none. */
-  private async superviseShd(): Promise<void> {
+  private async superviseShd(run: boolean): Promise<void> {
     const v = this.deps.volume as LocalVolume;
-    const run = this.server && !this.retired && this.ready && !this.hostHasOtherHealer();
     const ms = run ? await v.mountState() : null;
     try {
       const r = await v.superviseShd(this.known.volume?.volumeId ?? null, ms?.servers ?? null);
@@ -806,43 +803,16 @@ export class Daemon {
     }
   }
 
-  /**
-   * A self-heal daemon heals the index of every brick on its own host, so one per
-   * host is enough: where several servers share an address (one machine, several
-   * state dirs), the first of them that is up runs it, and the others would only
-   * compete with it for the same locks.
-   */
-  private hostHasOtherHealer(): boolean {
-    return this.lastAnswers.some(
-      (a) =>
-        a.name < this.cfg.name &&
-        a.answered &&
-        a.server &&
-        a.brick?.address === this.cfg.address &&
-        (this.known.markers ?? []).some((m) => m.name === a.name),
-    );
+  private markerNames(): string[] {
+    return (this.known.markers ?? []).map((m) => m.name);
   }
 
-  /**
-   * One sweeper is enough for the cluster: the first member, by name, whose daemon
-   * answers ready runs it. When that one goes, the next sees it gone within a tick
-   * and takes over. Two that briefly both sweep do no harm: a sweeper takes a dead
-   * lease's lock before expiring it.
-   */
-  private sweepsHere(): boolean {
-    const first = this.lastAnswers
-      .filter((a) => a.answered && a.ready)
-      .map((a) => a.name)
-      .sort()[0];
-    return first === undefined || first === this.cfg.name;
-  }
-
-  private async afterReady(): Promise<void> {
-    if (this.sweeper && !this.sweepsHere()) {
+  private async afterReady(duties: Duties): Promise<void> {
+    if (this.sweeper && !duties.sweeper) {
       await this.sweeper.stop();
       this.sweeper = undefined;
     }
-    if (!this.sweeper && this.sweepsHere()) {
+    if (!this.sweeper && duties.sweeper) {
       this.sweeper = new ExpirySweeper(this.store, {
         clock: this.deps.clock,
         onError: (err) => {
@@ -861,7 +831,7 @@ export class Daemon {
     }
     // The mount's writers never prune: the sweeper node does it for the cluster (the dir engine prunes inline).
     if (this.sweeper && this.deps.volume) this.pruner.poke(this.generation);
-    if (this.cfg.engine === "dir" || this.lastPlan?.writable) {
+    if (duties.keepAlive) {
       await this.keepAliveEntry();
       // Only a settled, quorate view is rendered from: the runner is poked once the node is ready.
       this.render.poke(this.generation);

@@ -1,6 +1,7 @@
 import { retireServer, writeMarker } from "../cluster/markers.js";
 import { ConflictError, UnavailableError } from "../errors.js";
 import { markBrickEmpty } from "../heal/mark-new-brick.js";
+import { creationRival, mayCreateVolume, planServe } from "../plan/serve.js";
 import { Layout } from "../store/layout.js";
 import { walkAll } from "../store/reads.js";
 import type { Daemon } from "./daemon.js";
@@ -31,7 +32,7 @@ export async function serve(d: Daemon): Promise<ServeResult> {
   await d.exclusive(() => d.tick());
   for (;;) {
     await d.waitFor(
-      () => d.isMounted || mayCreateVolume(d),
+      () => d.isMounted || mayCreateVolume(d.cfg.name, d.answers, Boolean(d.knownState.markers)),
       MOUNT_WAIT_MS,
       () => {
         const silent = d.answers.filter((a) => !a.answered).map((a) => a.name);
@@ -66,13 +67,11 @@ export async function serve(d: Daemon): Promise<ServeResult> {
 async function claimVolumeCreation(d: Daemon): Promise<boolean> {
   d.setCreatingVolume(true);
   await d.exclusive(() => d.tick());
-  const rival = d.answers.find(
-    (a) => a.name !== d.cfg.name && (!a.answered || a.creatingVolume || a.server || a.volumeId),
-  );
+  const rival = creationRival(d.cfg.name, d.answers);
   if (!rival) return true;
   d.setCreatingVolume(false);
   d.deps.logger.log("info", "not creating the config volume: another member claims or holds one", {
-    member: rival.name,
+    member: rival,
   });
   return false;
 }
@@ -82,47 +81,58 @@ async function serveClaimed(d: Daemon): Promise<ServeResult> {
   const self = d.cfg.name;
   const res = await d.exclusive(async (): Promise<ServeResult> => {
     const local = await d.localState();
-    const tombstoned = local.retired || Boolean(d.knownState.tombstones?.some((t) => t.name === self));
-    const marked = Boolean(d.knownState.markers?.some((m) => m.name === self));
-    if (!tombstoned && local.server && local.brickRunning && marked) {
+    const markers = (d.knownState.markers ?? []).map((m) => m.name);
+    const step = planServe({
+      self,
+      tombstoned: local.retired || Boolean(d.knownState.tombstones?.some((t) => t.name === self)),
+      marked: markers.includes(self),
+      local,
+      brickVolumeId: d.isMounted ? null : ((await v.brickVolumeId()) ?? null),
+      mounted: d.isMounted,
+      volumeRecord: d.knownState.volume,
+      newVolumeId: v.newVolumeId(),
+      markers,
+    });
+    if (step.kind === "already-serving")
       return {
         node: self,
-        volumeId: local.volumeId as string,
+        volumeId: step.volumeId,
         created: false,
         alreadyServing: true,
-        servers: (d.knownState.markers ?? []).map((m) => m.name),
+        servers: step.servers,
       };
-    }
+    if (step.kind === "refuse") throw new ConflictError(step.code, step.message);
     let setAside: string | undefined;
-    if (tombstoned) {
+    if (step.setAsideOld) {
       setAside = await v.setOldBrickAside();
       d.deps.logger.log("info", "serving anew after retirement: the old brick is set aside", { setAside });
     }
     const marker = { name: self, address: d.cfg.address, port: d.cfg.brickPort, since: d.deps.clock.now() };
-    if (!d.isMounted) {
-      // A serve cut short (say, the brick port was taken) left its volume id on the brick dir: reuse it.
-      const volumeId = (tombstoned ? null : (local.volumeId ?? (await v.brickVolumeId()))) ?? v.newVolumeId();
-      d.deps.logger.log("info", "no server answers and no markers are known: creating the config volume", {
-        volumeId,
-      });
-      await v.startBrick(volumeId);
-      const st = await v.mount(volumeId, [v.brick]);
+    if (step.kind === "create") {
+      d.deps.logger.log("info", step.reason, { volumeId: step.volumeId });
+      await v.startBrick(step.volumeId);
+      const st = await v.mount(step.volumeId, [v.brick]);
       d.setMounted(st.servers.map((s) => s.name));
       await writeMarker(d.store, marker, {
-        volume: { volume: d.cfg.volume, volumeId, createdAt: d.deps.clock.now(), createdBy: self },
+        volume: {
+          volume: d.cfg.volume,
+          volumeId: step.volumeId,
+          createdAt: d.deps.clock.now(),
+          createdBy: self,
+        },
       });
       await d.refresh();
-      return { node: self, volumeId, created: true, alreadyServing: false, servers: [self], setAside };
+      return {
+        node: self,
+        volumeId: step.volumeId,
+        created: true,
+        alreadyServing: false,
+        servers: [self],
+        setAside,
+      };
     }
-    const volume = d.knownState.volume;
-    if (!volume) {
-      throw new ConflictError(
-        "E_NO_VOLUME_RECORD",
-        "the mounted config volume has no .hfs/volume.json, so its identity is unknown. Run 'hfs-config repair' first.",
-      );
-    }
-    if (!tombstoned) {
-      const unused = await v.setUnusedBrickAside(volume.volumeId);
+    if (step.setAsideUnused) {
+      const unused = await v.setUnusedBrickAside(step.volumeId);
       if (unused)
         d.deps.logger.log(
           "info",
@@ -132,15 +142,15 @@ async function serveClaimed(d: Daemon): Promise<ServeResult> {
           },
         );
     }
-    await v.startBrick(volume.volumeId);
+    await v.startBrick(step.volumeId);
     return {
       node: self,
-      volumeId: volume.volumeId,
+      volumeId: step.volumeId,
       created: false,
       alreadyServing: false,
       servers: [],
       setAside,
-      pendingMarker: { marker, clearTombstone: tombstoned },
+      pendingMarker: { marker, clearTombstone: step.clearTombstone },
     };
   });
   if (res.pendingMarker) {
@@ -177,20 +187,6 @@ async function writeMarkerWhenMounted(
     await d.exclusive(() => d.tick());
     await d.deps.clock.sleep(200);
   }
-}
-
-/**
- * A new volume is created only when every member answers, none serves or knows a
- * volume, and no markers were ever read here: a silent member might hold the
- * existing volume, and two volumes in one cluster cannot be merged.
- */
-function mayCreateVolume(d: Daemon): boolean {
-  const others = d.answers.filter((a) => a.name !== d.cfg.name);
-  return (
-    d.answers.length > 0 &&
-    !d.knownState.markers &&
-    others.every((a) => a.answered && !a.server && !a.volumeId && !a.creatingVolume)
-  );
 }
 
 /** Until this node mounts the marker list with its own brick in it and the brick holds the whole tree. */

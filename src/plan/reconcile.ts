@@ -40,9 +40,11 @@ export function reconcile(obs: Observation): Plan {
         type: "forget-server-role",
         reason: `${self.name} is retired; serve again only with a fresh brick`,
       });
-  } else if (self.server && !self.brickRunning) {
+  } else if (self.server && !self.brickRunning && self.volumeId) {
+    // (A server without a volume id on its brick has nothing it could start: serve makes one.)
     actions.push({
       type: "start-local-brick",
+      volumeId: self.volumeId,
       reason: `${self.name} is a server and its brick is not running`,
     });
   }
@@ -72,14 +74,15 @@ export function reconcile(obs: Observation): Plan {
         kind: "no-servers",
         detail: "no member answered as a server; waiting for one ('hfs-config serve')",
       });
-    } else {
+    } else if (volumeId) {
       actions.push({
         type: "mount",
         servers: candidates,
+        volumeId,
         reason: `first mount from the servers that answered: ${names(candidates)}`,
       });
     }
-    return { discrepancies: d, actions, writable: false, settled: false };
+    return checked(obs, { discrepancies: d, actions, writable: false, settled: false });
   }
 
   const marked = obs.markers.filter((m) => !tomb.has(m.name) && !isForeign(answers.get(m.name))).sort(byName);
@@ -97,11 +100,13 @@ export function reconcile(obs: Observation): Plan {
       markers: markedNames,
       detail: `mounted [${mounted.join(", ")}] but the markers say [${markedNames.join(", ")}]`,
     });
-    actions.push({
-      type: "mount",
-      servers: marked.map(toTarget),
-      reason: `remount with the marker list [${markedNames.join(", ")}] before any write`,
-    });
+    if (volumeId)
+      actions.push({
+        type: "mount",
+        servers: marked.map(toTarget),
+        volumeId,
+        reason: `remount with the marker list [${markedNames.join(", ")}] before any write`,
+      });
   }
 
   for (const m of marked) {
@@ -190,7 +195,16 @@ export function reconcile(obs: Observation): Plan {
       full: true,
       reason: `${names(fresh)} hold${fresh.length === 1 ? "s" : ""} no copy yet; crawl the mount so AFR copies every entry there`,
     });
-  } else if (settled && quorum && allReachable && (distinct.size > 1 || (obs.pendingHeals ?? 0) > 0)) {
+  } else if (
+    settled &&
+    quorum &&
+    allReachable &&
+    (distinct.size > 1 || (obs.pendingHeals ?? 0) > 0) &&
+    // A self-heal daemon (ours, or another server's on this host) works through the index; a
+    // crawl beside it only competes for its locks. (A fresh brick, above, is in no index.)
+    !obs.healers?.shdRunning &&
+    !obs.healers?.otherOnHost
+  ) {
     actions.push({
       type: "heal",
       reason: "bricks differ; crawl the mount so every brick converges on the consensus copy",
@@ -258,12 +272,70 @@ export function reconcile(obs: Observation): Plan {
   }
 
   const mountWritable = !obs.mountDown?.length || mountQuorum;
-  return {
+  const writable = settled && quorum && mountWritable && marked.length > 0;
+  return checked(obs, {
     discrepancies: d,
-    actions,
-    writable: settled && quorum && mountWritable && marked.length > 0,
+    // A marker is written through the mount: only while writes may go through.
+    actions: writable ? actions : actions.filter((a) => a.type !== "add-marker"),
+    writable,
     settled,
-  };
+  });
+}
+
+function checked(obs: Observation, plan: Plan): Plan {
+  const broken = planViolations(obs, plan);
+  if (broken.length > 0) throw new PlanInvariantError(broken);
+  return plan;
+}
+
+/** A plan that breaks what the planner promises; never acted on. */
+export class PlanInvariantError extends Error {
+  readonly code = "E_INTERNAL";
+  constructor(readonly violations: string[]) {
+    super(`the planner made a plan that breaks its invariants (a bug): ${violations.join("; ")}`);
+  }
+}
+
+/**
+ * What every plan must hold, checked on the way out (as etcd's confchange checks its
+ * configuration): once the markers are read, a mount is of exactly the marker list, never a
+ * subset; a tombstoned or retired node is never mounted as a server nor started; a marker is
+ * added only while writable; writable implies settled.
+ */
+export function planViolations(obs: Observation, plan: Plan): string[] {
+  const out: string[] = [];
+  const tomb = new Set(
+    obs.tombstones !== null
+      ? obs.tombstones.map((t) => t.name)
+      : obs.answers.flatMap((a) => (a.answered ? (a.tombstones ?? []) : [])),
+  );
+  const selfRetired = obs.self.retired || tomb.has(obs.self.name);
+  if (plan.writable && !plan.settled) out.push("writable but not settled");
+  for (const a of plan.actions) {
+    if (a.type === "mount") {
+      const servers = a.servers.map((s) => s.name).sort();
+      const dead = servers.filter((n) => tomb.has(n));
+      if (dead.length > 0) out.push(`mounts retired ${dead.join(", ")}`);
+      if (obs.markers !== null && obs.mounted !== null) {
+        const marked = obs.markers
+          .map((m) => m.name)
+          .filter((n) => !tomb.has(n))
+          .sort();
+        const missing = marked.filter((n) => !servers.includes(n));
+        const foreign = obs.answers.filter(
+          (x) => missing.includes(x.name) && x.volumeId && x.volumeId !== a.volumeId,
+        );
+        if (missing.length > foreign.length)
+          out.push(`mounts a subset: [${servers}] of the markers [${marked}]`);
+      }
+    }
+    if (a.type === "start-local-brick" && selfRetired) out.push("starts the brick of a retired node");
+    if (a.type === "add-marker" && !plan.writable)
+      out.push(`adds a marker for ${a.marker.name} while not writable`);
+    if (a.type === "add-marker" && tomb.has(a.marker.name))
+      out.push(`adds a marker for retired ${a.marker.name}`);
+  }
+  return out;
 }
 
 /** How long bricks may hold different generations before it counts as a discrepancy. */

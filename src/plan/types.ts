@@ -68,6 +68,15 @@ export interface Observation {
   /** For how long the reachable bricks have held different generations, ms (0: they agree). */
   generationSplitMs?: number;
   splitBrain?: SplitBrainFacts;
+  /** Who heals here besides a crawl: a crawl beside a self-heal daemon only competes for its locks. */
+  healers?: HealerFacts;
+}
+
+export interface HealerFacts {
+  /** This node's self-heal daemon runs. */
+  shdRunning: boolean;
+  /** Another server on this host (the same address, an earlier name) runs one for it. */
+  otherOnHost: boolean;
 }
 
 /** What this node knows of split-brain: the planner decides whether to look for it. */
@@ -103,8 +112,9 @@ export type Discrepancy =
 
 export type Action =
   | { type: "stop-local-brick"; reason: string }
-  | { type: "start-local-brick"; reason: string }
-  | { type: "mount"; servers: MountTarget[]; reason: string }
+  | { type: "start-local-brick"; volumeId: string; reason: string }
+  /** `volumeId`: the volume the graph is for (the mounted one's record, or the answering servers' majority). */
+  | { type: "mount"; servers: MountTarget[]; volumeId: string; reason: string }
   | { type: "add-marker"; marker: Marker; reason: string }
   | { type: "forget-server-role"; reason: string }
   /**
