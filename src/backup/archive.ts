@@ -7,7 +7,7 @@ import { createGzip } from "node:zlib";
 import { create, extract, replace } from "tar";
 import { InvalidInputError, isErrno } from "../errors.js";
 import { isVisibleName } from "../keys.js";
-import type { Layout } from "../store/layout.js";
+import { Layout } from "../store/layout.js";
 
 /** What a backup knows besides the tree: the generation it was taken at and every key's version. */
 export interface BackupManifest {
@@ -16,7 +16,7 @@ export interface BackupManifest {
   versions: Record<string, number>;
 }
 
-const MANIFEST = ".hfs/backup.json";
+const MANIFEST = Layout.backupManifestRel;
 
 /**
  * Writes the user tree and a manifest (generation, versions) as a tar.gz. The caller
@@ -32,7 +32,7 @@ export async function writeArchive(layout: Layout, file: string, manifest: Backu
       { file: plain, cwd: layout.root, portable: true, filter: (p) => visiblePath(p) },
       top.length ? top : [],
     );
-    await mkdir(join(stage, ".hfs"));
+    await mkdir(join(stage, Layout.reservedRel));
     await writeFile(join(stage, MANIFEST), `${JSON.stringify(manifest)}\n`, { mode: 0o600 });
     await replace({ file: plain, cwd: stage, portable: true }, [MANIFEST]);
     await pipeline(createReadStream(plain), createGzip(), createWriteStream(file, { mode: 0o600 }));
@@ -87,11 +87,11 @@ export async function extractArchive(file: string): Promise<ExtractedArchive> {
         if (!plausible(v)) throw new Error(`the version of ${k} is not a plausible number`);
         versions.set(k, v);
       }
-      await rm(join(dir, ".hfs"), { recursive: true, force: true });
+      await rm(join(dir, Layout.reservedRel), { recursive: true, force: true });
       return { dir, versions, generation: m.generation, cleanup };
     }
     // A backup written by an earlier version: the store's records came along.
-    const vdir = join(dir, ".hfs", "versions");
+    const vdir = join(dir, Layout.legacyVersionsRel);
     for (const name of await readdir(vdir).catch(() => [] as string[])) {
       if (!name.endsWith(".json")) continue;
       const rec = JSON.parse(await readFile(join(vdir, name), "utf8")) as {
@@ -105,14 +105,14 @@ export async function extractArchive(file: string): Promise<ExtractedArchive> {
     let generation = 0;
     try {
       generation = (
-        JSON.parse(await readFile(join(dir, ".hfs", "generation.json"), "utf8")) as { generation: number }
+        JSON.parse(await readFile(join(dir, Layout.legacyGenerationRel), "utf8")) as { generation: number }
       ).generation;
     } catch (err) {
       if (!isErrno(err, "ENOENT")) throw err;
     }
     if (!plausible(generation)) throw new Error("its generation is not a plausible number");
     // The records were read above; what remains must be a plain tree of keys.
-    await rm(join(dir, ".hfs"), { recursive: true, force: true });
+    await rm(join(dir, Layout.reservedRel), { recursive: true, force: true });
     return { dir, versions, generation, cleanup };
   } catch (err) {
     await cleanup();

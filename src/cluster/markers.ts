@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ConflictError, CorruptError, InvalidInputError, isErrno } from "../errors.js";
 import type { Marker, Tombstone } from "../plan/types.js";
 import type { Membership } from "../store/head.js";
-import type { Layout } from "../store/layout.js";
+import { Layout } from "../store/layout.js";
 import { readReplaced } from "../store/read-replaced.js";
 import type { RequestContext, Store } from "../store/store.js";
 
@@ -16,7 +16,7 @@ export interface VolumeRecord {
 }
 
 export function volumeFile(layout: Layout): string {
-  return join(layout.reserved, "volume.json");
+  return layout.abs(Layout.volumeRecordRel);
 }
 
 /**
@@ -95,7 +95,7 @@ export async function writeMarker(
   const res = await store.write(
     async (ctx) => {
       const layout = ctx.layout;
-      const tombRel = `.hfs/retired/${marker.name}.json`;
+      const tombRel = Layout.retiredRel(marker.name);
       const tombstoned = await exists(layout.abs(tombRel));
       if (tombstoned && !opts.clearTombstone) {
         throw new ConflictError(
@@ -112,14 +112,14 @@ export async function writeMarker(
             `this config fs belongs to volume ${current.volumeId}, not ${opts.volume.volumeId}.`,
           );
         }
-        if (!current) puts.push({ path: ".hfs/volume.json", data: json(opts.volume), version: 0 });
+        if (!current) puts.push({ path: Layout.volumeRecordRel, data: json(opts.volume), version: 0 });
       }
       const others = (await readMarkers(layout)).map((m) => m.name).filter((n) => n !== marker.name);
       const members = membership(ctx, [...others, marker.name]);
-      puts.push({ path: `.hfs/servers/${marker.name}.json`, data: json(marker), version: 0 });
+      puts.push({ path: Layout.markerRel(marker.name), data: json(marker), version: 0 });
       puts.push({ path: layout.membershipRel, data: json(members), version: 0 });
       return {
-        events: [{ op: "serve" as const, key: `.hfs/servers/${marker.name}` }],
+        events: [{ op: "serve" as const, key: Layout.markerKey(marker.name) }],
         puts,
         steps: tombstoned ? [{ t: "del" as const, path: tombRel }] : [],
         members,
@@ -162,12 +162,12 @@ export async function retireServer(
       markers.map((m) => m.name).filter((n) => n !== name),
     );
     return {
-      events: [{ op: "retire" as const, key: `.hfs/servers/${name}` }],
+      events: [{ op: "retire" as const, key: Layout.markerKey(name) }],
       puts: [
-        { path: `.hfs/retired/${name}.json`, data: json(tomb), version: 0 },
+        { path: Layout.retiredRel(name), data: json(tomb), version: 0 },
         { path: ctx.layout.membershipRel, data: json(members), version: 0 },
       ],
-      steps: [{ t: "del" as const, path: `.hfs/servers/${name}.json` }],
+      steps: [{ t: "del" as const, path: Layout.markerRel(name) }],
       members,
       result: {},
     };

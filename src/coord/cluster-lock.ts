@@ -3,7 +3,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ConflictError, isErrno, LockTimeoutError, translateFsError } from "../errors.js";
-import type { Layout } from "../store/layout.js";
+import { Layout } from "../store/layout.js";
 import { readReplaced } from "../store/read-replaced.js";
 import type { Store } from "../store/store.js";
 import { HeldFile, isHeld, takeIfAbandoned } from "./held-file.js";
@@ -47,7 +47,7 @@ export function lockDelayFor(prev: LockHolder | null | undefined, id: string): n
 }
 
 export function lockRecordRel(name: string): string {
-  return `.hfs/locks/${name}.json`;
+  return Layout.lockRecordRel(name);
 }
 function lockFilePath(layout: Layout, name: string): string {
   return join(layout.locksDir, `${name}.lock`);
@@ -58,7 +58,7 @@ function waitersDir(layout: Layout, name: string): string {
 
 /** The key lock requests carry in the journal; watchers never see `.hfs/` keys. */
 export function lockJournalKey(name: string): string {
-  return `.hfs/locks/${name}`;
+  return Layout.lockJournalKey(name);
 }
 
 export async function readLockRecord(layout: Layout, name: string): Promise<LockRecord | undefined> {

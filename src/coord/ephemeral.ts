@@ -2,7 +2,7 @@ import { readdir, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidInputError, isErrno, ValueTooLargeError } from "../errors.js";
 import { parseKey } from "../keys.js";
-import { type Layout, sha256 } from "../store/layout.js";
+import { Layout } from "../store/layout.js";
 import { keyState, readJson } from "../store/reads.js";
 import { checkIfVersion, deletedRecord, type Fencing, planSet, type Store } from "../store/store.js";
 import { Lease } from "./lease.js";
@@ -31,7 +31,7 @@ export function registrationsDir(layout: Layout, lease: string): string {
 }
 
 export function registrationRel(lease: string, key: string): string {
-  return `.hfs/ephemeral/${lease}/${sha256(key)}.json`;
+  return Layout.registrationRel(lease, key);
 }
 
 export async function readRegistration(path: string): Promise<EphemeralRegistration | undefined> {
@@ -49,7 +49,7 @@ export async function registrationFiles(layout: Layout, lease: string): Promise<
     return (await readdir(registrationsDir(layout, lease)))
       .filter((n) => n.endsWith(".json") && !n.startsWith("."))
       .sort()
-      .map((n) => `.hfs/ephemeral/${lease}/${n}`);
+      .map((n) => `${Layout.registrationsRel(lease)}/${n}`);
   } catch (err) {
     if (isErrno(err, "ENOENT", "ENOTDIR")) return [];
     throw err;
@@ -146,7 +146,7 @@ export function setAliveEntry(store: Store, node: string, value: string, opts: E
   return ephemeralAt(store, `${ALIVE_DIR}/${node}`, value, opts);
 }
 
-export const ALIVE_DIR = ".hfs/alive";
+export const ALIVE_DIR = Layout.aliveRel;
 
 async function ephemeralAt(
   store: Store,

@@ -236,7 +236,7 @@ export class LocalVolume {
     const stamped = await this.brickVolumeId();
     if (stamped === undefined || stamped === volumeId || (await this.serverState()) !== null)
       return undefined;
-    const entries = await readdir(this.paths.brickDir).catch(() => [".hfs"]);
+    const entries = await readdir(this.paths.brickDir).catch(() => [Layout.reservedRel]);
     if (entries.some((e) => e !== ".glusterfs")) return undefined;
     return this.moveBrickAside("unused");
   }

@@ -51,7 +51,7 @@ export async function renderVolfileFor(paths: StatePaths, cfg: NodeConfig, serve
       );
     }
     layout = new Layout(paths.brickDir);
-    source = `this node's brick ${join(paths.brickDir, ".hfs/servers")}`;
+    source = `this node's brick ${join(paths.brickDir, Layout.serversRel)}`;
   }
   let markers: Awaited<ReturnType<typeof readMarkers>>;
   let volumeId: string | undefined;

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { ConflictError, CorruptError, InvalidInputError, MemberNotFoundError } from "../errors.js";
 import { isAddress, isNodeName } from "../node/names.js";
+import { Layout } from "../store/layout.js";
 import { type Member, withSelf } from "./members.js";
 
 /*
@@ -10,7 +11,7 @@ import { type Member, withSelf } from "./members.js";
  * what it knows before it has mounted anything. A record overrides the seed entry
  * of its name; a `removed` record takes a seed member out.
  */
-export const MEMBERS_DIR = ".hfs/members";
+export const MEMBERS_DIR = Layout.membersRel;
 
 export interface MemberRecord {
   name: string;

@@ -13,7 +13,7 @@ import {
 } from "./head.js";
 import { createEntry, newestEntry, pruneJournal, readEntry, removeEntry } from "./journal.js";
 import type { ChangeEvent, JournalEntry, Step } from "./journal-types.js";
-import type { Layout } from "./layout.js";
+import { Layout } from "./layout.js";
 import { LockTurns } from "./lock-turns.js";
 import { readJson } from "./reads.js";
 import { applySteps, INLINE_BUDGET, INLINE_MAX, type PutRequest, parallel, Staged } from "./steps.js";
@@ -201,12 +201,12 @@ export class Committer {
     const bucket =
       this.lastGeneration === undefined ? undefined : layout.journalBucketRel(this.lastGeneration + 1);
     for (const rel of fds.keys()) {
-      if (rel.startsWith(".hfs/journal/") && rel !== bucket) {
+      if (rel.startsWith(`${Layout.journalRel}/`) && rel !== bucket) {
         closeFd(fds.get(rel) as number);
         fds.delete(rel);
       }
     }
-    for (const rel of [".hfs", ".hfs/pending", ...(bucket ? [bucket] : [])]) {
+    for (const rel of [Layout.reservedRel, Layout.pendingDirRel, ...(bucket ? [bucket] : [])]) {
       if (fds.has(rel)) continue;
       const fd = await openDir(join(layout.root, rel));
       if (fd !== undefined) fds.set(rel, fd);

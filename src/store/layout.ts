@@ -52,7 +52,7 @@ export class Layout {
   }
   /** Before head: the generation record of earlier versions, read once when head is missing. */
   get legacyGenerationFile(): string {
-    return this.abs(`${RESERVED_DIR}/generation.json`);
+    return this.abs(Layout.legacyGenerationRel);
   }
   get journalDir(): string {
     return this.abs(`${RESERVED_DIR}/journal`);
@@ -107,6 +107,46 @@ export class Layout {
   }
   get leasesDir(): string {
     return this.abs(`${RESERVED_DIR}/leases`);
+  }
+  /** `.hfs` itself, relative: the store's own records. */
+  static readonly reservedRel = RESERVED_DIR;
+  static readonly journalRel = `${RESERVED_DIR}/journal`;
+  static readonly pendingDirRel = `${RESERVED_DIR}/pending`;
+  static readonly legacyVersionsRel = `${RESERVED_DIR}/versions`;
+  /** Which members this cluster follows, one record a member. */
+  static readonly membersRel = `${RESERVED_DIR}/members`;
+  /** Each node's liveness entry (an ephemeral value under its name). */
+  static readonly aliveRel = `${RESERVED_DIR}/alive`;
+  /** A backup archive's own record of what it holds. */
+  static readonly backupManifestRel = `${RESERVED_DIR}/backup.json`;
+  static readonly legacyGenerationRel = `${RESERVED_DIR}/generation.json`;
+  /** A node's tombstone: it was retired, and its old brick never serves again. */
+  static retiredRel(node: string): string {
+    return `${RESERVED_DIR}/retired/${node}.json`;
+  }
+  static readonly serversRel = `${RESERVED_DIR}/servers`;
+  /** A server's marker, and the key its serve and retire carry in the journal. */
+  static markerRel(node: string): string {
+    return `${RESERVED_DIR}/servers/${node}.json`;
+  }
+  static markerKey(node: string): string {
+    return `${RESERVED_DIR}/servers/${node}`;
+  }
+  /** The volume's identity (its id, who created it when). */
+  static readonly volumeRecordRel = `${RESERVED_DIR}/volume.json`;
+  /** A cluster lock's record (holder, token), and the key its requests carry in the journal. */
+  static lockRecordRel(name: string): string {
+    return `${RESERVED_DIR}/locks/${name}.json`;
+  }
+  static lockJournalKey(name: string): string {
+    return `${RESERVED_DIR}/locks/${name}`;
+  }
+  /** The ephemeral entries one lease holds: one registration per key. */
+  static registrationsRel(lease: string): string {
+    return `${RESERVED_DIR}/ephemeral/${lease}`;
+  }
+  static registrationRel(lease: string, key: string): string {
+    return `${RESERVED_DIR}/ephemeral/${lease}/${sha256(key)}.json`;
   }
   keyPath(key: string): string {
     return key === "" ? this.root : join(this.root, ...key.split("/"));

@@ -1,7 +1,7 @@
 import { lstat, open, readdir } from "node:fs/promises";
 import { ConflictError, CorruptError, isErrno, KeyNotFoundError } from "../errors.js";
 import { isVisibleName } from "../keys.js";
-import type { Layout } from "./layout.js";
+import { Layout } from "./layout.js";
 import { readReplaced } from "./read-replaced.js";
 import { readTag, readTagFd, type Tag } from "./tag.js";
 
@@ -63,7 +63,7 @@ export async function recreatedVersion(layout: Layout, key: string, legacy = tru
 
 /** Whether the config fs still has the version records of an earlier version (`.hfs/versions`). */
 export async function hasLegacyVersions(layout: Layout): Promise<boolean> {
-  return lstat(layout.abs(".hfs/versions")).then(
+  return lstat(layout.abs(Layout.legacyVersionsRel)).then(
     () => true,
     () => false,
   );

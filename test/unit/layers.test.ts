@@ -104,4 +104,19 @@ describe("the code's structure", () => {
     );
     expect(callers).toEqual(["cli/hfs-config.ts"]);
   });
+
+  it("every .hfs name is Layout's (src/store/layout.ts): no other module spells one out", () => {
+    const spelled = ALL.filter(
+      (f) => !f.endsWith("src/store/layout.ts") && !f.endsWith("src/keys.ts"),
+    ).flatMap((f) =>
+      readFileSync(f, "utf8")
+        // Comments may name the files they describe.
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+        .replace(/\/\/.*$/gm, "")
+        .split("\n")
+        .filter((l) => /["`']\.hfs\b/.test(l))
+        .map((l) => `${relative(ROOT, f)}: ${l.trim()}`),
+    );
+    expect(spelled).toEqual([]);
+  });
 });
