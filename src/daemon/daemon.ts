@@ -1,15 +1,9 @@
 import { readdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
-import type { Clock } from "../clock.js";
-import {
-  readMarkers,
-  readTombstones,
-  readVolumeRecord,
-  type VolumeRecord,
-  writeMarker,
-} from "../cluster/markers.js";
+import { readMarkers, readTombstones, readVolumeRecord, writeMarker } from "../cluster/markers.js";
 import { readMemberRecords, selfMember } from "../cluster/members-store.js";
 import { ALIVE_DIR, type EphemeralHandle, ExpirySweeper, setAliveEntry } from "../coord/index.js";
+import type { LocalVolume, MountState } from "../engine/local-volume.js";
 import { openStore } from "../engine/open.js";
 import { InvalidInputError, isEio, UnavailableError } from "../errors.js";
 import { crawl } from "../heal/crawl.js";
@@ -25,17 +19,7 @@ import {
   type ScrubState,
 } from "../plan/duties.js";
 import { GENERATION_SPLIT_MS, PlanInvariantError, reconcile } from "../plan/reconcile.js";
-import type {
-  Action,
-  Discrepancy,
-  LocalState,
-  Marker,
-  MemberAnswer,
-  Observation,
-  Plan,
-  Tombstone,
-} from "../plan/types.js";
-import type { Proc } from "../proc.js";
+import type { Action, Discrepancy, LocalState, MemberAnswer, Observation, Plan } from "../plan/types.js";
 import { RenderRunner } from "../render/runner.js";
 import { readHeadFile } from "../store/head.js";
 import { DEFAULT_JOURNAL_LIMIT } from "../store/journal.js";
@@ -47,11 +31,9 @@ import { discrepancyChanges } from "./discrepancy-log.js";
 import { GenerationLag } from "./generation-lag.js";
 import { boundGlusterLogs } from "./gluster-logs.js";
 import { JournalPruner } from "./journal-pruner.js";
-import type { LocalVolume, MountState } from "./local-volume.js";
-import type { Logger } from "./log.js";
-import type { DaemonMetrics } from "./metrics.js";
-import { type StatusFetcher, toAnswer } from "./peers.js";
-import { splitBrainPass } from "./repair.js";
+import { toAnswer } from "./peers.js";
+import type { DaemonDeps, KnownState } from "./port.js";
+import { splitBrainPass } from "./split-brain-pass.js";
 import { StuckHeals } from "./stuck-heals.js";
 import type { StatusReport } from "./wire.js";
 
@@ -60,18 +42,7 @@ const MOUNT_DOWN_MS = 3_000;
 /** How old the daemon's last look may be before status says it is stalled (a round takes well under a second). */
 const STALLED_LOOK_MS = 8_000;
 
-export interface DaemonDeps {
-  proc: Proc;
-  clock: Clock;
-  fetchStatus: StatusFetcher;
-  logger: Logger;
-  /** The gluster engine's brick and mount; absent for the dir engine. */
-  volume?: LocalVolume;
-  /** Hears each round's plan and whether the node is ready (systemd's readiness is sent from it). */
-  onTicked?: (plan: Plan, ready: boolean) => void;
-  /** What GET /metrics shows; counted where the daemon acts. */
-  metrics?: DaemonMetrics;
-}
+export type { DaemonDeps } from "./port.js";
 
 export interface DaemonOptions {
   tickMs?: number;
@@ -93,12 +64,6 @@ export interface DaemonOptions {
 /** How long one EIO keeps split-brain suspected, unless a search clears it sooner. */
 const SUSPECT_MS = 60_000;
 
-interface Known {
-  markers: Marker[] | null;
-  tombstones: Tombstone[] | null;
-  volume: VolumeRecord | null;
-}
-
 /**
  * The node daemon: observes (its own state, every member's answer, the markers in
  * the config fs), asks the pure planner what to do, and carries the plan out.
@@ -108,7 +73,7 @@ export class Daemon {
   readonly store: Store;
   private stopped = false;
   private queue: Promise<unknown> = Promise.resolve();
-  private known: Known = { markers: null, tombstones: null, volume: null };
+  private known: KnownState = { markers: null, tombstones: null, volume: null };
   private lastPlan: Plan | undefined;
   private lastAnswers: MemberAnswer[] = [];
   private mounted: string[] | null = null;
@@ -929,7 +894,7 @@ export class Daemon {
     return this.ready;
   }
 
-  get knownState(): Known {
+  get knownState(): KnownState {
     return this.known;
   }
 

@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { systemClock } from "../clock.js";
+import { LocalVolume } from "../engine/local-volume.js";
 import { InvalidInputError, SetupError } from "../errors.js";
 import { findGlusterBinaries } from "../gluster/binaries.js";
 import { loadVolfileTemplates } from "../gluster/volfile.js";
@@ -22,7 +23,6 @@ import {
   startingHandler,
   statusHandler,
 } from "./http.js";
-import { LocalVolume } from "./local-volume.js";
 import { defaultSinks, jsonLogger, type Logger } from "./log.js";
 import { DaemonMetrics } from "./metrics.js";
 import { httpStatusFetcher } from "./peers.js";

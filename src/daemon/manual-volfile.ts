@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { systemClock } from "../clock.js";
 import { readMarkers, readVolumeRecord } from "../cluster/markers.js";
+import { LocalVolume } from "../engine/local-volume.js";
 import { MountPin } from "../engine/mount-pin.js";
 import { SetupError, UnavailableError } from "../errors.js";
 import { findGlusterBinaries } from "../gluster/binaries.js";
@@ -10,7 +11,6 @@ import type { StatePaths } from "../node/state-dir.js";
 import { readVolumeAccess } from "../node/volume-access.js";
 import { systemProc } from "../proc.js";
 import { Layout } from "../store/layout.js";
-import { LocalVolume } from "./local-volume.js";
 
 /**
  * The marker list comes from the mount when there is one; otherwise from this

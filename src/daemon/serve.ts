@@ -4,7 +4,7 @@ import { markBrickEmpty } from "../heal/mark-new-brick.js";
 import { creationRival, mayCreateVolume, planServe } from "../plan/serve.js";
 import { Layout } from "../store/layout.js";
 import { walkAll } from "../store/reads.js";
-import type { Daemon } from "./daemon.js";
+import type { DaemonPort } from "./port.js";
 
 export interface ServeResult {
   node: string;
@@ -25,7 +25,7 @@ const HEAL_WAIT_MS = 180_000;
  * returns only once every daemon can mount the new list and this brick holds a
  * full copy. The first server of a cluster creates the volume.
  */
-export async function serve(d: Daemon): Promise<ServeResult> {
+export async function serve(d: DaemonPort): Promise<ServeResult> {
   // Fails at once, before any waiting, on a node of the dir engine.
   d.requireGluster("serve");
   // Decide on a fresh look at the cluster, never on a tick from before another node's serve returned.
@@ -64,7 +64,7 @@ export async function serve(d: Daemon): Promise<ServeResult> {
  * each fetched after setting its own claim, so the later of the two fetches sees
  * the other's claim. When they meet, both stand back and retry.
  */
-async function claimVolumeCreation(d: Daemon): Promise<boolean> {
+async function claimVolumeCreation(d: DaemonPort): Promise<boolean> {
   d.setCreatingVolume(true);
   await d.exclusive(() => d.tick());
   const rival = creationRival(d.cfg.name, d.answers);
@@ -76,7 +76,7 @@ async function claimVolumeCreation(d: Daemon): Promise<boolean> {
   return false;
 }
 
-async function serveClaimed(d: Daemon): Promise<ServeResult> {
+async function serveClaimed(d: DaemonPort): Promise<ServeResult> {
   const v = d.requireGluster("serve");
   const self = d.cfg.name;
   const res = await d.exclusive(async (): Promise<ServeResult> => {
@@ -168,7 +168,7 @@ async function serveClaimed(d: Daemon): Promise<ServeResult> {
  * and the gate refuses (nothing written), so the daemon remounts and we try again.
  */
 async function writeMarkerWhenMounted(
-  d: Daemon,
+  d: DaemonPort,
   marker: Parameters<typeof writeMarker>[1],
   clearTombstone: boolean,
 ): Promise<void> {
@@ -190,7 +190,7 @@ async function writeMarkerWhenMounted(
 }
 
 /** Until this node mounts the marker list with its own brick in it and the brick holds the whole tree. */
-async function waitHealed(d: Daemon): Promise<void> {
+async function waitHealed(d: DaemonPort): Promise<void> {
   const v = d.requireGluster("serve");
   // What the last look still waited for: a timeout names it, so an operator knows where to look.
   let waiting = "the first look";
@@ -275,7 +275,7 @@ export interface RetireResult {
 }
 
 /** Replaces NODE's marker with a tombstone; a local brick is stopped once the mount no longer uses it. */
-export async function retire(d: Daemon, node: string | undefined, force: boolean): Promise<RetireResult> {
+export async function retire(d: DaemonPort, node: string | undefined, force: boolean): Promise<RetireResult> {
   d.requireGluster("retire");
   const target = node ?? d.cfg.name;
   return d.exclusive(async () => {

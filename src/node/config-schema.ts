@@ -1,8 +1,26 @@
 import * as v from "valibot";
 import { NodeConfigError } from "../errors.js";
-import { duplicateEndpoint } from "../members/members.js";
-import type { NodeConfig } from "./config.js";
+import { duplicateEndpoint, type Member } from "../members/members.js";
 import { isAddress, isNodeName } from "./names.js";
+
+export type EngineName = "gluster" | "dir";
+
+/** This node's identity: node.json in the state dir. */
+export interface NodeConfig {
+  name: string;
+  address: string;
+  statusPort: number;
+  brickPort: number;
+  engine: EngineName;
+  /** The config fs for the dir engine. */
+  dir?: string;
+  members: Member[];
+  membersFrom: "file" | "gluster" | "self";
+  /** Volume name used in generated volfiles. */
+  volume: string;
+  /** A local group whose members may read through the CLI (the daemon's read socket); root only without. */
+  readGroup?: string;
+}
 
 /*
  * The shape of node.json, checked whole when it is read: a file edited by hand gets

@@ -1,32 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { ConflictError, isErrno, NodeConfigError, SetupError } from "../errors.js";
 import { writeFileAtomic } from "../local-file.js";
-import type { Member } from "../members/members.js";
-import { parseNodeConfig } from "./config-schema.js";
+import { type NodeConfig, parseNodeConfig } from "./config-schema.js";
 import { ensurePrivateDir } from "./private-dir.js";
 import type { StatePaths } from "./state-dir.js";
-
-export type EngineName = "gluster" | "dir";
 
 export const DEFAULT_STATUS_PORT = 24800;
 export const DEFAULT_BRICK_PORT = 24801;
 
-/** This node's identity: node.json in the state dir. */
-export interface NodeConfig {
-  name: string;
-  address: string;
-  statusPort: number;
-  brickPort: number;
-  engine: EngineName;
-  /** The config fs for the dir engine. */
-  dir?: string;
-  members: Member[];
-  membersFrom: "file" | "gluster" | "self";
-  /** Volume name used in generated volfiles. */
-  volume: string;
-  /** A local group whose members may read through the CLI (the daemon's read socket); root only without. */
-  readGroup?: string;
-}
+export type { EngineName, NodeConfig } from "./config-schema.js";
 
 export async function readNodeConfig(paths: StatePaths): Promise<NodeConfig> {
   let text: string;

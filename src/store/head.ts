@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { CorruptError, isErrno } from "../errors.js";
-import type { ChangeOp } from "./journal-types.js";
+import type { ChangeOp, Membership } from "./journal-types.js";
 import type { Layout } from "./layout.js";
 import { readReplaced } from "./read-replaced.js";
 
@@ -19,12 +19,7 @@ import { readReplaced } from "./read-replaced.js";
 export const HEAD_SIZE = 4096;
 const MAGIC = "hfs-head-1";
 
-export interface Membership {
-  /** Bumped by every serve and retire. */
-  epoch: number;
-  /** Marked server names, sorted. */
-  servers: string[];
-}
+export type { Membership } from "./journal-types.js";
 
 export interface HeadRecord {
   generation: number;

@@ -1,7 +1,5 @@
 /** What one write request is, as its journal entry records it. */
 
-import type { Membership } from "./head.js";
-
 export type ChangeOp =
   | "set"
   | "rm"
@@ -79,4 +77,12 @@ export function recordsOf(entry: JournalEntry): ChangeRecord[] {
     if (e.version !== undefined) r.version = e.version;
     return r;
   });
+}
+
+/** The canonical server list, as head and the journal carry it. */
+export interface Membership {
+  /** Bumped by every serve and retire. */
+  epoch: number;
+  /** Marked server names, sorted. */
+  servers: string[];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RestartBackoff } from "../../src/daemon/restart-backoff.js";
+import { RestartBackoff } from "../../src/engine/restart-backoff.js";
 
 describe("RestartBackoff: restarting a self-heal daemon that keeps dying", () => {
   it("starts at once, then waits 1, 2, 4 ... s after each death, at most 60 s", () => {

@@ -1,0 +1,96 @@
+import { join } from "node:path";
+import { readBrickGfids } from "../heal/brick-copies.js";
+import { mountRepairVolume, unmountRepairVolume } from "../heal/repair-mount.js";
+import {
+  type Resolution,
+  resolveSplitBrain,
+  type SplitBrainEntry,
+  scanSplitBrain,
+} from "../heal/split-brain.js";
+import type { DaemonPort } from "./port.js";
+
+/**
+ * Split-brain cannot even be looked up through the serving mount (quorum auto
+ * answers ENOTCONN), so it is found and resolved through a short-lived mount
+ * without quorum that nothing else uses.
+ */
+export async function splitBrainPass(
+  d: DaemonPort,
+  dryRun: boolean,
+): Promise<{ found: SplitBrainEntry[]; resolved: Resolution[] }> {
+  const v = d.deps.volume;
+  const ms = v ? await v.mountState() : null;
+  const volumeId = d.knownState.volume?.volumeId;
+  if (!v || !ms || !volumeId) return { found: [], resolved: [] };
+  const volfilePath = join(d.paths.runDir, "repair.vol");
+  const logFile = join(d.paths.logDir, "repair-mount.log");
+  const deps = { proc: d.deps.proc, clock: d.deps.clock, bins: v.deps.bins };
+  const mount = await mountRepairVolume(deps, {
+    volume: d.cfg.volume,
+    clientVolfileText: v.clientVolfile(volumeId, ms.servers),
+    volfilePath,
+    mountPoint: join(d.paths.mountsDir, "repair"),
+    logFile,
+    pidFile: join(d.paths.runDir, "repair.pid"),
+  });
+  try {
+    const found = await scanSplitBrain(deps, mount.mountPoint, {
+      volume: d.cfg.volume,
+      mountLog: logFile,
+      volfilePath,
+    });
+    const resolved: Resolution[] = [];
+    if (!dryRun) d.deps.metrics?.splitBrainFound.inc(found.length);
+    if (dryRun) return { found, resolved };
+    const generations: Record<string, number> = {};
+    for (const a of d.answers)
+      if (typeof a.brickGeneration === "number") generations[a.name] = a.brickGeneration;
+    for (const [i, entry] of found.entries()) {
+      d.setRepairStep(`resolving split-brain ${i + 1} of ${found.length}: ${entry.path} (${entry.kind})`);
+      try {
+        const r = await resolveSplitBrain(deps, mount.mountPoint, entry, {
+          volume: d.cfg.volume,
+          generations,
+          volfilePath,
+          mountLog: logFile,
+          brickGfids: async (rel) => {
+            const r = await readBrickGfids(deps, rel, {
+              volume: d.cfg.volume,
+              clientVolfileText: v.clientVolfile(volumeId, ms.servers),
+              nodes: ms.servers.map((s) => s.name),
+              workDir: join(d.paths.mountsDir, "repair-bricks"),
+            });
+            if (r.unread.size > 0)
+              d.deps.logger.log("warn", "some bricks' copies could not be read for split-brain", {
+                path: rel,
+                unread: Object.fromEntries(r.unread),
+              });
+            return r.gfids;
+          },
+        });
+        resolved.push(r);
+        d.deps.metrics?.splitBrainResolved.inc();
+        d.deps.logger.log("warn", "resolved split-brain", {
+          path: r.path,
+          kind: r.kind,
+          chosen: r.chosen,
+          why: r.why,
+        });
+      } catch (err) {
+        d.deps.logger.log("error", "could not resolve split-brain", {
+          path: entry.path,
+          kind: entry.kind,
+          error: (err as Error).message,
+        });
+      }
+    }
+    return { found, resolved };
+  } finally {
+    await unmountRepairVolume(deps, mount).catch((err) =>
+      d.deps.logger.log("error", "repair mount left behind", {
+        mountPoint: mount.mountPoint,
+        error: String(err),
+      }),
+    );
+  }
+}
