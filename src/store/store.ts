@@ -34,8 +34,13 @@ import {
 } from "./reads.js";
 import { parallel, pendingName } from "./steps.js";
 
-/** Files read at once by readTree (the CLI runs 32 worker threads for them). */
-const READ_TREE_PARALLEL = 32;
+/**
+ * Files read at once by readTree (the CLI runs 64 worker threads for them). Each read is a few
+ * FUSE round trips that wait on the bricks, so more in flight helps until the machine's cores are
+ * busy: on the 2-core development machine a 1,000-entry directory took 0.80 s at 16 and 32, 0.71 s
+ * at 64 and no less at 128.
+ */
+const READ_TREE_PARALLEL = 64;
 /** Directories readTree holds open at most; deeper ones are reached by path. */
 const MAX_HELD_DIRS = 256;
 
