@@ -426,6 +426,7 @@ export class Daemon {
       this.suspectedSinceWall = null;
     }
     let mounted: string[] | null = null;
+    let deadMount: number | null = null;
     if (!v) {
       mounted = [];
       this.promoted = true;
@@ -443,12 +444,10 @@ export class Daemon {
         // the planner mount the marker list afresh, confirmed this time. It stayed not ready for good
         // before (seen under load in the 3-node test).
         if (!this.promoted && this.known.markers !== null) mounted = null;
-      } else if (ms) {
-        this.log.log("warn", "the config fs mount is dead; mounting again", { index: ms.index, problem });
-        await v.dropDeadMount(ms);
-        this.promoted = false;
       }
+      // A dead mount is only noted here: the plan drops it (observe acts on nothing).
       this.mountProblemNow = ms && problem ? problem : null;
+      deadMount = ms && problem ? ms.index : null;
     }
     this.mounted = mounted;
     const brickStopped = this.server && v ? await v.brickStopped() : false;
@@ -481,6 +480,7 @@ export class Daemon {
       volumeId: this.known.volume?.volumeId ?? local.volumeId,
       pendingHeals: this.pendingHeals ?? 0,
       mountProblem: this.mountProblemNow,
+      ...(deadMount === null ? {} : { deadMount }),
       generationSplitMs: this.splitSince === null ? 0 : now - this.splitSince,
       mountDown: [
         ...new Set([
@@ -662,6 +662,14 @@ export class Daemon {
     const v = this.deps.volume;
     if (!v) return false;
     switch (action.type) {
+      case "drop-dead-mount":
+        this.log.log("warn", "the config fs mount is dead; mounting again", {
+          index: action.index,
+          problem: action.reason,
+        });
+        await v.dropDeadMount({ index: action.index, servers: [] });
+        this.promoted = false;
+        return false;
       case "stop-local-brick":
         this.log.log("info", "stopping the local brick", { reason: action.reason });
         await v.stopBrick();

@@ -49,6 +49,14 @@ export function reconcile(obs: Observation): Plan {
     });
   }
 
+  // A dead mount goes first: whatever is mounted next takes its place.
+  if (obs.deadMount !== undefined)
+    actions.push({
+      type: "drop-dead-mount",
+      index: obs.deadMount,
+      reason: obs.mountProblem ?? "the mount is dead",
+    });
+
   const isForeign = (a: MemberAnswer | undefined) =>
     Boolean(a?.answered && a.server && volumeId && a.volumeId && a.volumeId !== volumeId);
   for (const a of obs.answers) {

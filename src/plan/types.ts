@@ -63,6 +63,8 @@ export interface Observation {
   pendingHeals?: number;
   /** Why the mounted graph is dead (its client gone, or not answering), when it is. */
   mountProblem?: string | null;
+  /** The index of that dead graph's mount, to be taken down before another is mounted. */
+  deadMount?: number;
   /** Marked servers this node's mount has counted down for a while (stopped, hung or cut off bricks). */
   mountDown?: string[];
   /** For how long the reachable bricks have held different generations, ms (0: they agree). */
@@ -111,6 +113,8 @@ export type Discrepancy =
   | { kind: "split-brain"; paths: string[]; suspectedBy: string[]; detail: string };
 
 export type Action =
+  /** Take down a mount that is dead or does not answer (its index), so a new one can take its place. */
+  | { type: "drop-dead-mount"; index: number; reason: string }
   | { type: "stop-local-brick"; reason: string }
   | { type: "start-local-brick"; volumeId: string; reason: string }
   /** `volumeId`: the volume the graph is for (the mounted one's record, or the answering servers' majority). */
