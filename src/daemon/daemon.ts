@@ -667,7 +667,7 @@ export class Daemon {
           index: action.index,
           problem: action.reason,
         });
-        await v.dropDeadMount({ index: action.index, servers: [] });
+        await v.dropDeadMount(action.index);
         this.promoted = false;
         return false;
       case "stop-local-brick":

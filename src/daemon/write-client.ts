@@ -1,7 +1,7 @@
-import { request } from "node:http";
 import { UnavailableError } from "../errors.js";
 import type { RemoteWriter, WriteOptions, WriteResult } from "../store/store.js";
-import { fromWire } from "./control-client.js";
+import { fromWire, type WireError } from "./control-client.js";
+import { BadReplyError, requestOverSocket, type SocketReply } from "./socket-http.js";
 
 /** The wire form of one write a client hands its daemon (POST /v1/write on the control socket). */
 export interface WireWrite {
@@ -24,53 +24,29 @@ const ANSWER_TIMEOUT_MS = 180_000;
  * answer means the outcome is unknown (exit 5), never "not written".
  */
 export function daemonWriter(socketPath: string): RemoteWriter {
-  const send = <T>(w: WireWrite): Promise<T | undefined> =>
-    new Promise((resolve, reject) => {
-      const body = JSON.stringify(w);
-      let sent = false;
-      const req = request(
-        {
-          socketPath,
-          path: "/v1/write",
-          method: "POST",
-          timeout: ANSWER_TIMEOUT_MS,
-          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-        },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (c) => {
-            text += c;
-          });
-          res.on("error", () => reject(unknownOutcome(w.key, "its answer was cut off")));
-          res.on("end", () => {
-            let parsed: { error?: { code: string; message: string; exitCode: number } } & Record<
-              string,
-              unknown
-            >;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              return reject(unknownOutcome(w.key, `it sent an unreadable answer (${res.statusCode})`));
-            }
-            if (res.statusCode === 200) resolve(parsed as T);
-            else if (res.statusCode === 404) resolve(undefined);
-            else reject(fromWire(parsed.error));
-          });
-        },
+  const send = async <T>(w: WireWrite): Promise<T | undefined> => {
+    let res: SocketReply;
+    try {
+      res = await requestOverSocket(socketPath, "POST", "/v1/write", JSON.stringify(w), ANSWER_TIMEOUT_MS);
+    } catch (err) {
+      // Nobody listening (the connect itself failed): nothing was sent, so writing directly is safe.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ECONNREFUSED") return undefined;
+      throw unknownOutcome(
+        w.key,
+        err instanceof BadReplyError ? "its answer was cut off" : (code ?? (err as Error).message),
       );
-      req.on("socket", (s) => {
-        if (!s.connecting) sent = true;
-        else s.once("connect", () => (sent = true));
-      });
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", (err: NodeJS.ErrnoException) => {
-        // Nobody listening: nothing was sent, so writing directly is safe.
-        if (!sent && (err.code === "ENOENT" || err.code === "ECONNREFUSED")) return resolve(undefined);
-        reject(unknownOutcome(w.key, err.code ?? err.message));
-      });
-      req.end(body);
-    });
+    }
+    let parsed: { error?: WireError } & Record<string, unknown>;
+    try {
+      parsed = JSON.parse(res.body);
+    } catch {
+      throw unknownOutcome(w.key, `it sent an unreadable answer (${res.status})`);
+    }
+    if (res.status === 200) return parsed as T;
+    if (res.status === 404) return undefined;
+    throw fromWire(parsed.error);
+  };
   return {
     set: (key: string, value: Uint8Array, opts: WriteOptions) =>
       send<WriteResult>({ op: "set", key, value: Buffer.from(value).toString("base64"), ...wireOpts(opts) }),

@@ -399,10 +399,10 @@ export class LocalVolume {
    * if it led there: a process that reaches the config fs by that path, unpinned, then
    * finds nothing instead of the empty directory the mount covered.
    */
-  async dropDeadMount(state: MountState): Promise<void> {
-    const mp = this.mountPointOf(state);
+  async dropDeadMount(index: number): Promise<void> {
+    const mp = join(this.paths.mountsDir, String(index));
     const link = await readlink(this.paths.currentMount).catch(() => undefined);
-    if (link !== undefined && mountIndexOf(link) === state.index)
+    if (link !== undefined && mountIndexOf(link) === index)
       await rm(this.paths.currentMount, { force: true });
     const pid = await findRunning(this.deps, `${mp}.pid`, this.deps.bins.glusterfs, `${mp}.vol`);
     await unmountVolume(this.deps, { mountPoint: mp, pid, lazy: true, graceMs: 0 }).catch(() => {});

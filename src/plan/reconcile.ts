@@ -14,12 +14,7 @@ const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1
 export function reconcile(obs: Observation): Plan {
   const d: Discrepancy[] = [];
   const actions: Action[] = [];
-  // Once mounted, our own reading of the tombstones decides; before that, what members report.
-  const tomb = new Set(
-    obs.tombstones !== null
-      ? obs.tombstones.map((t) => t.name)
-      : obs.answers.flatMap((a) => (a.answered ? (a.tombstones ?? []) : [])),
-  );
+  const tomb = retiredNames(obs);
   const answers = new Map(obs.answers.map((a) => [a.name, a]));
   const self = obs.self;
   const volumeId = obs.volumeId ?? consensusVolumeId(obs.answers);
@@ -312,11 +307,7 @@ export class PlanInvariantError extends Error {
  */
 export function planViolations(obs: Observation, plan: Plan): string[] {
   const out: string[] = [];
-  const tomb = new Set(
-    obs.tombstones !== null
-      ? obs.tombstones.map((t) => t.name)
-      : obs.answers.flatMap((a) => (a.answered ? (a.tombstones ?? []) : [])),
-  );
+  const tomb = retiredNames(obs);
   const selfRetired = obs.self.retired || tomb.has(obs.self.name);
   if (plan.writable && !plan.settled) out.push("writable but not settled");
   for (const a of plan.actions) {
@@ -344,6 +335,15 @@ export function planViolations(obs: Observation, plan: Plan): string[] {
       out.push(`adds a marker for retired ${a.marker.name}`);
   }
   return out;
+}
+
+/** Once mounted, our own reading of the tombstones decides; before that, what members report. */
+function retiredNames(obs: Observation): Set<string> {
+  return new Set(
+    obs.tombstones !== null
+      ? obs.tombstones.map((t) => t.name)
+      : obs.answers.flatMap((a) => (a.answered ? (a.tombstones ?? []) : [])),
+  );
 }
 
 /** How long bricks may hold different generations before it counts as a discrepancy. */
