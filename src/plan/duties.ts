@@ -17,6 +17,8 @@ export interface DutyFacts {
   now: number;
   scrub: ScrubState;
   scrubPeriodMs: number;
+  /** When GlusterFS's logs were last bounded (monotonic ms); null: not yet. */
+  logsBoundedAt: number | null;
 }
 
 /** What the scrub remembers from one tick to the next. */
@@ -41,7 +43,12 @@ export interface Duties {
   /** Look every entry up once now, and why; null: not now. */
   scrub: string | null;
   scrubState: ScrubState;
+  /** Bound GlusterFS's own logs now (each under 10 MiB, gone mounts' logs removed). */
+  boundLogs: boolean;
 }
+
+/** How often GlusterFS's logs are bounded: a brick or mount logging hard grows a file by megabytes a minute. */
+export const BOUND_LOGS_EVERY_MS = 60_000;
 
 /** How long after a change of the server list the lookup pass waits, so every node runs the new list. */
 export const SCRUB_AFTER_CHANGE_MS = 20_000;
@@ -69,6 +76,7 @@ export function planDuties(f: DutyFacts): Duties {
     keepAlive: f.ready && (!gluster || f.plan.writable),
     scrub: gluster && f.ready ? scrub.reason : null,
     scrubState: gluster && f.ready ? scrub.state : f.scrub,
+    boundLogs: gluster && (f.logsBoundedAt === null || f.now - f.logsBoundedAt >= BOUND_LOGS_EVERY_MS),
   };
 }
 

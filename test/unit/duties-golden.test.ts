@@ -9,7 +9,8 @@ import { golden, goldenCases } from "../helpers/golden.js";
  * shorthands: `answers: {n2: down | client | {ready, address}}` (a ready server at 127.0.0.1 unless
  * said); `discrepancies` as a list of kinds; `self` defaults to n1, a gluster server at 127.0.0.1;
  * `ticks`, a list of changes (now, markers, discrepancies, writable, ready), runs the planner once
- * a tick, each with the scrub state the one before left.
+ * a tick, each with the scrub state (and log-bounding time) the one before left; `logsBoundedAt`
+ * sets when GlusterFS's logs were last bounded.
  */
 const FILE = join(import.meta.dirname, "testdata", "duties.txt");
 
@@ -51,16 +52,19 @@ function facts(y: Record<string, unknown>, scrub: ScrubState): DutyFacts {
     now: (y.now ?? 0) as number,
     scrub,
     scrubPeriodMs: (y.scrubPeriodMs ?? 900_000) as number,
+    logsBoundedAt: (y.logsBoundedAt ?? null) as number | null,
   };
 }
 
-function printTick(f: DutyFacts, label: string): { text: string; state: ScrubState } {
+function printTick(f: DutyFacts, label: string): { text: string; state: ScrubState; logsBounded: boolean } {
   const d = planDuties(f);
   const s = d.scrubState;
   return {
+    logsBounded: d.boundLogs,
     text: [
       `${label}self-heal daemon: ${d.selfHeal ? "run" : "none here"}; sweeper: ${d.sweeper ? "here" : "elsewhere"}; liveness and render: ${d.keepAlive ? "kept" : "not now"}`,
       `${label}${d.scrub ? `scrub now: ${d.scrub.replace(/^scrub: /, "")}` : "scrub: not now"} (last at ${s.at ?? "never"}, servers ${s.servers ?? "?"}, after-change due ${s.afterChangeAt ?? "no"})`,
+      `${label}gluster logs: ${d.boundLogs ? "bound now" : `not now (last at ${f.logsBoundedAt ?? "never"})`}`,
     ].join("\n"),
     state: s,
   };
@@ -75,6 +79,8 @@ function print(y: Record<string, unknown>): string {
     cur = { ...cur, ...t };
     const r = printTick(facts(cur, state), ticks.length > 1 ? `t${i} (now ${cur.now ?? 0}): ` : "");
     state = r.state;
+    // The daemon notes when it bounded the logs; the next tick is given that.
+    if (r.logsBounded) cur = { ...cur, logsBoundedAt: cur.now ?? 0 };
     out.push(r.text);
   });
   return out.join("\n");
