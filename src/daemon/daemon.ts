@@ -288,10 +288,6 @@ export class Daemon implements DaemonCore {
     return this.s.seen.members;
   }
 
-  get plan(): Plan | undefined {
-    return this.s.lastPlan;
-  }
-
   get isMounted(): boolean {
     return this.s.seen.mounted !== null;
   }

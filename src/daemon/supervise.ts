@@ -79,11 +79,12 @@ async function keepAliveEntry(c: DaemonCore): Promise<void> {
   const sv = c.s.supervised;
   const old = sv.alive;
   const entry = old === undefined ? "none" : old.lost ? "lost" : "held";
-  const currentPin = entry === "held" ? (await c.store.pinned().catch(() => undefined))?.pin : undefined;
-  if (planKeepAlive({ entry, entryPin: sv.alivePin, currentPin }) === "keep") return;
+  const current = entry === "held" ? await c.store.pinned().catch(() => undefined) : undefined;
+  if (planKeepAlive({ entry, entryPin: sv.alivePin, currentPin: current?.pin }) === "keep") return;
   try {
     if (old?.lost) await old.close();
-    const layout = await c.store.pinned();
+    // The mount just read decides the move; it is the one the new entry goes through.
+    const layout = current ?? (await c.store.pinned());
     sv.alive = await setAliveEntry(
       c.store,
       c.cfg.name,
