@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import type { ReadStore } from "../src/daemon/wire.js";
 import type { NodeConfig } from "../src/node/config.js";
 import { resolveStateDir, StatePaths } from "../src/node/state-dir.js";
-import type { Store } from "../src/store/store.js";
+import type { Store } from "../src/store/index.js";
 
 export interface GlobalOptions {
   stateDir?: string;

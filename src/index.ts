@@ -20,20 +20,22 @@ export { readInitSource } from "./init/source.js";
 export { parseKey, parsePrefix } from "./keys.js";
 export { type NodeConfig, readNodeConfig } from "./node/config.js";
 export { resolveStateDir, StatePaths } from "./node/state-dir.js";
-export type { ChangeEvent, ChangeOp, ChangeRecord } from "./store/journal-types.js";
 export {
+  type ChangeEvent,
+  type ChangeOp,
+  type ChangeRecord,
   type Fencing,
   type GetResult,
   Store,
   type StoreOptions,
   type WriteOptions,
   type WriteResult,
-} from "./store/store.js";
+} from "./store/index.js";
 
 import { openStore } from "./engine/open.js";
 import { readNodeConfig } from "./node/config.js";
 import { resolveStateDir, StatePaths } from "./node/state-dir.js";
-import type { Store } from "./store/store.js";
+import type { Store } from "./store/index.js";
 
 /**
  * Opens this node's store from its state dir's node.json, pinned to its mount. With

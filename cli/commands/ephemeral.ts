@@ -1,6 +1,6 @@
 import { setEphemeral } from "../../src/coord/index.js";
 import { ExitCode } from "../../src/errors.js";
-import type { Fencing, Store } from "../../src/store/store.js";
+import type { Fencing, Store } from "../../src/store/index.js";
 import type { Context } from "../context.js";
 import { exit } from "../exit.js";
 import { onStopSignals } from "./coord.js";

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { ReadStore } from "../../src/daemon/wire.js";
 import { parseKey } from "../../src/keys.js";
-import type { Tree } from "../../src/store/store.js";
+import type { Tree } from "../../src/store/index.js";
 import { Context } from "../context.js";
 
 /**

@@ -2,7 +2,7 @@ import { open } from "node:fs/promises";
 import type { Command } from "commander";
 import { InvalidInputError, isErrno, ValueTooLargeError } from "../../src/errors.js";
 import { parseKey } from "../../src/keys.js";
-import { DEFAULT_MAX_VALUE_BYTES, maxValueBytesFromEnv } from "../../src/store/limits.js";
+import { DEFAULT_MAX_VALUE_BYTES, maxValueBytesFromEnv } from "../../src/store/index.js";
 import { Context } from "../context.js";
 import { fencing, wholeNumber } from "../parse.js";
 

@@ -7,7 +7,7 @@ import { createGzip } from "node:zlib";
 import { create, extract, replace } from "tar";
 import { InvalidInputError, isErrno } from "../errors.js";
 import { isVisibleName } from "../keys.js";
-import { Layout } from "../store/layout.js";
+import { Layout } from "../store/index.js";
 
 /** What a backup knows besides the tree: the generation it was taken at and every key's version. */
 export interface BackupManifest {

@@ -4,10 +4,7 @@ import { dirname, relative, resolve } from "node:path";
 import { InvalidInputError } from "../errors.js";
 import { type ReplaceResult, replaceTree } from "../init/replace.js";
 import { readTree } from "../init/source.js";
-import type { Layout } from "../store/layout.js";
-import { keyState, walkValues } from "../store/reads.js";
-import { parallel } from "../store/steps.js";
-import type { Store } from "../store/store.js";
+import { type Store, valueVersions } from "../store/index.js";
 import { extractArchive, writeArchive } from "./archive.js";
 
 /** Writes the whole tree to `file` (tar.gz), atomically, as one consistent generation. */
@@ -24,7 +21,11 @@ export async function backup(store: Store, file: string): Promise<{ file: string
   try {
     return await store.underLock(async (ctx) => {
       const generation = ctx.head.generation;
-      await writeArchive(ctx.layout, tmp, { format: 2, generation, versions: await versionsOf(ctx.layout) });
+      await writeArchive(ctx.layout, tmp, {
+        format: 2,
+        generation,
+        versions: Object.fromEntries(await valueVersions(ctx.layout)),
+      });
       // A backup holds every value, secrets included: root's alone, as the config fs is.
       await chmod(tmp, 0o600);
       await rename(tmp, target);
@@ -40,17 +41,6 @@ export async function backup(store: Store, file: string): Promise<{ file: string
     }
     throw err;
   }
-}
-
-/** Every key's version, 16 reads at a time. */
-async function versionsOf(layout: Layout): Promise<Record<string, number>> {
-  const keys = await walkValues(layout, "");
-  const out: Record<string, number> = {};
-  await parallel(keys, async (k) => {
-    const st = await keyState(layout, k);
-    if (st.kind === "value") out[k] = st.version;
-  });
-  return out;
 }
 
 /**

@@ -2,10 +2,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ConflictError, CorruptError, InvalidInputError, isErrno } from "../errors.js";
 import type { Marker, Tombstone } from "../plan/types.js";
-import type { Membership } from "../store/head.js";
-import { Layout } from "../store/layout.js";
-import { readReplaced } from "../store/read-replaced.js";
-import type { RequestContext, Store } from "../store/store.js";
+import { Layout, type Membership, type RequestContext, readReplaced, type Store } from "../store/index.js";
 
 /** The volume's identity, kept inside it so every node and every brick agrees on it. */
 export interface VolumeRecord {

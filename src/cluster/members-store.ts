@@ -8,8 +8,7 @@ import {
 } from "../members/live.js";
 import type { Member } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
-import type { Layout } from "../store/layout.js";
-import type { Store } from "../store/store.js";
+import type { Layout, Store } from "../store/index.js";
 import { readJsonDir, readMarkers, readTombstones } from "./markers.js";
 
 /** Every member record in a config fs (mount or brick directory alike). */

@@ -3,9 +3,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ConflictError, isErrno, LockTimeoutError, translateFsError } from "../errors.js";
-import { Layout } from "../store/layout.js";
-import { readReplaced } from "../store/read-replaced.js";
-import type { Store } from "../store/store.js";
+import { Layout, readReplaced, type Store } from "../store/index.js";
 import { HeldFile, isHeld, takeIfAbandoned } from "./held-file.js";
 import { checkTtl, DEFAULT_TTL_MS } from "./lease.js";
 import {

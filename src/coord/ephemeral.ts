@@ -2,9 +2,16 @@ import { readdir, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidInputError, isErrno, ValueTooLargeError } from "../errors.js";
 import { parseKey } from "../keys.js";
-import { Layout } from "../store/layout.js";
-import { keyState, readJson } from "../store/reads.js";
-import { checkIfVersion, deletedRecord, type Fencing, planSet, type Store } from "../store/store.js";
+import {
+  checkIfVersion,
+  deletedRecord,
+  type Fencing,
+  keyState,
+  Layout,
+  planSet,
+  readJson,
+  type Store,
+} from "../store/index.js";
 import { Lease } from "./lease.js";
 
 /**

@@ -2,8 +2,7 @@ import { type FileHandle, open as openFile } from "node:fs/promises";
 import type { Clock } from "../clock.js";
 import { isErrno } from "../errors.js";
 import { tryFlockExclusive } from "../native/libc.js";
-import type { Layout } from "../store/layout.js";
-import type { Store } from "../store/store.js";
+import type { Layout, Store } from "../store/index.js";
 import {
   dropRegistrationsDir,
   readRegistration,

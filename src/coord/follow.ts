@@ -1,5 +1,5 @@
 import { isErrno, UnavailableError } from "../errors.js";
-import type { Store } from "../store/store.js";
+import type { Store } from "../store/index.js";
 import { type WatchEvent, type WatchOptions, watch } from "./watch.js";
 
 const RETRY_MIN_MS = 500;

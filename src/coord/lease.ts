@@ -3,9 +3,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { InvalidInputError, isErrno, translateFsError, UnavailableError } from "../errors.js";
-import type { Layout } from "../store/layout.js";
-import { readJson } from "../store/reads.js";
-import type { Store } from "../store/store.js";
+import { type Layout, readJson, type Store } from "../store/index.js";
 import { HeldFile, isHeld } from "./held-file.js";
 
 /** `.hfs/leases/<id>.json`: who owns the lease. Its owner holds an flock on it for as long as it lives. */

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { ExitCode } from "../errors.js";
 import { signalExitCode } from "../proc.js";
-import type { Store } from "../store/store.js";
+import type { Store } from "../store/index.js";
 import { acquireLock, type LockHandle } from "./cluster-lock.js";
 import { LOST_KILL_GRACE_MS } from "./lock-record.js";
 

@@ -3,10 +3,14 @@ import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import type { Clock } from "../clock.js";
 import { InvalidInputError } from "../errors.js";
 import { parsePrefix, RESERVED_DIR } from "../keys.js";
-import { JournalGapError, JournalUnreadableError } from "../store/journal.js";
-import type { ChangeOp, ChangeRecord } from "../store/journal-types.js";
-import type { Layout } from "../store/layout.js";
-import type { Store } from "../store/store.js";
+import {
+  type ChangeOp,
+  type ChangeRecord,
+  JournalGapError,
+  JournalUnreadableError,
+  type Layout,
+  type Store,
+} from "../store/index.js";
 
 export interface WatchEvent {
   generation: number;

@@ -1,6 +1,5 @@
 import type { Clock } from "../clock.js";
-import { pruneJournal } from "../store/journal.js";
-import type { Store } from "../store/store.js";
+import { pruneJournal, type Store } from "../store/index.js";
 
 export const DEFAULT_PRUNE_EVERY_MS = 60_000;
 

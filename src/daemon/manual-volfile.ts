@@ -10,7 +10,7 @@ import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import { readVolumeAccess } from "../node/volume-access.js";
 import { systemProc } from "../proc.js";
-import { Layout } from "../store/layout.js";
+import { Layout } from "../store/index.js";
 
 /**
  * The marker list comes from the mount when there is one; otherwise from this

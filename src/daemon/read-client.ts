@@ -1,5 +1,5 @@
 import { HfsError, RemoteError } from "../errors.js";
-import type { GetResult, Tree } from "../store/store.js";
+import type { GetResult, Tree } from "../store/index.js";
 import { callSocket } from "./control-client.js";
 import { type ReadStore, treeFromWire, type WireTree } from "./wire.js";
 

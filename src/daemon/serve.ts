@@ -2,8 +2,7 @@ import { retireServer, writeMarker } from "../cluster/markers.js";
 import { ConflictError, UnavailableError } from "../errors.js";
 import { markBrickEmpty } from "../heal/mark-new-brick.js";
 import { creationRival, mayCreateVolume, planServe } from "../plan/serve.js";
-import { Layout } from "../store/layout.js";
-import { walkAll } from "../store/reads.js";
+import { Layout, walkAll } from "../store/index.js";
 import type { DaemonPort } from "./port.js";
 
 export interface ServeResult {

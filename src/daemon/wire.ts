@@ -1,6 +1,6 @@
 import type { Member } from "../members/members.js";
 import type { ResourceReport } from "../render/plan.js";
-import type { Store, Tree } from "../store/store.js";
+import type { Store, Tree } from "../store/index.js";
 
 /**
  * The daemon's answers on the wire, imported by both sides: the daemon that builds them, and the CLI,

@@ -1,5 +1,5 @@
 import { UnavailableError } from "../errors.js";
-import type { RemoteWriter, WriteOptions, WriteResult } from "../store/store.js";
+import type { RemoteWriter, WriteOptions, WriteResult } from "../store/index.js";
 import { fromWire, type WireError } from "./control-client.js";
 import { BadReplyError, requestOverSocket, type SocketReply } from "./socket-http.js";
 

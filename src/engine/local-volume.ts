@@ -36,8 +36,7 @@ import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import type { MountTarget } from "../plan/types.js";
 import type { Proc } from "../proc.js";
-import { EMPTY_HEAD, readHeadFile } from "../store/head.js";
-import { Layout } from "../store/layout.js";
+import { EMPTY_HEAD, Layout, readHeadFile } from "../store/index.js";
 import { RestartBackoff } from "./restart-backoff.js";
 
 export interface GlusterDeps {

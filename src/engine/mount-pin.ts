@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { type FileHandle, open, readFile, realpath } from "node:fs/promises";
 import { isErrno, UnavailableError } from "../errors.js";
 import { GLUSTER_FSTYPE, parseMountInfo } from "../gluster/mountinfo.js";
-import type { PinnedRoot, RootProvider } from "../store/store.js";
+import type { PinnedRoot, RootProvider } from "../store/index.js";
 
 /** `<mounts>/<n>.json`, written by the daemon before it points `config` at mount n. */
 export interface MountRecord {

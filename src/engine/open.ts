@@ -3,11 +3,16 @@ import { resolve } from "node:path";
 import { isErrno, UnavailableError } from "../errors.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
-import type { Membership } from "../store/head.js";
-import type { Layout } from "../store/layout.js";
-import { maxValueBytesFromEnv } from "../store/limits.js";
-import { readJson } from "../store/reads.js";
-import { type PinnedRoot, type RemoteWriter, type RequestContext, Store } from "../store/store.js";
+import {
+  type Layout,
+  type Membership,
+  maxValueBytesFromEnv,
+  type PinnedRoot,
+  type RemoteWriter,
+  type RequestContext,
+  readJson,
+  Store,
+} from "../store/index.js";
 import { MountPin } from "./mount-pin.js";
 
 /** The config fs root for this node: the dir engine's directory, or the gluster engine's current mount. */

@@ -2,11 +2,18 @@ import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { writeArchive } from "../backup/archive.js";
 import { ConflictError } from "../errors.js";
-import type { Step } from "../store/journal-types.js";
-import type { Layout } from "../store/layout.js";
-import { hasLegacyVersions, keyState, listDir, recreatedVersion, walkValues } from "../store/reads.js";
-import { type PutRequest, parallel, pendingName } from "../store/steps.js";
-import { deletedRecord, type Store } from "../store/store.js";
+import {
+  deletedRecord,
+  hasLegacyVersions,
+  listDir,
+  type PutRequest,
+  parallel,
+  recreatedVersion,
+  rmtreeStep,
+  type Step,
+  type Store,
+  valueVersions,
+} from "../store/index.js";
 import { flatten, type TreeNode } from "./tree.js";
 
 export interface ReplaceOptions {
@@ -50,7 +57,7 @@ export async function replaceTree(
         `the config fs already holds keys; ${opts.op} only fills an empty one. Pass --force to replace everything (a backup is saved first), or change keys with 'set'.`,
       );
     }
-    const existing = populated ? await currentVersions(ctx.layout) : new Map<string, number>();
+    const existing = populated ? await valueVersions(ctx.layout) : new Map<string, number>();
     if (populated) {
       await mkdir(dirname(opts.backupFile), { recursive: true });
       await writeArchive(ctx.layout, opts.backupFile, {
@@ -62,7 +69,7 @@ export async function replaceTree(
     }
     const steps: Step[] = [];
     for (const e of populated ? await listDir(ctx.layout.root) : []) {
-      steps.push({ t: "rmtree", path: e.name, trash: ctx.layout.trashRel(pendingName(ctx.generation)) });
+      steps.push(rmtreeStep(ctx, e.name));
     }
     const puts: PutRequest[] = [];
     const newKeys = new Set<string>();
@@ -92,13 +99,4 @@ export async function replaceTree(
     };
   });
   return { generation: res.generation, keys: values, backup };
-}
-
-async function currentVersions(layout: Layout): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  await parallel(await walkValues(layout, ""), async (k) => {
-    const st = await keyState(layout, k);
-    if (st.kind === "value") out.set(k, st.version);
-  });
-  return out;
 }

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { ConflictError, CorruptError, InvalidInputError, MemberNotFoundError } from "../errors.js";
 import { isAddress, isNodeName } from "../node/names.js";
-import { Layout } from "../store/layout.js";
+import { Layout } from "../store/index.js";
 import { type Member, withSelf } from "./members.js";
 
 /*

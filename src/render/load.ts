@@ -1,5 +1,5 @@
 import { isErrno, KeyNotFoundError, RenderError } from "../errors.js";
-import type { Store, Tree } from "../store/store.js";
+import type { Store, Tree } from "../store/index.js";
 import { forNode, parseSpec, RENDER_DIR, type RenderSpec } from "./spec.js";
 import type { TemplateData } from "./template.js";
 

@@ -3,7 +3,7 @@ import type { Clock } from "../clock.js";
 import { HfsError, RenderError } from "../errors.js";
 import { writeFileAtomic } from "../local-file.js";
 import type { Proc } from "../proc.js";
-import type { Store } from "../store/store.js";
+import type { Store } from "../store/index.js";
 import { installRendered, runReload } from "./install.js";
 import { listResources, readSpec, readView } from "./load.js";
 import { type Debounce, type ResourceReport, renderDue, touches } from "./plan.js";

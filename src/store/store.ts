@@ -17,7 +17,7 @@ import { parseKey, parsePrefix } from "../keys.js";
 import type { Committer, RequestBody, RequestContext, RequestPlan } from "./committer.js";
 import { EMPTY_HEAD, type HeadRecord, readHeadFile } from "./head.js";
 import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges } from "./journal.js";
-import type { ChangeOp, ChangeRecord } from "./journal-types.js";
+import type { ChangeOp, ChangeRecord, Step } from "./journal-types.js";
 import { Layout } from "./layout.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "./limits.js";
 import { readReplacedSmall } from "./read-replaced.js";
@@ -499,7 +499,7 @@ export async function planRm(
     const versions = await Promise.all(removed.map(async (k) => versionOf(await keyState(ctx.layout, k))));
     return {
       events: [{ op: "rm", key }],
-      steps: [{ t: "rmtree", path: key, trash: ctx.layout.trashRel(pendingName(ctx.generation)) }],
+      steps: [rmtreeStep(ctx, key)],
       puts: removed.map((k, i) => deletedRecord(ctx, k, (versions[i] as number) + 1)),
       result: { removed },
     };
@@ -526,6 +526,21 @@ export function deletedRecord(ctx: RequestContext, key: string, version: number)
     data: Buffer.from(`${JSON.stringify({ key, version })}\n`),
     version: 0,
   };
+}
+
+/** The step that takes the directory `path` out of the tree (moved to this request's trash, then deleted). */
+export function rmtreeStep(ctx: RequestContext, path: string): Step {
+  return { t: "rmtree", path, trash: ctx.layout.trashRel(pendingName(ctx.generation)) };
+}
+
+/** Every value key under `key` ("" for all) with its version, 16 reads at a time (backup, init, restore). */
+export async function valueVersions(layout: Layout, key = ""): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  await parallel(await walkValues(layout, key), async (k) => {
+    const st = await keyState(layout, k);
+    if (st.kind === "value") out.set(k, st.version);
+  });
+  return out;
 }
 
 export function checkIfVersion(v: number | undefined): void {
