@@ -1,4 +1,4 @@
-import { parseLockName } from "../src/coord/lock-record.js";
+import { parseLockName } from "../src/lock-name.js";
 import { InvalidArgumentError } from "./commander.js";
 
 /** Option parsers for commander; a bad value becomes a usage error (exit 2). */

@@ -104,6 +104,11 @@ export const ERROR_CODES = {
     fix: "Use an endpoint the daemon serves; an older daemon may lack it, restart it.",
   },
 
+  E_NO_FENCING_CHECK: {
+    exit: usage,
+    fix: "Give the Store a checkFencing (checkFencingToken), or open it with openStore().",
+  },
+
   // Not found.
   E_NOT_FOUND: { exit: notFound, fix: "List what exists with 'hfs-config ls -r'." },
   E_NO_MEMBER: { exit: notFound, fix: "List the members with 'hfs-config members ls'." },

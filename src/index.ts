@@ -4,6 +4,7 @@ export { backup, restore } from "./backup/backup.js";
 export {
   type AcquireOptions,
   acquireLock,
+  checkFencingToken,
   type EphemeralHandle,
   type EphemeralOptions,
   type LockHandle,

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { LockInfo } from "../../src/coord/index.js";
-import { parseLockName } from "../../src/coord/lock-record.js";
 import { ExitCode, InvalidInputError, isErrno } from "../../src/errors.js";
 import { parsePrefix } from "../../src/keys.js";
+import { parseLockName } from "../../src/lock-name.js";
 import { signalExitCode } from "../../src/proc.js";
 import { InvalidArgumentError } from "../commander.js";
 import { Context } from "../context.js";
@@ -97,7 +97,7 @@ Examples:
           process.stderr.write(
             `hfs-config: watching ${prefix || "/"} for changes after generation ${since}\n`,
           );
-        const { follow } = await import("../../src/coord/follow.js");
+        const { follow } = await import("../../src/coord/index.js");
         for await (const ev of follow(store, prefix, {
           since,
           signal: stopper.signal,
@@ -172,7 +172,7 @@ Examples:
         throw usage(`lock needs a command to run: hfs-config lock ${name} -- CMD [ARGS...]`);
       }
       const store = await ctx.store();
-      const { processDeps, runLocked } = await import("../../src/coord/run-locked.js");
+      const { processDeps, runLocked } = await import("../../src/coord/index.js");
       const code = await runLocked(
         store,
         name,
@@ -207,7 +207,7 @@ Examples:
     .action(async (_o, cmd: Command) => {
       const ctx = new Context(cmd);
       const store = await ctx.store();
-      const { listLocks } = await import("../../src/coord/cluster-lock.js");
+      const { listLocks } = await import("../../src/coord/index.js");
       const locks = await listLocks(store);
       ctx.out(locks, (ls) => renderLocks(ls, Date.now()));
     });

@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
-import { ConflictError, isErrno, LockTimeoutError, translateFsError } from "../errors.js";
-import { Layout, readReplaced, type Store } from "../store/index.js";
+import { ConflictError, FencingError, isErrno, LockTimeoutError, translateFsError } from "../errors.js";
+import { type Fencing, Layout, readJson, readReplaced, type Store } from "../store/index.js";
 import { HeldFile, isHeld, takeIfAbandoned } from "./held-file.js";
 import { checkTtl, DEFAULT_TTL_MS } from "./lease.js";
 import {
@@ -69,6 +69,23 @@ export async function readLockRecord(layout: Layout, name: string): Promise<Lock
     throw err;
   }
   return parseLockRecord(path, name, text);
+}
+
+/**
+ * The fencing check a Store is given (openStore gives it this): refuses a write whose token is not
+ * the newest one issued for its lock. It runs inside the write's own request, under the write lock,
+ * so no acquisition can come between the check and the write.
+ */
+export async function checkFencingToken(f: Fencing, layout: Layout): Promise<void> {
+  const rec = await readJson<{ token?: number }>(join(layout.locksDir, `${f.lock}.json`));
+  const current = rec?.token ?? 0;
+  if (f.token > current) {
+    throw new ConflictError(
+      "E_FENCING_UNKNOWN",
+      `fencing token ${f.token} for lock ${JSON.stringify(f.lock)} was never issued (newest is ${current}); pass the token from HFS_FENCING_TOKEN.`,
+    );
+  }
+  if (current > f.token) throw new FencingError(f.lock, f.token, current);
 }
 
 export interface AcquireOptions {

@@ -1,6 +1,7 @@
 export {
   type AcquireOptions,
   acquireLock,
+  checkFencingToken,
   DEFAULT_LOCK_POLL_MS,
   type LockHandle,
   type LockInfo,
@@ -18,6 +19,7 @@ export {
   setEphemeral,
 } from "./ephemeral.js";
 export { DEFAULT_SWEEP_MS, type ExpiredLease, ExpirySweeper, type SweeperOptions } from "./expiry-sweeper.js";
+export { type FollowOptions, follow, type OutageNote } from "./follow.js";
 export {
   DEFAULT_TTL_MS,
   Lease,
@@ -34,4 +36,5 @@ export {
   MAX_LOCK_NAME_BYTES,
   parseLockName,
 } from "./lock-record.js";
+export { processDeps, type RunLockedDeps, runLocked } from "./run-locked.js";
 export { DEFAULT_WATCH_POLL_MS, matchesPrefix, type WatchEvent, type WatchOptions, watch } from "./watch.js";

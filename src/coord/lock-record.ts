@@ -1,9 +1,12 @@
-import { CorruptError, InvalidInputError } from "../errors.js";
+import { CorruptError } from "../errors.js";
+import { MAX_LOCK_NAME_BYTES, parseLockName } from "../lock-name.js";
+
+export { MAX_LOCK_NAME_BYTES, parseLockName };
 
 /**
  * `.hfs/locks/<name>.json`. The record outlives its holders: `token` must keep
- * growing across releases, because Store.checkFencing compares a writer's token
- * with this field. Who holds the lock is decided by the flock on
+ * growing across releases, because checkFencingToken (cluster-lock.ts) compares a
+ * writer's token with this field. Who holds the lock is decided by the flock on
  * `.hfs/locks/<name>.lock`; the record only says who took it last and with which token.
  */
 export interface LockRecord {
@@ -28,31 +31,6 @@ export interface LockWaiter {
   pid: number;
   id: string;
   since: number;
-}
-
-export const MAX_LOCK_NAME_BYTES = 200;
-const LOCK_NAME = /^[A-Za-z0-9_.-]+$/;
-
-/** Validates a lock name before it becomes part of a path. */
-export function parseLockName(raw: string): string {
-  const problem =
-    typeof raw !== "string" || raw === ""
-      ? "it is empty"
-      : !LOCK_NAME.test(raw)
-        ? "it has a character outside [A-Za-z0-9_.-]"
-        : raw.startsWith(".")
-          ? "it starts with '.'"
-          : Buffer.byteLength(raw) > MAX_LOCK_NAME_BYTES
-            ? `it is longer than ${MAX_LOCK_NAME_BYTES} bytes`
-            : undefined;
-  if (problem) {
-    const shown = String(raw).length > 60 ? `${String(raw).slice(0, 60)}…` : String(raw);
-    throw new InvalidInputError(
-      "E_LOCK_NAME",
-      `invalid lock name ${JSON.stringify(shown)}: ${problem}. Use letters, digits, '_', '.' and '-', not starting with '.', at most ${MAX_LOCK_NAME_BYTES} bytes.`,
-    );
-  }
-  return raw;
 }
 
 export function emptyLockRecord(name: string): LockRecord {

@@ -109,7 +109,7 @@ const PAGES: Record<string, { type: string; body: string }> = {
 function statusAnswer(d: Daemon) {
   const locks = cachedLocks(async () => {
     if (!d.isReady) return [];
-    const { listLocks } = await import("../coord/cluster-lock.js");
+    const { listLocks } = await import("../coord/index.js");
     return listLocks(d.store);
   });
   return (req: IncomingMessage, res: ServerResponse) => {

@@ -1,4 +1,4 @@
-import type { LockInfo } from "../coord/cluster-lock.js";
+import type { LockInfo } from "../coord/index.js";
 import { type Health, judgeHealth } from "../plan/health.js";
 import type { MemberAnswer } from "../plan/types.js";
 import type { StatusReport } from "./wire.js";

@@ -5,7 +5,7 @@ import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import type { LocalState, Marker, MemberAnswer, Observation, Plan, Tombstone } from "../plan/types.js";
 import type { Proc } from "../proc.js";
-import type { Store } from "../store/store.js";
+import type { Store } from "../store/index.js";
 import type { Logger } from "./log.js";
 import type { DaemonMetrics } from "./metrics.js";
 import type { StatusFetcher } from "./peers.js";

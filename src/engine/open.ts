@@ -4,6 +4,7 @@ import { isErrno, UnavailableError } from "../errors.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import {
+  type FencingCheck,
   type Layout,
   type Membership,
   maxValueBytesFromEnv,
@@ -35,6 +36,7 @@ export function openStore(
     root,
     node: cfg.name,
     maxValueBytes: maxValueBytesFromEnv(),
+    checkFencing,
     ...(opts.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: opts.lockTimeoutMs }),
     ...(remote ? { remote } : {}),
   };
@@ -45,6 +47,14 @@ export function openStore(
     gate: writeGate,
   });
 }
+
+/**
+ * The fencing check is the cluster lock's (src/coord), loaded on the first fenced write: a command
+ * that writes nothing fenced (a `get` above all) never loads coord. A daemon or a library user has
+ * it loaded already; a CLI writing itself loads it once, inside that write's request.
+ */
+const checkFencing: FencingCheck = async (f, layout) =>
+  (await import("../coord/index.js")).checkFencingToken(f, layout);
 
 /** HFS_PIN_RETIRE_MS: how long a superseded pin stays open (tests shorten the 60 s). */
 function pinRetireMsFromEnv(): number | undefined {

@@ -27,6 +27,7 @@ export {
   checkIfVersion,
   deletedRecord,
   type Fencing,
+  type FencingCheck,
   type GetResult,
   type PinnedRoot,
   planSet,

@@ -1,10 +1,8 @@
 import { constants } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import {
   ConflictError,
-  FencingError,
   InvalidInputError,
   isErrno,
   KeyNotFoundError,
@@ -25,7 +23,6 @@ import {
   keyState,
   listDir,
   notADirError,
-  readJson,
   readValue,
   recreatedVersion,
   valueAncestor,
@@ -95,12 +92,21 @@ export interface StoreOptions {
   gate?: (ctx: RequestContext, root: PinnedRoot, bootstrap: boolean) => Promise<void>;
   /** Hands set and rm to this node's daemon when it listens (group commit). */
   remote?: RemoteWriter;
+  /**
+   * Checks a fenced write's token, inside its write request. The token is the cluster lock's
+   * (src/coord, a higher layer): whoever builds the Store gives it (openStore gives coord's
+   * checkFencingToken). Without it, a fenced write is refused.
+   */
+  checkFencing?: FencingCheck;
 }
 
 export interface Fencing {
   lock: string;
   token: number;
 }
+
+/** Throws when `fencing`'s token is not the newest issued for its lock, as read in `layout`. */
+export type FencingCheck = (fencing: Fencing, layout: Layout) => Promise<void>;
 
 export interface WriteOptions {
   ifVersion?: number;
@@ -389,17 +395,17 @@ export class Store {
     });
   }
 
-  /** Refuses a write whose fencing token is older than the newest one issued for its lock. */
+  /**
+   * Refuses a write whose fencing token is not the newest one issued for its lock, with the check
+   * this Store was given (StoreOptions.checkFencing); a Store given none refuses every fenced write.
+   */
   async checkFencing(f: Fencing, layout: Layout): Promise<void> {
-    const rec = await readJson<{ token?: number }>(join(layout.locksDir, `${f.lock}.json`));
-    const current = rec?.token ?? 0;
-    if (f.token > current) {
-      throw new ConflictError(
-        "E_FENCING_UNKNOWN",
-        `fencing token ${f.token} for lock ${JSON.stringify(f.lock)} was never issued (newest is ${current}); pass the token from HFS_FENCING_TOKEN.`,
+    if (!this.opts.checkFencing)
+      throw new InvalidInputError(
+        "E_NO_FENCING_CHECK",
+        `a write fenced by lock ${JSON.stringify(f.lock)} on a Store built without a fencing check: give it StoreOptions.checkFencing (checkFencingToken), or open it with openStore(). Nothing was written.`,
       );
-    }
-    if (current > f.token) throw new FencingError(f.lock, f.token, current);
+    await this.opts.checkFencing(f, layout);
   }
 
   /** Runs I/O on a pinned config fs, turning GlusterFS's "outcome unknown" errors into exit 5. */

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkFencingToken } from "../../src/coord/cluster-lock.js";
 import { Store } from "../../src/store/store.js";
 
 /** A temp config fs shared by several Store instances, one per simulated node. */
@@ -11,8 +12,9 @@ export class Cluster {
     return new Cluster(await mkdtemp(join(tmpdir(), "hfs-coord-")));
   }
 
+  /** With the fencing check openStore gives a Store (coord's), so fenced writes are checked as on a node. */
   node(name: string, opts: { journalLimit?: number } = {}): Store {
-    return new Store({ root: this.root, node: name, ...opts });
+    return new Store({ root: this.root, node: name, checkFencing: checkFencingToken, ...opts });
   }
 
   async remove(): Promise<void> {

@@ -57,7 +57,36 @@ function imports(file: string): { target: string; kind: Kind }[] {
   return out.map((i) => ({ ...i, target: resolve(dirname(file), i.target.replace(/\.js$/, ".ts")) }));
 }
 
+/** Folders with a door (an index.ts): from outside, only the door may be imported. */
+const DOORS = ALL.filter((f) => f.endsWith("/index.ts") && dirname(f) !== join(ROOT, "src")).map(dirname);
+
+/**
+ * Imports that go past a door: `from` sits outside a folder that has an index.ts and imports one
+ * of that folder's other modules (a type import or an import() as much as a static one).
+ */
+function pastTheDoor(edges: { from: string; to: string }[], doors: string[]): string[] {
+  return edges
+    .filter(({ from, to }) =>
+      doors.some((d) => to.startsWith(`${d}/`) && !from.startsWith(`${d}/`) && to !== join(d, "index.ts")),
+    )
+    .map(({ from, to }) => `${relative(ROOT, from)} -> ${relative(ROOT, to)}`);
+}
+
 describe("the code's structure", () => {
+  it("a folder with an index.ts is entered only through it (the check itself catches a way past)", () => {
+    expect(DOORS.map((d) => relative(ROOT, d)).sort()).toEqual(["cli/commands", "src/coord", "src/store"]);
+    const store = join(ROOT, "src/store");
+    const planted = [
+      { from: join(ROOT, "src/daemon/x.ts"), to: join(store, "store.ts") },
+      { from: join(ROOT, "cli/y.ts"), to: join(store, "index.ts") },
+      { from: join(store, "store.ts"), to: join(store, "head.ts") },
+    ];
+    expect(pastTheDoor(planted, [store])).toEqual(["src/daemon/x.ts -> src/store/store.ts"]);
+
+    const edges = ALL.flatMap((f) => imports(f).map((i) => ({ from: f, to: i.target })));
+    expect(pastTheDoor(edges, DOORS)).toEqual([]);
+  });
+
   it("no module imports from a higher layer", () => {
     const wrong: string[] = [];
     for (const f of ALL) {
