@@ -30,7 +30,7 @@ import {
   type VolfileTemplates,
   type VolfileTls,
 } from "../gluster/volfile.js";
-import { writeFileAtomic } from "../local-file.js";
+import { readJsonFile, writeFileAtomic } from "../local-file.js";
 import type { Member } from "../members/members.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
@@ -104,10 +104,10 @@ export class LocalVolume {
   }
 
   async serverState(): Promise<ServerState | null> {
-    return readJson<ServerState>(this.serverStateFile);
+    return readJsonFile<ServerState>(this.serverStateFile);
   }
   async retired(): Promise<boolean> {
-    return (await readJson(this.retiredFile)) !== null;
+    return (await readJsonFile(this.retiredFile)) !== null;
   }
 
   /** Addresses allowed to reach the brick: every member, this node, and loopback for local tools. */
@@ -286,7 +286,7 @@ export class LocalVolume {
   }
 
   async mountState(): Promise<MountState | null> {
-    return readJson<MountState>(this.mountStateFile);
+    return readJsonFile<MountState>(this.mountStateFile);
   }
 
   /**
@@ -509,14 +509,5 @@ export class LocalVolume {
 
   newVolumeId(): string {
     return randomUUID();
-  }
-}
-
-async function readJson<T>(path: string): Promise<T | null> {
-  try {
-    return JSON.parse(await readFile(path, "utf8")) as T;
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return null;
-    throw err;
   }
 }
