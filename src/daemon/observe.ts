@@ -14,6 +14,12 @@ import { toAnswer } from "./peers.js";
 import type { DaemonCore, SeenState } from "./state.js";
 import { suspectsSplitBrain } from "./suspicion.js";
 
+/** What this part of the daemon uses of it: the parts it reads and the helpers it calls. */
+export type ObserveCore = Pick<
+  DaemonCore,
+  "s" | "cfg" | "deps" | "log" | "stuck" | "store" | "opts" | "noteFsError" | "lag"
+>;
+
 /** How long the mount must count a brick down before status says so (a new graph connects in about a second). */
 const MOUNT_DOWN_MS = 3_000;
 
@@ -22,7 +28,7 @@ const MOUNT_DOWN_MS = 3_000;
  * read through the mount. It only reads; what it saw goes into `c.s.seen` and the observation
  * the planner is given (a dead mount is noted, and the plan drops it).
  */
-export async function observe(c: DaemonCore): Promise<Observation> {
+export async function observe(c: ObserveCore): Promise<Observation> {
   const seen = c.s.seen;
   const local = await localState(c);
   seen.server = local.server && !local.retired;
@@ -107,7 +113,7 @@ export async function observe(c: DaemonCore): Promise<Observation> {
   };
 }
 
-export async function localState(c: DaemonCore): Promise<LocalState> {
+export async function localState(c: ObserveCore): Promise<LocalState> {
   const v = c.deps.volume;
   if (!v) {
     return {
@@ -131,7 +137,7 @@ export async function localState(c: DaemonCore): Promise<LocalState> {
 }
 
 /** Members' answers as the planner wants them, ours included. */
-async function collectAnswers(c: DaemonCore, local: LocalState): Promise<MemberAnswer[]> {
+async function collectAnswers(c: ObserveCore, local: LocalState): Promise<MemberAnswer[]> {
   const timeout = c.opts.peerTimeoutMs ?? 1500;
   const sb = c.s.splitBrain;
   return Promise.all(
@@ -160,7 +166,7 @@ async function collectAnswers(c: DaemonCore, local: LocalState): Promise<MemberA
  * Reads markers, tombstones and the volume record from the mount (a private one
  * through its own path); keeps the last good reading on failure.
  */
-export async function readKnown(c: DaemonCore, ms?: MountState | null, force = false): Promise<void> {
+export async function readKnown(c: ObserveCore, ms?: MountState | null, force = false): Promise<void> {
   const seen = c.s.seen;
   try {
     const v = c.deps.volume;
@@ -203,7 +209,7 @@ export async function readKnown(c: DaemonCore, ms?: MountState | null, force = f
   }
 }
 
-function followMembers(c: DaemonCore, records: MemberRecord[]): void {
+function followMembers(c: ObserveCore, records: MemberRecord[]): void {
   const next = effectiveMembers(c.cfg.members, records, selfMember(c.cfg));
   const names = (l: Member[]) => JSON.stringify(l);
   if (names(next) === names(c.s.seen.members)) return;
@@ -220,7 +226,7 @@ function followMembers(c: DaemonCore, records: MemberRecord[]): void {
  * aside. A first mount built from whoever answered therefore stays private, and so
  * does any graph the markers moved on from while it was being mounted.
  */
-export async function confirmMount(c: DaemonCore, mountPoint: string, servers: string[]): Promise<boolean> {
+export async function confirmMount(c: ObserveCore, mountPoint: string, servers: string[]): Promise<boolean> {
   try {
     const layout = new Layout(mountPoint);
     const [markers, tombs] = await Promise.all([readMarkers(layout), readTombstones(layout)]);

@@ -4,6 +4,9 @@ import type { DaemonCore } from "./state.js";
 import { suspectsSplitBrain } from "./suspicion.js";
 import type { StatusReport } from "./wire.js";
 
+/** What this part of the daemon uses of it: the parts it reads and the helpers it calls. */
+export type StatusCore = Pick<DaemonCore, "s" | "cfg" | "deps" | "log" | "render" | "opts">;
+
 /** How old the daemon's last look may be before status says it is stalled (a round takes well under a second). */
 const STALLED_LOOK_MS = 8_000;
 
@@ -11,7 +14,7 @@ const STALLED_LOOK_MS = 8_000;
  * The daemon's `/v1/status` answer, from its state record alone (no I/O: peers ask every second);
  * `alive` lists the live daemons as of the last generation read, once ready, when asked for.
  */
-export function statusOf(c: DaemonCore, withAlive: boolean): StatusReport {
+export function statusOf(c: StatusCore, withAlive: boolean): StatusReport {
   const { s, cfg } = c;
   const seen = s.seen;
   return {
@@ -52,7 +55,7 @@ export function statusOf(c: DaemonCore, withAlive: boolean): StatusReport {
  * fs or a brick (a stopped or cut-off server holds it for up to the ping-timeout), so
  * what the last round saw may no longer be true. A heal crawl is a long round by design.
  */
-function stalled(c: DaemonCore): { kind: string; detail: string }[] {
+function stalled(c: StatusCore): { kind: string; detail: string }[] {
   const s = c.s;
   if (s.lookedAt === null || s.stopped || s.supervised.crawl) return [];
   const ago = c.deps.clock.monotonic() - s.lookedAt;

@@ -9,12 +9,18 @@ import { boundGlusterLogs } from "./gluster-logs.js";
 import { splitBrainPass } from "./split-brain-pass.js";
 import type { DaemonCore } from "./state.js";
 
+/** What this part of the daemon uses of it: the parts it reads and the helpers it calls. */
+export type SuperviseCore = Pick<
+  DaemonCore,
+  "s" | "log" | "deps" | "store" | "paths" | "noteFsError" | "cfg" | "stuck" | "render" | "pruner" | "opts"
+>;
+
 /**
  * Carries out what planDuties decided besides the plan: the self-heal daemon, then (once ready)
  * the sweeper, the journal pruner, the liveness entry and the render runner, a scrub, and the
  * bounding of GlusterFS's logs.
  */
-export async function superviseDuties(c: DaemonCore, duties: Duties): Promise<void> {
+export async function superviseDuties(c: SuperviseCore, duties: Duties): Promise<void> {
   if (c.deps.volume) await superviseShd(c, c.deps.volume, duties.selfHeal);
   if (c.s.ready) await afterReady(c, duties);
   if (duties.scrub) void startHeal(c, duties.scrub, true);
@@ -22,7 +28,7 @@ export async function superviseDuties(c: DaemonCore, duties: Duties): Promise<vo
 }
 
 /** A server runs a self-heal daemon over the marker list it mounts; a client or retired node runs none. */
-async function superviseShd(c: DaemonCore, v: LocalVolume, run: boolean): Promise<void> {
+async function superviseShd(c: SuperviseCore, v: LocalVolume, run: boolean): Promise<void> {
   const ms = run ? await v.mountState() : null;
   try {
     const r = await v.superviseShd(c.s.seen.known.volume?.volumeId ?? null, ms?.servers ?? null);
@@ -38,7 +44,7 @@ async function superviseShd(c: DaemonCore, v: LocalVolume, run: boolean): Promis
   }
 }
 
-async function afterReady(c: DaemonCore, duties: Duties): Promise<void> {
+async function afterReady(c: SuperviseCore, duties: Duties): Promise<void> {
   const sv = c.s.supervised;
   if (sv.sweeper && !duties.sweeper) {
     await sv.sweeper.stop();
@@ -75,7 +81,7 @@ async function afterReady(c: DaemonCore, duties: Duties): Promise<void> {
  * the current mount after a remount. The new entry is set before the old one closes, so the node
  * never looks gone; the old lease's close leaves the key alone, as it has been set again since.
  */
-async function keepAliveEntry(c: DaemonCore): Promise<void> {
+async function keepAliveEntry(c: SuperviseCore): Promise<void> {
   const sv = c.s.supervised;
   const old = sv.alive;
   const entry = old === undefined ? "none" : old.lost ? "lost" : "held";
@@ -101,7 +107,7 @@ async function keepAliveEntry(c: DaemonCore): Promise<void> {
 }
 
 /** GlusterFS's own logs stay under 10 MiB each, and gone mounts' logs go (planDuties says when). */
-function boundLogs(c: DaemonCore): void {
+function boundLogs(c: SuperviseCore): void {
   c.s.supervised.logsBoundedAt = c.deps.clock.monotonic();
   boundGlusterLogs(c.paths.logDir, c.paths.mountsDir).then(
     (p) => {
@@ -112,7 +118,7 @@ function boundLogs(c: DaemonCore): void {
 }
 
 /** Crawls the mount so AFR heals every entry it looks up, as planHeal allows. */
-export function startHeal(c: DaemonCore, reason: string, force: boolean): Promise<void> {
+export function startHeal(c: SuperviseCore, reason: string, force: boolean): Promise<void> {
   const sv = c.s.supervised;
   const now = c.deps.clock.monotonic();
   const step = planHeal({ running: sv.healing !== undefined, lastAt: sv.lastHealAt, now, force });
