@@ -188,6 +188,25 @@ export class Rig {
     return pids;
   }
 
+  /** The bricks' pids, one per node that serves one. */
+  async brickPids(): Promise<number[]> {
+    const out: number[] = [];
+    for (const n of this.nodes) {
+      const pid = Number((await readFile(join(n.state, "run/brick.pid"), "utf8").catch(() => "")).trim());
+      if (pid > 1) out.push(pid);
+    }
+    return out;
+  }
+
+  /** CPU seconds the bricks spend while `fn` runs, all of them together. */
+  async brickCpu<T>(fn: () => Promise<T>): Promise<{ result: T; seconds: number }> {
+    const pids = await this.brickPids();
+    const sum = async () => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
+    const before = await sum();
+    const result = await fn();
+    return { result, seconds: (await sum()) - before };
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.stopDaemon(n.name)));
     const leftovers = (await Promise.all(this.nodes.map((n) => this.pidsOf(n.name)))).flat();
