@@ -3,6 +3,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ConflictError, FencingError, isErrno, LockTimeoutError, translateFsError } from "../errors.js";
+import { parseLockName } from "../lock-name.js";
 import { type Fencing, Layout, readJson, readReplaced, type Store } from "../store/index.js";
 import { HeldFile, isHeld, takeIfAbandoned } from "./held-file.js";
 import { checkTtl, DEFAULT_TTL_MS } from "./lease.js";
@@ -12,7 +13,6 @@ import {
   type LockHolder,
   type LockRecord,
   type LockWaiter,
-  parseLockName,
   parseLockRecord,
   withHolder,
   withoutHolder,
@@ -77,6 +77,8 @@ export async function readLockRecord(layout: Layout, name: string): Promise<Lock
  * so no acquisition can come between the check and the write.
  */
 export async function checkFencingToken(f: Fencing, layout: Layout): Promise<void> {
+  // The name becomes part of a path: a library caller's or a daemon client's is checked here too.
+  parseLockName(f.lock);
   const rec = await readJson<{ token?: number }>(join(layout.locksDir, `${f.lock}.json`));
   const current = rec?.token ?? 0;
   if (f.token > current) {

@@ -29,12 +29,10 @@ export {
   listLeases,
   MIN_TTL_MS,
 } from "./lease.js";
-export {
-  type LockHolder,
-  type LockRecord,
-  type LockWaiter,
-  MAX_LOCK_NAME_BYTES,
-  parseLockName,
+export type {
+  LockHolder,
+  LockRecord,
+  LockWaiter,
 } from "./lock-record.js";
 export { processDeps, type RunLockedDeps, runLocked } from "./run-locked.js";
 export { DEFAULT_WATCH_POLL_MS, matchesPrefix, type WatchEvent, type WatchOptions, watch } from "./watch.js";

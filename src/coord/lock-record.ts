@@ -1,7 +1,4 @@
 import { CorruptError } from "../errors.js";
-import { MAX_LOCK_NAME_BYTES, parseLockName } from "../lock-name.js";
-
-export { MAX_LOCK_NAME_BYTES, parseLockName };
 
 /**
  * `.hfs/locks/<name>.json`. The record outlives its holders: `token` must keep

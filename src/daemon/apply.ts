@@ -5,8 +5,11 @@ import { confirmMount, readKnown } from "./observe.js";
 import type { DaemonCore } from "./state.js";
 import { startHeal, startSplitBrainSearch } from "./supervise.js";
 
-/** Carries out one action, which carries everything it needs (the planner decided); true when it changed the mount. */
-/** Takes the whole daemon: a search-split-brain action runs the split-brain pass, which uses its port. */
+/**
+ * Carries out one action, which carries everything it needs (the planner decided); true when it
+ * changed the mount. Takes the whole daemon: a search-split-brain action runs the split-brain pass,
+ * which uses its port.
+ */
 export async function applyAction(c: DaemonCore, action: Action): Promise<boolean> {
   const v = c.deps.volume;
   if (!v) return false;

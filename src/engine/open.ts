@@ -49,12 +49,24 @@ export function openStore(
 }
 
 /**
- * The fencing check is the cluster lock's (src/coord), loaded on the first fenced write: a command
- * that writes nothing fenced (a `get` above all) never loads coord. A daemon or a library user has
- * it loaded already; a CLI writing itself loads it once, inside that write's request.
+ * The fencing check is the cluster lock's (src/coord), loaded for the first fenced write: a command
+ * that writes nothing fenced (a `get` above all) never loads coord. The load starts before the
+ * write lock is taken (prepare), so no node waits on the lock while this one loads a module.
  */
-const checkFencing: FencingCheck = async (f, layout) =>
-  (await import("../coord/index.js")).checkFencingToken(f, layout);
+let coord: Promise<typeof import("../coord/index.js")> | undefined;
+const loadCoord = () => {
+  coord ??= import("../coord/index.js");
+  return coord;
+};
+const checkFencing: FencingCheck = Object.assign(
+  async (f: Parameters<FencingCheck>[0], layout: Parameters<FencingCheck>[1]) =>
+    (await loadCoord()).checkFencingToken(f, layout),
+  {
+    prepare: async () => {
+      await loadCoord();
+    },
+  },
+);
 
 /** HFS_PIN_RETIRE_MS: how long a superseded pin stays open (tests shorten the 60 s). */
 function pinRetireMsFromEnv(): number | undefined {

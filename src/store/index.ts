@@ -6,7 +6,7 @@
  * Every module re-exported here is one `get` loads anyway when it opens the store itself, so
  * importing this index costs the read path one small file, no more.
  */
-export { EMPTY_HEAD, type HeadRecord, type Membership, readHeadFile } from "./head.js";
+export { EMPTY_HEAD, type Membership, readHeadFile } from "./head.js";
 export { DEFAULT_JOURNAL_LIMIT, JournalGapError, JournalUnreadableError, pruneJournal } from "./journal.js";
 export type { ChangeEvent, ChangeOp, ChangeRecord, Step } from "./journal-types.js";
 export { Layout } from "./layout.js";
@@ -14,13 +14,11 @@ export { DEFAULT_MAX_VALUE_BYTES, maxValueBytesFromEnv } from "./limits.js";
 export { readReplaced } from "./read-replaced.js";
 export {
   hasLegacyVersions,
-  type KeyState,
   keyState,
   listDir,
   readJson,
   recreatedVersion,
   walkAll,
-  walkValues,
 } from "./reads.js";
 export { type PutRequest, parallel } from "./steps.js";
 export {

@@ -41,7 +41,6 @@ const READ_TREE_PARALLEL = 64;
 /** Directories readTree holds open at most; deeper ones are reached by path. */
 const MAX_HELD_DIRS = 256;
 
-export { DEFAULT_MAX_VALUE_BYTES } from "./limits.js";
 export const DEFAULT_LOCK_TIMEOUT_MS = 120_000;
 
 /**
@@ -105,8 +104,14 @@ export interface Fencing {
   token: number;
 }
 
-/** Throws when `fencing`'s token is not the newest issued for its lock, as read in `layout`. */
-export type FencingCheck = (fencing: Fencing, layout: Layout) => Promise<void>;
+/**
+ * Throws when `fencing`'s token is not the newest issued for its lock, as read in `layout`. It runs
+ * under the write lock; `prepare`, when given, runs before the lock is taken (loading what the check
+ * needs, so that no node waits on the lock for a module to load).
+ */
+export type FencingCheck = ((fencing: Fencing, layout: Layout) => Promise<void>) & {
+  prepare?: () => Promise<void>;
+};
 
 export interface WriteOptions {
   ifVersion?: number;
@@ -201,6 +206,7 @@ export class Store {
     checkIfVersion(opts.ifVersion);
     const remote = await this.opts.remote?.set(key, data, opts);
     if (remote) return remote;
+    if (opts.fencing) await this.opts.checkFencing?.prepare?.();
     const res = await this.write<{ version: number }>(
       async (ctx) => {
         const plan = await planSet(ctx, key, data, opts);
@@ -220,6 +226,7 @@ export class Store {
     checkIfVersion(opts.ifVersion);
     const remote = await this.opts.remote?.rm(key, opts);
     if (remote) return remote;
+    if (opts.fencing) await this.opts.checkFencing?.prepare?.();
     const res = await this.write<{ removed: string[] }>(
       async (ctx) => {
         const plan = await planRm(ctx, key, opts);

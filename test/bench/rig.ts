@@ -193,7 +193,9 @@ export class Rig {
     const out: number[] = [];
     for (const n of this.nodes) {
       const pid = Number((await readFile(join(n.state, "run/brick.pid"), "utf8").catch(() => "")).trim());
-      if (pid > 1) out.push(pid);
+      // A stale pidfile's pid may be another process by now: count only this rig's bricks.
+      if (pid > 1 && (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).includes(this.base))
+        out.push(pid);
     }
     return out;
   }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FencingError } from "../../src/errors.js";
-import type { Fencing } from "../../src/store/store.js";
+import { checkFencingToken } from "../../src/coord/cluster-lock.js";
+import { FencingError, InvalidInputError } from "../../src/errors.js";
+import type { Fencing, FencingCheck } from "../../src/store/store.js";
 import { Store } from "../../src/store/store.js";
 import { tempDir } from "../helpers/cli.js";
 
@@ -48,5 +49,32 @@ describe("a fenced write goes through the check the Store was given", () => {
     );
     await expect(store.version("k")).resolves.toBe(0);
     expect((await store.generation()).generation).toBe(0);
+  });
+
+  it("prepare runs before the write lock is taken, once per fenced write, never for an unfenced one", async () => {
+    const order: string[] = [];
+    const check: FencingCheck = Object.assign(
+      async () => {
+        order.push("check");
+      },
+      {
+        prepare: async () => {
+          order.push("prepare");
+        },
+      },
+    );
+    const store = new Store({ root: t.dir, node: "a", checkFencing: check });
+    await store.set("k", "v1", { fencing: { lock: "job", token: 1 } });
+    await store.set("k", "v2");
+    await store.rm("k", { fencing: { lock: "job", token: 1 } });
+    expect(order).toEqual(["prepare", "check", "prepare", "check"]);
+  });
+
+  it("coord's check refuses a lock name that would leave .hfs/locks, and nothing is written", async () => {
+    const store = new Store({ root: t.dir, node: "a", checkFencing: checkFencingToken });
+    const err = await store.set("k", "v", { fencing: { lock: "../../k", token: 0 } }).catch((e) => e);
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect(err.code).toBe("E_LOCK_NAME");
+    await expect(store.version("k")).resolves.toBe(0);
   });
 });

@@ -2,12 +2,12 @@ import { describe, expect, it } from "vitest";
 import {
   emptyLockRecord,
   type LockHolder,
-  parseLockName,
   parseLockRecord,
   withHolder,
   withoutHolder,
 } from "../../src/coord/lock-record.js";
 import { CorruptError, InvalidInputError } from "../../src/errors.js";
+import { parseLockName } from "../../src/lock-name.js";
 
 const holder = (id: string): LockHolder => ({ node: "n1", pid: 1, id, since: 0, ttlMs: 1000 });
 

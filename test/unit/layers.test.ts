@@ -52,7 +52,7 @@ function imports(file: string): { target: string; kind: Kind }[] {
   }
   for (const m of text.matchAll(/^import\s+"(\.[^"]+)";/gm))
     out.push({ target: m[1] as string, kind: "static" });
-  for (const m of text.matchAll(/import\("(\.[^"]+)"\)/g))
+  for (const m of text.matchAll(/import\(\s*"(\.[^"]+)"\s*\)/g))
     out.push({ target: m[1] as string, kind: "dynamic" });
   return out.map((i) => ({ ...i, target: resolve(dirname(file), i.target.replace(/\.js$/, ".ts")) }));
 }
