@@ -200,13 +200,22 @@ export class Rig {
     return out;
   }
 
-  /** CPU seconds the bricks spend while `fn` runs, all of them together. */
-  async brickCpu<T>(fn: () => Promise<T>): Promise<{ result: T; seconds: number }> {
+  /**
+   * CPU seconds the bricks spend while `fn` runs, all of them together, less what they spend with
+   * nothing but the daemons running (measured over `idleMs` first: the daemons' own reads, the
+   * sweeper, the liveness entries), so the figure is what `fn` cost them.
+   */
+  async brickCpu<T>(fn: () => Promise<T>, idleMs = 5_000): Promise<{ result: T; seconds: number }> {
     const pids = await this.brickPids();
     const sum = async () => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
+    const idleStart = await sum();
+    await sleep(idleMs);
+    const idleRate = ((await sum()) - idleStart) / idleMs;
     const before = await sum();
+    const t0 = performance.now();
     const result = await fn();
-    return { result, seconds: (await sum()) - before };
+    const busy = (await sum()) - before;
+    return { result, seconds: Math.max(0, busy - idleRate * (performance.now() - t0)) };
   }
 
   async stop(): Promise<void> {
