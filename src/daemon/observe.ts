@@ -15,7 +15,7 @@ import type { DaemonCore, SeenState } from "./state.js";
 import { suspectsSplitBrain } from "./suspicion.js";
 
 /** What this part of the daemon uses of it: the parts it reads and the helpers it calls. */
-export type ObserveCore = Pick<
+type ObserveCore = Pick<
   DaemonCore,
   "s" | "cfg" | "deps" | "log" | "stuck" | "store" | "opts" | "noteFsError" | "lag"
 >;

@@ -5,7 +5,7 @@ import { suspectsSplitBrain } from "./suspicion.js";
 import type { StatusReport } from "./wire.js";
 
 /** What this part of the daemon uses of it: the parts it reads and the helpers it calls. */
-export type StatusCore = Pick<DaemonCore, "s" | "cfg" | "deps" | "log" | "render" | "opts">;
+type StatusCore = Pick<DaemonCore, "s" | "cfg" | "deps" | "log" | "render" | "opts">;
 
 /** How old the daemon's last look may be before status says it is stalled (a round takes well under a second). */
 const STALLED_LOOK_MS = 8_000;

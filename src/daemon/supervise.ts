@@ -10,7 +10,7 @@ import { splitBrainPass } from "./split-brain-pass.js";
 import type { DaemonCore } from "./state.js";
 
 /** What this part of the daemon uses of it: the parts it reads and the helpers it calls. */
-export type SuperviseCore = Pick<
+type SuperviseCore = Pick<
   DaemonCore,
   "s" | "log" | "deps" | "store" | "paths" | "noteFsError" | "cfg" | "stuck" | "render" | "pruner" | "opts"
 >;

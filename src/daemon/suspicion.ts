@@ -2,7 +2,7 @@ import { isEio } from "../errors.js";
 import type { DaemonCore } from "./state.js";
 
 /** What this part of the daemon uses of it: the parts it reads and the helpers it calls. */
-export type SuspicionCore = Pick<DaemonCore, "s" | "deps" | "log">;
+type SuspicionCore = Pick<DaemonCore, "s" | "deps" | "log">;
 
 /** How long one EIO keeps split-brain suspected, unless a search clears it sooner. */
 const SUSPECT_MS = 60_000;

@@ -4,6 +4,7 @@ import { isErrno, UnavailableError } from "../errors.js";
 import type { NodeConfig } from "../node/config.js";
 import type { StatePaths } from "../node/state-dir.js";
 import {
+  type Fencing,
   type FencingCheck,
   type Layout,
   type Membership,
@@ -59,13 +60,8 @@ const loadCoord = () => {
   return coord;
 };
 const checkFencing: FencingCheck = Object.assign(
-  async (f: Parameters<FencingCheck>[0], layout: Parameters<FencingCheck>[1]) =>
-    (await loadCoord()).checkFencingToken(f, layout),
-  {
-    prepare: async () => {
-      await loadCoord();
-    },
-  },
+  async (f: Fencing, layout: Layout) => (await loadCoord()).checkFencingToken(f, layout),
+  { prepare: () => loadCoord().then(() => {}) },
 );
 
 /** HFS_PIN_RETIRE_MS: how long a superseded pin stays open (tests shorten the 60 s). */
