@@ -175,6 +175,10 @@ export const ERROR_CODES = {
   E_DAEMON_REPLY: { exit: unavailable, fix: "See the daemon's log; restart it if it lasts." },
   E_DAEMON_STOPPING: { exit: unavailable, fix: "Run the command again once the daemon is back." },
   E_STARTING: { exit: unavailable, fix: "Ask again in a second." },
+  E_NOT_COMMITTER: {
+    exit: unavailable,
+    fix: "Nothing: the member commits its writes itself, or hands them to another, soon.",
+  },
   E_LEASE_LOST: { exit: unavailable, fix: "The entry is gone; run the command again to hold it anew." },
   E_HEAL_TIMEOUT: {
     exit: unavailable,
@@ -224,6 +228,10 @@ export const ERROR_CODES = {
     fix: "Add a monitor's address to HFS_STATUS_ALLOW in the daemon's environment.",
   },
   E_NOT_A_SERVER: { exit: error, fix: "Run 'hfs-config serve' first." },
+  E_PEER_SEAL: {
+    exit: error,
+    fix: "Run NTP on every node; another cluster's members, or copied requests, are refused.",
+  },
   E_BRICK_DIR_MISSING: { exit: error, fix: "Run 'hfs-config serve' to create the brick." },
   E_BRICK_DIR_NOT_EMPTY: { exit: error, fix: "Use an empty brick directory; set the old one aside by hand." },
   E_BRICK_START_FAILED: {

@@ -88,6 +88,8 @@ export function registerStatus(program: Command): void {
         pendingHeals: local ? local.pendingHeals : null,
         alive: local ? local.alive : null,
         generation,
+        // Where this node's clients' writes are committed: the cluster's committer, or here.
+        committer: local ? (local.committer ?? cfg.name) : null,
         crawl: local?.crawl ?? null,
         // Render resources: the nodes behind the newest generation any node applied, or failing.
         render: renders.some((n) => n.resources.length > 0) ? renderLag(renders) : null,
@@ -101,6 +103,7 @@ export function registerStatus(program: Command): void {
           `daemon:        ${r.daemon}${r.daemon === "running" ? (r.ready ? ", ready" : ", NOT READY") : ""}`,
           `config fs:     ${r.configFs}`,
           `generation:    ${r.generation ?? "unknown"}`,
+          `writes:        ${r.committer === null ? "unknown" : r.committer === r.node ? "committed here" : `committed by ${r.committer}`}`,
           ...(cfg.engine === "gluster"
             ? [
                 `servers:       ${list(r.markers, "none")} (markers)`,

@@ -12,6 +12,8 @@ import type { LocalState, MemberAnswer, Observation, Plan } from "../plan/types.
 import { RenderRunner } from "../render/runner.js";
 import { DEFAULT_JOURNAL_LIMIT, type Store } from "../store/index.js";
 import { applyAction, logDiscrepancies } from "./apply.js";
+import { commitEndpoint } from "./commit-endpoint.js";
+import { Forwarder } from "./forward.js";
 import { GenerationLag } from "./generation-lag.js";
 import { JournalPruner } from "./journal-pruner.js";
 import { localState, markerNames, observe, readKnown } from "./observe.js";
@@ -21,6 +23,7 @@ import { statusOf } from "./status.js";
 import { StuckHeals } from "./stuck-heals.js";
 import { startHeal, superviseDuties } from "./supervise.js";
 import { noteFsError } from "./suspicion.js";
+import { commitWrite } from "./take-write.js";
 import type { StatusReport } from "./wire.js";
 
 export type { DaemonDeps } from "./port.js";
@@ -41,6 +44,10 @@ export class Daemon implements DaemonCore {
   readonly pruner: JournalPruner;
   /** Renders this node's resources, from the generations this daemon reads once it is ready. */
   readonly render: RenderRunner;
+  /** Hands clients' writes to the cluster's committer when that is another member. */
+  readonly forwarder: Forwarder;
+  /** POST /v1/commit on the status port: other members' writes, when this node is the committer. */
+  readonly commitEndpoint: ReturnType<typeof commitEndpoint>;
   private queue: Promise<unknown> = Promise.resolve();
   private wake: (() => void) | undefined;
 
@@ -61,6 +68,8 @@ export class Daemon implements DaemonCore {
       clock: deps.clock,
       log: { log: (level, msg, fields) => this.log.log(level, msg, fields) },
     });
+    this.forwarder = this.makeForwarder();
+    this.commitEndpoint = this.makeCommitEndpoint();
     this.pruner = new JournalPruner(
       this.store,
       deps.clock,
@@ -190,8 +199,10 @@ export class Daemon implements DaemonCore {
       scrub: sv.scrub,
       scrubPeriodMs: this.opts.scrubMs ?? 15 * 60_000,
       logsBoundedAt: sv.logsBoundedAt,
+      forwarding: { enabled: this.forwarding, hasKey: this.s.peer.key !== undefined },
     });
     sv.scrub = duties.scrubState;
+    this.notePeerDuties(duties.takesWrites, duties.committer);
     await superviseDuties(this, duties);
     return plan;
   }
@@ -205,6 +216,71 @@ export class Daemon implements DaemonCore {
       this.log.log("error", err.message, { violations: err.violations });
       return { discrepancies: [], actions: [], writable: false, settled: false };
     }
+  }
+
+  // -- writes handed to one committer (forward.ts, commit-endpoint.ts) ---------------------------
+
+  private get forwarding(): boolean {
+    return this.opts.forwardWrites !== false && this.deps.peerPost !== undefined;
+  }
+
+  private notePeerDuties(takes: boolean, committer: string | null): void {
+    const p = this.s.peer;
+    const was = p.committer ?? this.cfg.name;
+    p.takes = takes;
+    p.committer = committer;
+    const now = committer ?? this.cfg.name;
+    if (now !== was)
+      this.log.log("info", `clients' writes now committed by ${now === this.cfg.name ? "this node" : now}`, {
+        committer: now,
+        was,
+      });
+  }
+
+  private makeForwarder(): Forwarder {
+    return new Forwarder({
+      self: this.cfg.name,
+      key: () => (this.forwarding ? this.s.peer.key : undefined),
+      committer: () => {
+        const name = this.s.peer.committer;
+        const m = name === null ? undefined : this.s.seen.members.find((x) => x.name === name);
+        return m && { name: m.name, address: m.address, port: m.statusPort ?? this.cfg.statusPort };
+      },
+      post: (...args) => (this.deps.peerPost as NonNullable<DaemonDeps["peerPost"]>)(...args),
+      clock: this.deps.clock,
+      log: (level, msg, fields) => this.log.log(level, msg, fields),
+      keyRefused: () => {
+        this.s.peer.keyStale = true;
+      },
+      count: (outcome) => this.deps.metrics?.forwardedWrites.inc({ outcome }),
+    });
+  }
+
+  private makeCommitEndpoint() {
+    return commitEndpoint({
+      self: this.cfg.name,
+      key: () => (this.forwarding ? this.s.peer.key : undefined),
+      refuses: () =>
+        this.s.stopped
+          ? "it is stopping"
+          : this.s.peer.takes
+            ? null
+            : "it does not take writes now (not ready, or no quorum through its mount)",
+      commit: async (w, from) => {
+        this.s.writesInFlight++;
+        try {
+          return await commitWrite(this, w, from);
+        } finally {
+          this.s.writesInFlight--;
+        }
+      },
+      clock: this.deps.clock,
+      log: (level, msg, fields) => this.log.log(level, msg, fields),
+      forged: () => {
+        this.s.peer.keyStale = true;
+      },
+      count: (outcome) => this.deps.metrics?.peerWrites.inc({ outcome }),
+    });
   }
 
   // -- the port: what serve, retire, repair, the split-brain pass and the HTTP side use -------------

@@ -1,13 +1,15 @@
 import { chmod, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { type CodeWith, type ExitCode, HfsError, SetupError } from "../errors.js";
+import { type CodeWith, type ExitCode, SetupError } from "../errors.js";
 import type { Daemon } from "./daemon.js";
+import { COMMIT_PATH } from "./forward.js";
 import { buildOverview, cachedLocks } from "./overview.js";
 import { readHandler } from "./read-socket.js";
 import { send, sendError } from "./reply.js";
 import { retire, serve } from "./serve.js";
 import { cachedResolve, dnsResolve, type Resolve, statusReaderAllowed } from "./status-access.js";
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML, STATUS_PAGE_SCRIPT } from "./status-page.js";
+import { takeWrite } from "./take-write.js";
 
 async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<unknown> {
   let body = "";
@@ -38,47 +40,9 @@ class HttpError extends Error {
 const WRITE_BODY_LIMIT = 64 * 1024 * 1024;
 
 /**
- * POST /v1/write: one client's set or rm, committed by this daemon's store together
- * with whatever other clients' writes arrive meanwhile (group commit).
+ * The public endpoint every member queries: GET /v1/status (and the page and metrics), and
+ * POST /v1/commit, a member's write sealed with the cluster's peer key (commit-endpoint.ts).
  */
-async function takeWrite(d: Daemon, b: Record<string, unknown>): Promise<unknown> {
-  const bad = (why: string) => new HttpError(400, "E_BAD_REQUEST", `bad write request: ${why}`);
-  if (b.op !== "set" && b.op !== "rm") throw bad("op must be set or rm");
-  if (typeof b.key !== "string") throw bad("key must be a string");
-  if (b.ifVersion !== undefined && typeof b.ifVersion !== "number") throw bad("ifVersion must be a number");
-  const f = b.fencing as { lock?: unknown; token?: unknown } | undefined;
-  if (f !== undefined && (typeof f !== "object" || typeof f.lock !== "string" || typeof f.token !== "number"))
-    throw bad("fencing must be {lock, token}");
-  const opts = {
-    ...(b.ifVersion === undefined ? {} : { ifVersion: b.ifVersion as number }),
-    ...(f === undefined ? {} : { fencing: { lock: f.lock as string, token: f.token as number } }),
-  };
-  if (b.op !== "rm" && typeof b.value !== "string") throw bad("value must be base64 text");
-  const key = b.key;
-  const value = b.op === "set" ? Buffer.from(b.value as string, "base64") : undefined;
-  d.writesInFlight++;
-  const op = b.op;
-  const timed = d.deps.metrics?.writeSeconds.startTimer({ op });
-  try {
-    const res =
-      value === undefined
-        ? await d.store.rm(key, { ...opts, recursive: b.recursive === true })
-        : await d.store.set(key, value, opts);
-    d.deps.metrics?.writes.inc({ op, outcome: "ok" });
-    return res;
-  } catch (err) {
-    // Refused: the store said no before writing (exit 2, 3 or 4); anything else may have landed.
-    const refused = err instanceof HfsError && err.exitCode >= 2 && err.exitCode <= 4;
-    d.deps.metrics?.writes.inc({ op, outcome: refused ? "refused" : "unknown" });
-    d.noteFsError(err, "a client's write");
-    throw err;
-  } finally {
-    timed?.();
-    d.writesInFlight--;
-  }
-}
-
-/** The public endpoint every member queries: GET /v1/status, nothing else. */
 export function statusHandler(
   d: Daemon,
   allow: ReadonlySet<string> = new Set(),
@@ -116,6 +80,7 @@ function statusAnswer(d: Daemon) {
     const path = (req.url ?? "").split("?")[0] ?? "";
     const metrics = d.deps.metrics;
     const page = PAGES[path];
+    if (path === COMMIT_PATH) return d.commitEndpoint(req, res);
     if (path !== "/v1/status" && path !== "/v1/overview" && !page && !(path === "/metrics" && metrics))
       return send(res, 404, {
         error: {

@@ -25,6 +25,7 @@ import {
 } from "./http.js";
 import { defaultSinks, jsonLogger, type Logger } from "./log.js";
 import { DaemonMetrics } from "./metrics.js";
+import { httpPeerPost } from "./peer-post.js";
 import { httpStatusFetcher } from "./peers.js";
 import { listenRead, removeRead } from "./read-socket.js";
 import { readinessNotifier, readinessOf } from "./readiness.js";
@@ -94,6 +95,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       volume,
       onTicked: (plan, ready) => notify(readinessOf(plan, ready)),
       metrics,
+      peerPost: httpPeerPost(cfg.address),
     },
     {
       tickMs: opts.tickMs,
@@ -101,6 +103,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       scrubMs: secondsFromEnv("HFS_SCRUB_SECONDS", 1, 7 * 86_400),
       journalLimit: journalLimitFromEnv(),
       tlsNotAfter: volume?.deps.tls ? await installedCertNotAfter(paths) : undefined,
+      forwardWrites: forwardWritesFromEnv(),
     },
   );
   status = statusHandler(daemon, statusAllow);
@@ -133,18 +136,19 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       // daemon hung 60 s+ in the 3-node test with nothing in its log to say why).
       const bounded = (ms: number, p: Promise<unknown>) =>
         Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
-      await bounded(
-        5_000,
-        Promise.all([step("status port", closeServer(http)), step("read socket", closeServer(read))]),
-      );
-      // No new requests; those being answered (clients' writes) finish while the daemon stops.
+      await bounded(5_000, step("read socket", closeServer(read)));
+      // No new requests; those being answered (clients' writes, and other members' writes handed to
+      // this committer on the status port) finish while the daemon stops.
+      const statusClosed = step("status port", closeServer(http, { drain: true }));
       const controlClosed = step("control socket", closeServer(control, { drain: true }));
       await daemon.stop();
       control?.closeAllConnections?.();
+      http?.closeAllConnections?.();
       await bounded(
         5_000,
         Promise.all([
           controlClosed,
+          statusClosed,
           step(
             "the daemon's last round",
             done.catch(() => {}),
@@ -265,6 +269,17 @@ function secondsFromEnv(name: string, min: number, max: number): number | undefi
  * HFS_JOURNAL_LIMIT: journal entries kept (default 10000). A watcher further behind
  * than that gets exit 4 and reads the tree afresh.
  */
+/** HFS_FORWARD_WRITES=0 has every node commit its own clients' writes (see forward.ts); 1 or unset: one committer. */
+function forwardWritesFromEnv(): boolean {
+  const raw = process.env.HFS_FORWARD_WRITES;
+  if (raw === undefined || raw === "" || raw === "1") return true;
+  if (raw === "0") return false;
+  throw new InvalidInputError(
+    "E_BAD_ENV",
+    `HFS_FORWARD_WRITES=${JSON.stringify(raw)} is neither 0 nor 1; unset it for the default (1: writes go to one committer).`,
+  );
+}
+
 function journalLimitFromEnv(): number | undefined {
   const raw = process.env.HFS_JOURNAL_LIMIT;
   if (raw === undefined || raw === "") return undefined;

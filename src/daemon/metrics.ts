@@ -12,6 +12,8 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   readonly writes: Counter<"op" | "outcome">;
   readonly writeSeconds: Histogram<"op">;
+  readonly forwardedWrites: Counter<"outcome">;
+  readonly peerWrites: Counter<"outcome">;
   readonly tickSeconds: Histogram;
   readonly mountSwitches: Counter;
   readonly splitBrainFound: Counter;
@@ -28,7 +30,7 @@ export class DaemonMetrics {
     const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     this.writes = new Counter({
       name: "hfs_writes_total",
-      help: "Clients' writes this daemon committed for them (set, rm), by outcome: ok, refused (a conflict or bad input: nothing written), unknown (the outcome could not be known).",
+      help: "Clients' writes this daemon took (set, rm), committed here or by the cluster's committer, by outcome: ok, refused (a conflict or bad input: nothing written), unknown (the outcome could not be known).",
       labelNames: ["op", "outcome"],
       registers: [r],
     });
@@ -37,6 +39,18 @@ export class DaemonMetrics {
       help: "Time from a client's write arriving to its answer, lock wait and group commit included.",
       labelNames: ["op"],
       buckets,
+      registers: [r],
+    });
+    this.forwardedWrites = new Counter({
+      name: "hfs_forwarded_writes_total",
+      help: "Clients' writes this daemon handed to the cluster's committer, by outcome: ok, refused, unknown, not-sent and not-taken (both then committed here).",
+      labelNames: ["outcome"],
+      registers: [r],
+    });
+    this.peerWrites = new Counter({
+      name: "hfs_peer_writes_total",
+      help: "Writes other members' daemons handed this one to commit, by outcome: ok, refused, unknown, not-taken, refused-seal (not sealed for this node, late or a copy).",
+      labelNames: ["outcome"],
       registers: [r],
     });
     this.tickSeconds = new Histogram({

@@ -155,9 +155,12 @@ async function collectAnswers(c: ObserveCore, local: LocalState): Promise<Member
           creatingVolume: c.s.creatingVolume,
           suspectsSplitBrain: suspectsSplitBrain(c),
           splitBrainSearchedAt: sb.searchDoneWall,
+          commits: c.s.peer.takes,
+          clockSkewMs: 0,
         };
       }
-      return toAnswer(m.name, await c.deps.fetchStatus(m, timeout));
+      const report = await c.deps.fetchStatus(m, timeout);
+      return toAnswer(m.name, report, c.deps.clock.now());
     }),
   );
 }

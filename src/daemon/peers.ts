@@ -64,7 +64,8 @@ export function httpStatusFetcher(
     });
 }
 
-export function toAnswer(name: string, report: StatusReport | undefined): MemberAnswer {
+/** A member's answer as the planners read it; `now` (our wall clock when it arrived) dates its clock. */
+export function toAnswer(name: string, report: StatusReport | undefined, now?: number): MemberAnswer {
   if (!report || report.name !== name) return { name, answered: false };
   return {
     name,
@@ -80,5 +81,7 @@ export function toAnswer(name: string, report: StatusReport | undefined): Member
     brickGeneration: report.brickGeneration,
     tombstones: report.tombstones ?? undefined,
     creatingVolume: report.creatingVolume === true,
+    commits: report.commits === true,
+    ...(typeof report.clock === "number" && now !== undefined ? { clockSkewMs: report.clock - now } : {}),
   };
 }

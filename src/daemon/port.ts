@@ -8,6 +8,7 @@ import type { Proc } from "../proc.js";
 import type { Store } from "../store/index.js";
 import type { Logger } from "./log.js";
 import type { DaemonMetrics } from "./metrics.js";
+import type { PeerPost } from "./peer-post.js";
 import type { StatusFetcher } from "./peers.js";
 import type { StatusReport } from "./wire.js";
 
@@ -23,6 +24,8 @@ export interface DaemonDeps {
   onTicked?: (plan: Plan, ready: boolean) => void;
   /** What GET /metrics shows; counted where the daemon acts. */
   metrics?: DaemonMetrics;
+  /** Hands a write to the committer's status port (forward.ts); absent: writes are never handed on. */
+  peerPost?: PeerPost;
 }
 
 /** What this node last read through its mount. */

@@ -22,6 +22,8 @@ export interface DaemonOptions {
   journalLimit?: number;
   /** When this node's TLS certificate expires (ms since the epoch), with TLS on. */
   tlsNotAfter?: number;
+  /** Hand clients' writes to one committer for the cluster (HFS_FORWARD_WRITES; default on). */
+  forwardWrites?: boolean;
 }
 
 /** What the last look saw: written by observe (and a mount), read by the planner's input and status. */
@@ -77,6 +79,20 @@ export interface SplitBrainState {
   suspectedSinceWall: number | null;
 }
 
+/** Writes handed to one committer for the cluster (forward.ts, commit-endpoint.ts). */
+export interface PeerState {
+  /** The cluster's peer key (`.hfs/peer.key`), once read. */
+  key: Buffer | undefined;
+  /** When the key was last read (monotonic ms); a refused seal reads it again, at most every 5 s. */
+  keyReadAt: number;
+  /** A seal was refused: read the key again. */
+  keyStale: boolean;
+  /** This daemon takes other members' writes (as of the last round). */
+  takes: boolean;
+  /** Where this node's clients' writes go (as of the last round); null or our own name: committed here. */
+  committer: string | null;
+}
+
 /**
  * Everything a daemon remembers from one round to the next, in one record: observe writes
  * what it saw, apply what it changed, supervise what it keeps running, and status reads it all.
@@ -96,6 +112,7 @@ export interface DaemonState {
   seen: SeenState;
   supervised: SupervisedState;
   splitBrain: SplitBrainState;
+  peer: PeerState;
 }
 
 export function initialState(members: Member[]): DaemonState {
@@ -143,6 +160,13 @@ export function initialState(members: Member[]): DaemonState {
       unresolved: [],
       suspectedUntil: Number.NEGATIVE_INFINITY,
       suspectedSinceWall: null,
+    },
+    peer: {
+      key: undefined,
+      keyReadAt: Number.NEGATIVE_INFINITY,
+      keyStale: false,
+      takes: false,
+      committer: null,
     },
   };
 }

@@ -33,6 +33,8 @@ const statusReport = v.looseObject({
   creatingVolume: v.optional(v.boolean()),
   suspectsSplitBrain: v.optional(v.boolean()),
   splitBrainSearchedAt: v.optional(nullable(count)),
+  commits: v.optional(v.boolean()),
+  clock: v.optional(count),
 });
 
 export type ReportCheck = { ok: true; report: StatusReport } | { ok: false; problem: string };

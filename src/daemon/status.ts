@@ -47,6 +47,9 @@ export function statusOf(c: StatusCore, withAlive: boolean): StatusReport {
     suspectsSplitBrain: suspectsSplitBrain(c),
     splitBrainSearchedAt: s.splitBrain.searchDoneWall,
     render: c.render.report(),
+    commits: s.peer.takes,
+    committer: s.peer.committer,
+    clock: c.deps.clock.now(),
   };
 }
 

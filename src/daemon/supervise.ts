@@ -6,6 +6,7 @@ import { crawl } from "../heal/crawl.js";
 import type { Duties } from "../plan/duties.js";
 import { planHeal, planKeepAlive } from "../plan/supervision.js";
 import { boundGlusterLogs } from "./gluster-logs.js";
+import { loadPeerKey } from "./peer-key.js";
 import { splitBrainPass } from "./split-brain-pass.js";
 import type { DaemonCore } from "./state.js";
 
@@ -46,6 +47,7 @@ async function superviseShd(c: SuperviseCore, v: LocalVolume, run: boolean): Pro
 
 async function afterReady(c: SuperviseCore, duties: Duties): Promise<void> {
   const sv = c.s.supervised;
+  if (c.opts.forwardWrites !== false && c.deps.peerPost && duties.keepAlive) await keepPeerKey(c);
   if (sv.sweeper && !duties.sweeper) {
     await sv.sweeper.stop();
     sv.sweeper = undefined;
@@ -184,4 +186,32 @@ export function startSplitBrainSearch(c: DaemonCore, reason: string): void {
     .finally(() => {
       sb.searching = undefined;
     });
+}
+
+/** How often the peer key is read again after a refused seal (another node may have replaced it). */
+const PEER_KEY_REREAD_MS = 5_000;
+
+/** Reads the cluster's peer key once ready (making it if the cluster has none), and again after a refused seal. */
+async function keepPeerKey(c: SuperviseCore): Promise<void> {
+  const p = c.s.peer;
+  const now = c.deps.clock.monotonic();
+  if (p.key && !p.keyStale) return;
+  if (now - p.keyReadAt < PEER_KEY_REREAD_MS) return;
+  p.keyReadAt = now;
+  try {
+    const { key, made } = await loadPeerKey(c.store);
+    if (made)
+      c.log.log(
+        "info",
+        "made the cluster's peer key (.hfs/peer.key), which seals writes handed between daemons",
+        {},
+      );
+    p.key = key;
+    p.keyStale = false;
+  } catch (err) {
+    c.noteFsError(err, "reading the peer key");
+    c.log.log("warn", "could not read the cluster's peer key; clients' writes are committed here meanwhile", {
+      error: (err as Error).message,
+    });
+  }
 }

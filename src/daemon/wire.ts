@@ -42,6 +42,12 @@ export interface StatusReport {
   splitBrainSearchedAt?: number | null;
   /** This node's render resources: the generation each has applied (see `wait --applied`). */
   render?: { seen: number | null; resources: ResourceReport[] };
+  /** This daemon takes other members' writes to commit (POST /v1/commit on this port). */
+  commits?: boolean;
+  /** The member this node's clients' writes go to (its own name: committed here); null: committed here, no committer. */
+  committer?: string | null;
+  /** This daemon's wall clock when it answered (ms since the epoch): members compare it with theirs. */
+  clock?: number;
 }
 
 /** What a member of the read group may do: read, and nothing else. */

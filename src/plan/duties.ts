@@ -19,6 +19,8 @@ export interface DutyFacts {
   scrubPeriodMs: number;
   /** When GlusterFS's logs were last bounded (monotonic ms); null: not yet. */
   logsBoundedAt: number | null;
+  /** Whether writes may be handed to one committer (HFS_FORWARD_WRITES), and whether this node has the peer key. */
+  forwarding: { enabled: boolean; hasKey: boolean };
 }
 
 /** What the scrub remembers from one tick to the next. */
@@ -45,6 +47,10 @@ export interface Duties {
   scrubState: ScrubState;
   /** Bound GlusterFS's own logs now (each under 10 MiB, gone mounts' logs removed). */
   boundLogs: boolean;
+  /** This node takes other members' writes to commit (it says so in its status answer). */
+  takesWrites: boolean;
+  /** Where this node's clients' writes go: a member's name (this node's own: committed here); null: here. */
+  committer: string | null;
 }
 
 /** How often GlusterFS's logs are bounded: a brick or mount logging hard grows a file by megabytes a minute. */
@@ -65,6 +71,7 @@ const NOT_WHOLE: Discrepancy["kind"][] = [
 export function planDuties(f: DutyFacts): Duties {
   const gluster = f.self.engine === "gluster";
   const scrub = planScrub(f);
+  const takesWrites = f.forwarding.enabled && f.forwarding.hasKey && f.ready && f.plan.writable;
   return {
     selfHeal:
       gluster &&
@@ -77,7 +84,42 @@ export function planDuties(f: DutyFacts): Duties {
     scrub: gluster && f.ready ? scrub.reason : null,
     scrubState: gluster && f.ready ? scrub.state : f.scrub,
     boundLogs: gluster && (f.logsBoundedAt === null || f.now - f.logsBoundedAt >= BOUND_LOGS_EVERY_MS),
+    takesWrites,
+    // Without the key nothing can be sealed for another member: everything is committed here.
+    committer:
+      f.forwarding.enabled && f.forwarding.hasKey
+        ? chooseCommitter(
+            f.answers.map((a) =>
+              a.name === f.self.name ? { ...a, commits: takesWrites, clockSkewMs: 0 } : a,
+            ),
+          )
+        : null,
   };
+}
+
+/** A member whose clock is further than this from ours is not handed writes: its seal check would refuse them. */
+export const COMMITTER_SKEW_LIMIT_MS = 15_000;
+
+/**
+ * The member that commits the cluster's writes: the first, by name, whose daemon answers ready and
+ * says it takes writes (a quorate mount and the peer key), with its clock near ours. Every node
+ * works it out from the same answers, so they agree but for a tick around a change; two nodes that
+ * briefly choose differently only take turns at the write lock, as every node did before.
+ */
+export function chooseCommitter(answers: MemberAnswer[]): string | null {
+  return (
+    answers
+      .filter(
+        (a) =>
+          a.answered &&
+          a.ready &&
+          a.commits === true &&
+          a.clockSkewMs !== undefined &&
+          Math.abs(a.clockSkewMs) <= COMMITTER_SKEW_LIMIT_MS,
+      )
+      .map((a) => a.name)
+      .sort()[0] ?? null
+  );
 }
 
 /**

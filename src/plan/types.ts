@@ -24,6 +24,10 @@ export interface MemberAnswer {
   suspectsSplitBrain?: boolean;
   /** When (wall-clock ms) the member last finished a search for split-brain; null: never. */
   splitBrainSearchedAt?: number | null;
+  /** The member's daemon takes other members' writes to commit (POST /v1/commit). */
+  commits?: boolean;
+  /** How far the member's clock was from ours when it answered (ms, its minus ours); undefined: unknown. */
+  clockSkewMs?: number;
 }
 
 /** `.hfs/servers/<node>.json` */

@@ -18,6 +18,8 @@ export interface ChangeEvent {
   op: ChangeOp;
   key: string;
   version?: number;
+  /** The node whose client made the change, when another node committed it (see WriteOptions.origin). */
+  node?: string;
 }
 
 /**
@@ -70,7 +72,7 @@ export function recordsOf(entry: JournalEntry): ChangeRecord[] {
     const r: ChangeRecord = {
       generation: entry.generation,
       ts: entry.ts,
-      node: entry.node,
+      node: e.node ?? entry.node,
       op: e.op,
       key: e.key,
     };

@@ -132,6 +132,11 @@ export class Layout {
   static markerKey(node: string): string {
     return `${RESERVED_DIR}/servers/${node}`;
   }
+  /**
+   * The key daemons seal the writes they hand each other with (src/daemon/peer-seal.ts): in the
+   * volume, so whoever can read it could write the volume anyway.
+   */
+  static readonly peerKeyRel = `${RESERVED_DIR}/peer.key`;
   /** The volume's identity (its id, who created it when). */
   static readonly volumeRecordRel = `${RESERVED_DIR}/volume.json`;
   /** A cluster lock's record (holder, token), and the key its requests carry in the journal. */

@@ -116,6 +116,12 @@ export type FencingCheck = ((fencing: Fencing, layout: Layout) => Promise<void>)
 export interface WriteOptions {
   ifVersion?: number;
   fencing?: Fencing;
+  /**
+   * The node whose client asked, when it is not this one (a daemon committing a write another
+   * member handed it): watchers see that node as the change's origin. The entry still names the
+   * node that committed it.
+   */
+  origin?: string;
 }
 
 /** A directory read whole: values by name, subdirectories as nested trees. */
@@ -483,7 +489,7 @@ export async function planSet(
   }
   const version = current === 0 ? await recreatedVersion(ctx.layout, key) : current + 1;
   return {
-    events: [{ op: "set", key, version }],
+    events: [{ op: "set", key, version, ...originOf(opts) }],
     puts: [{ path: key, data, version }],
     result: { version },
   };
@@ -511,7 +517,7 @@ export async function planRm(
     const removed = await walkValues(ctx.layout, key);
     const versions = await Promise.all(removed.map(async (k) => versionOf(await keyState(ctx.layout, k))));
     return {
-      events: [{ op: "rm", key }],
+      events: [{ op: "rm", key, ...originOf(opts) }],
       steps: [rmtreeStep(ctx, key)],
       puts: removed.map((k, i) => deletedRecord(ctx, k, (versions[i] as number) + 1)),
       result: { removed },
@@ -521,11 +527,15 @@ export async function planRm(
     throw new VersionConflictError(key, opts.ifVersion, st.version);
   }
   return {
-    events: [{ op: "rm", key, version: st.version + 1 }],
+    events: [{ op: "rm", key, version: st.version + 1, ...originOf(opts) }],
     steps: [{ t: "del", path: key }],
     puts: [deletedRecord(ctx, key, st.version + 1)],
     result: { removed: [key] },
   };
+}
+
+function originOf(opts: WriteOptions): { node?: string } {
+  return opts.origin === undefined ? {} : { node: opts.origin };
 }
 
 function versionOf(st: Awaited<ReturnType<typeof keyState>>): number {

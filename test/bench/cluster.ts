@@ -13,10 +13,10 @@ import { open as openFile, readFile, realpath, rename, writeFile } from "node:fs
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { watch } from "../../src/coord/watch.js";
-import { VersionConflictError } from "../../src/errors.js";
 import { open } from "../../src/index.js";
 import { writeTagFd } from "../../src/store/tag.js";
 import { cpuSeconds, percentile, Rig, sleep } from "./rig.js";
+import { describeProfile, writers, writersProfile } from "./writers.js";
 
 const N = Number(process.env.BENCH_N ?? 200);
 const NODES = ["n1", "n2", "n3"];
@@ -39,73 +39,7 @@ async function timed(n: number, op: (i: number) => Promise<unknown>): Promise<{ 
   return { p50: percentile(xs, 50), p99: percentile(xs, 99) };
 }
 
-/** `--worker STATE NAME SECONDS MODE KEYPREFIX`: one of the 8 writers; prints {"ok","conflicts"}. */
-async function worker(args: string[]): Promise<void> {
-  const [state, name, seconds, mode, prefix] = args as [string, string, string, string, string];
-  const store = await open(state, { viaDaemon: true });
-  const until = performance.now() + Number(seconds) * 1000;
-  let ok = 0;
-  let conflicts = 0;
-  let i = 0;
-  while (performance.now() < until) {
-    if (mode === "distinct") {
-      await store.set(`${prefix}/${name}/k${i++ % 20}`, `v${i}`);
-      ok++;
-      continue;
-    }
-    let version = 0;
-    let value = 0;
-    try {
-      const cur = await store.get(prefix);
-      if (cur.kind === "value") {
-        version = cur.version;
-        value = Number(cur.value.toString());
-      }
-    } catch {}
-    try {
-      await store.set(prefix, String(value + 1), { ifVersion: version });
-      ok++;
-    } catch (err) {
-      if (!(err instanceof VersionConflictError)) throw err;
-      conflicts++;
-    }
-  }
-  process.stdout.write(JSON.stringify({ ok, conflicts }));
-  process.exit(0);
-}
-
-async function writers(rig: Rig, mode: "distinct" | "cas", seconds: number) {
-  const where = ["n1", "n2", "n3", "n1", "n2", "n3", "n1", "n2"];
-  const key = mode === "cas" ? "bench8/counter" : "bench8";
-  const runs = where.map(
-    (n, i) =>
-      new Promise<{ ok: number; conflicts: number }>((res, rej) => {
-        const child = spawn(
-          process.execPath,
-          [import.meta.filename, "--worker", rig.node(n).state, `w${i}`, String(seconds), mode, key],
-          { stdio: ["ignore", "pipe", "pipe"] },
-        );
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (d) => {
-          out += d;
-        });
-        child.stderr.on("data", (d) => {
-          err += d;
-        });
-        child.on("close", (code) =>
-          code === 0 ? res(JSON.parse(out)) : rej(new Error(`writer ${i}: ${err}`)),
-        );
-      }),
-  );
-  const results = await Promise.all(runs);
-  const ok = results.reduce((a, r) => a + r.ok, 0);
-  const conflicts = results.reduce((a, r) => a + r.conflicts, 0);
-  return { perSecond: ok / seconds, conflicts };
-}
-
 async function main(): Promise<void> {
-  if (process.argv[2] === "--worker") return worker(process.argv.slice(3));
   const rig = await Rig.start(NODES);
   const rows: Row[] = [];
   const figures: string[] = [];
@@ -198,11 +132,11 @@ async function main(): Promise<void> {
       ...publish.result,
       note: `${publishCpuMs.toFixed(1)} ms of brick CPU each`,
     });
-    const distinct = await rig.brickCpu(() => writers(rig, "distinct", 15));
-    const perWriteMs = (distinct.seconds / (distinct.result.perSecond * 15)) * 1000;
+    const distinct = await writersProfile(rig, "distinct", 15);
+    const perWriteMs = distinct.perWrite.bricks as number;
     const cores = availableParallelism();
     figures.push(
-      `8 writers on 3 nodes, distinct keys: ${distinct.result.perSecond.toFixed(0)} writes/s in total, ${perWriteMs.toFixed(1)} ms of brick CPU per write (${publishCpuMs.toFixed(1)} of it the least a value's publication costs); bricks alone on all ${cores} cores would allow ${((cores * 1000) / perWriteMs).toFixed(0)} writes/s, and ${((cores * 1000) / publishCpuMs).toFixed(0)} if a write cost them no more than its publication`,
+      `8 writers on 3 nodes, distinct keys: ${describeProfile(distinct)}; of the bricks' ${perWriteMs.toFixed(1)} ms, ${publishCpuMs.toFixed(1)} is the least a value's publication costs them; bricks alone on all ${cores} cores would allow ${((cores * 1000) / perWriteMs).toFixed(0)} writes/s, and ${((cores * 1000) / publishCpuMs).toFixed(0)} if a write cost them no more than its publication`,
     );
     const cas = await writers(rig, "cas", 15);
     figures.push(

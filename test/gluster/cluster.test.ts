@@ -102,6 +102,69 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
       expect(await readFile(join(c.brickDir(n), "app/db/host"), "utf8")).toBe("db1.example");
   });
 
+  it("writes through n2 and n3 are committed by n1; its daemon killed -9 among compare-and-set increments from n2 and n3: the counter ends between the acknowledged count and that plus the unknown ones", async () => {
+    for (const n of NODES)
+      await c.waitFor(`${n} handing its writes to n1`, async () => (await c.status(n))?.committer === "n1");
+    const r = await c.run("n2", ["set", "fw/from-n2", "x", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const g = JSON.parse(r.stdout).generation as number;
+    const entryFile = join(
+      c.brickDir("n3"),
+      ".hfs/journal",
+      String(Math.floor(g / 1000)).padStart(9, "0"),
+      `${String(g).padStart(12, "0")}.json`,
+    );
+    const entry = JSON.parse(await readFile(entryFile, "utf8"));
+    expect(entry.node).toBe("n1");
+    expect(entry.events).toEqual([expect.objectContaining({ key: "fw/from-n2", node: "n2" })]);
+
+    expect((await c.run("n2", ["set", "fw/counter", "0"])).code).toBe(0);
+    const outcome = { acked: 0, unknown: 0, conflicts: 0 };
+    let stop = false;
+    const worker = async (n: string) => {
+      while (!stop) {
+        const got = await c.run(n, ["get", "fw/counter", "--json"]);
+        if (got.code !== 0) {
+          await sleep(100);
+          continue;
+        }
+        const cur = JSON.parse(got.stdout);
+        const set = await c.run(n, [
+          "set",
+          "fw/counter",
+          String(Number(cur.value) + 1),
+          "--if-version",
+          String(cur.version),
+        ]);
+        if (set.code === 0) outcome.acked++;
+        else if (set.code === 4) outcome.conflicts++;
+        else {
+          expect(set.code, set.stderr).toBe(5);
+          outcome.unknown++;
+        }
+      }
+    };
+    const running = Promise.all([worker("n2"), worker("n3")]);
+    await sleep(3000);
+    c.node("n1").daemon?.kill("SIGKILL");
+    await sleep(6000);
+    stop = true;
+    await running;
+    const final = Number((await c.run("n3", ["get", "fw/counter"])).stdout);
+    console.log(`[forward] committer killed: counter ${final}, ${JSON.stringify(outcome)}`);
+    expect(outcome.acked).toBeGreaterThan(5);
+    expect(final).toBeGreaterThanOrEqual(outcome.acked);
+    expect(final).toBeLessThanOrEqual(outcome.acked + outcome.unknown);
+    // The next committer by name takes over; n1's daemon back, it takes the writes again.
+    await c.waitFor("n3 handing its writes to n2", async () => (await c.status("n3"))?.committer === "n2");
+    c.startDaemon("n1");
+    await c.waitReady("n1", NODES);
+    await c.waitFor(
+      "n3 handing its writes to n1 again",
+      async () => (await c.status("n3"))?.committer === "n1",
+    );
+  });
+
   it("status --json shows the cluster", async () => {
     // Right after a write the bricks may differ for a moment (a heal in flight): wait for a quiet cluster.
     const s = await c.waitFor("a quiet status", async () => {

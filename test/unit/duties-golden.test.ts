@@ -10,14 +10,16 @@ import { golden, goldenCases } from "../helpers/golden.js";
  * said); `discrepancies` as a list of kinds; `self` defaults to n1, a gluster server at 127.0.0.1;
  * `ticks`, a list of changes (now, markers, discrepancies, writable, ready), runs the planner once
  * a tick, each with the scrub state (and log-bounding time) the one before left; `logsBoundedAt`
- * sets when GlusterFS's logs were last bounded.
+ * sets when GlusterFS's logs were last bounded. Every answer takes writes with its clock in step
+ * unless it says otherwise (`commits`, `clockSkewMs`); `forwarding: {enabled, hasKey}` is this node's.
  */
 const FILE = join(import.meta.dirname, "testdata", "duties.txt");
 
 function answers(y: unknown): MemberAnswer[] {
   return Object.entries((y ?? {}) as Record<string, unknown>).map(([name, a]): MemberAnswer => {
     if (a === "down") return { name, answered: false };
-    if (a === "client") return { name, answered: true, server: false, ready: true, brick: null };
+    if (a === "client")
+      return { name, answered: true, server: false, ready: true, brick: null, commits: true, clockSkewMs: 0 };
     const { address, ...rest } = (a ?? {}) as Record<string, unknown>;
     return {
       name,
@@ -25,6 +27,8 @@ function answers(y: unknown): MemberAnswer[] {
       server: true,
       ready: true,
       brick: { address: (address as string) ?? "127.0.0.1", port: 24000 },
+      commits: true,
+      clockSkewMs: 0,
       ...rest,
     };
   });
@@ -53,6 +57,7 @@ function facts(y: Record<string, unknown>, scrub: ScrubState): DutyFacts {
     scrub,
     scrubPeriodMs: (y.scrubPeriodMs ?? 900_000) as number,
     logsBoundedAt: (y.logsBoundedAt ?? null) as number | null,
+    forwarding: { enabled: true, hasKey: true, ...(y.forwarding as object) },
   };
 }
 
@@ -65,6 +70,7 @@ function printTick(f: DutyFacts, label: string): { text: string; state: ScrubSta
       `${label}self-heal daemon: ${d.selfHeal ? "run" : "none here"}; sweeper: ${d.sweeper ? "here" : "elsewhere"}; liveness and render: ${d.keepAlive ? "kept" : "not now"}`,
       `${label}${d.scrub ? `scrub now: ${d.scrub.replace(/^scrub: /, "")}` : "scrub: not now"} (last at ${s.at ?? "never"}, servers ${s.servers ?? "?"}, after-change due ${s.afterChangeAt ?? "no"})`,
       `${label}gluster logs: ${d.boundLogs ? "bound now" : `not now (last at ${f.logsBoundedAt ?? "never"})`}`,
+      `${label}writes: ${d.takesWrites ? "takes members' writes" : "takes no member's writes"}; clients' writes committed by ${d.committer === null ? "this node (no committer)" : d.committer === f.self.name ? "this node" : d.committer}`,
     ].join("\n"),
     state: s,
   };
