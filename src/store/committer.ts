@@ -13,6 +13,7 @@ import {
 } from "./head.js";
 import { createEntry, newestEntry, pruneJournal, readEntry, removeEntry } from "./journal.js";
 import type { ChangeEvent, JournalEntry, Step } from "./journal-types.js";
+import { KnownKeys } from "./known-keys.js";
 import { Layout } from "./layout.js";
 import { LockTurns } from "./lock-turns.js";
 import { readJson } from "./reads.js";
@@ -40,6 +41,8 @@ export interface RequestContext {
   head: HeadRecord;
   node: string;
   now: number;
+  /** What this committer's own recent commits gave a key, when still true (known-keys.ts); undefined: read it. */
+  known?: (key: string) => number | undefined;
 }
 
 /** Returns undefined when there is nothing to change: no generation is committed then. */
@@ -81,6 +84,12 @@ interface Queued {
 
 const MAX_BATCH = 64;
 /**
+ * Requests that queued while a batch was committed are committed next under the same hold, with
+ * head as that batch left it (nobody else can have moved it), for at most this long: the lock's
+ * open, take, read and release cost about as much as planning a batch.
+ */
+const MAX_HOLD_MS = 250;
+/**
  * Held directories are let go after this long without a write: after a remount they are
  * on the old mount, whose glusterfs lives on while any of its files is open.
  */
@@ -107,6 +116,8 @@ export class Committer {
   private running = false;
   /** Leaves the other nodes their turn at the lock. */
   private readonly turns = new LockTurns();
+  /** The versions this committer's own commits gave keys, while nobody else has committed since. */
+  private readonly known = new KnownKeys();
 
   constructor(private readonly opts: CommitterOptions) {}
 
@@ -152,11 +163,17 @@ export class Committer {
       // node's page cache, stale once another node has written it.
       const lock = await WriteLock.open(fast.head);
       await lock.lock(this.opts.lockTimeoutMs, clock);
-      this.turns.acquired(clock.monotonic(), lock.waited);
+      const heldFrom = clock.monotonic();
+      this.turns.acquired(heldFrom, lock.waited);
       try {
-        // Taken once the lock is ours: everything that queued up while we waited for it goes too.
-        batch = this.takeBatch();
-        await this.underLock(fast, lock, batch);
+        let head: HeadRecord | undefined;
+        for (;;) {
+          // Taken once the lock is ours: everything that queued up while we waited for it goes too.
+          batch = this.takeBatch();
+          head = await this.underLock(fast, lock, batch, head);
+          if (!this.mayHoldOn(layout, heldFrom, head)) break;
+          batch = [];
+        }
       } finally {
         await lock.close();
         this.turns.released(clock.monotonic());
@@ -165,6 +182,7 @@ export class Committer {
       .catch((err) => {
         // A held directory may be on a mount that went away, or removed by hand: open them afresh.
         this.dropShortcuts();
+        this.known.forget();
         // The lock was never ours: the first request (and only it) hears why; the rest try again.
         if (batch.length === 0) batch = [this.queue.shift() as Queued];
         for (const q of batch) {
@@ -182,6 +200,20 @@ export class Committer {
           }, this.opts.idleReleaseMs ?? IDLE_RELEASE_MS).unref();
         }
       });
+  }
+
+  /** Another batch under this hold: one is queued, for the same mount, and nobody else waits or has long. */
+  private mayHoldOn(layout: Layout, heldFrom: number, head: HeadRecord | undefined): boolean {
+    const next = this.queue[0];
+    const now = this.opts.clock.monotonic();
+    return (
+      head !== undefined &&
+      next !== undefined &&
+      next.layout.root === layout.root &&
+      next.layout.pin === layout.pin &&
+      now - heldFrom < MAX_HOLD_MS &&
+      !this.turns.contended(now)
+    );
   }
 
   private dirs: { pin: number; root: string; fds: Map<string, number> } | undefined;
@@ -244,19 +276,30 @@ export class Committer {
     return batch;
   }
 
-  private async underLock(layout: Layout, lock: WriteLock, batch: Queued[]): Promise<void> {
+  /**
+   * Plans, commits and carries out one batch; head as it left it (undefined when not known).
+   * `held`: head as the previous batch of this same hold left it, so it need not be read.
+   */
+  private async underLock(
+    layout: Layout,
+    lock: WriteLock,
+    batch: Queued[],
+    held?: HeadRecord,
+  ): Promise<HeadRecord | undefined> {
     let live = batch;
     for (let attempt = 0; ; attempt++) {
       // The first attempt does not look for an unfinished request: creating its own entry with
       // O_EXCL finds one (EEXIST), and only then is it finished and the batch planned again.
-      const head = await this.currentHead(layout, lock, attempt > 0);
+      const head = held && attempt === 0 ? held : await this.currentHead(layout, lock, attempt > 0);
       this.lastGeneration = head.generation;
+      this.known.validate(head.generation);
       const ctx: RequestContext = {
         generation: head.generation + 1,
         layout,
         head,
         node: this.opts.node,
         now: this.opts.clock.now(),
+        known: (key) => this.known.version(key, this.opts.clock.monotonic()),
       };
       // Values were staged while the requests waited for the lock; they read what they decide from now.
       // A later attempt (the first found the generation taken) stages its values again.
@@ -290,7 +333,7 @@ export class Committer {
       live = next;
       if (planned.length === 0) {
         await discardAll(early.map((e) => e.staged));
-        return;
+        return head;
       }
       const atLeast = Math.max(0, ...planned.map((p) => p.plan.atLeast ?? 0));
       if (atLeast > ctx.generation) {
@@ -332,7 +375,7 @@ export class Committer {
       }
       if (!created && bugPlanted("bug.no-write-lock")) {
         for (const p of planned) p.q.resolve({ result: p.plan.result, generation: ctx.generation });
-        return;
+        return undefined;
       }
       if (!created) {
         // Someone committed this generation first: finish it, then plan again from what it left.
@@ -341,21 +384,23 @@ export class Committer {
           throw new UnavailableError("E_WRITE_CONTENTION", "gave up after 100 commit attempts");
         continue;
       }
+      const after = headOf(entry, members);
       try {
         failpoint("commit.after-entry");
         await applySteps(layout, ctx.generation, staging.steps, false);
         failpoint("commit.after-apply");
-        await writeHeadFd(lock.fh, headOf(entry, members));
+        await writeHeadFd(lock.fh, after);
       } catch (err) {
         throw committedButUnfinished(ctx.generation, err);
       }
       this.lastGeneration = ctx.generation;
+      this.known.committed(ctx.generation, events, this.opts.clock.monotonic());
       for (const p of planned) p.q.resolve({ result: p.plan.result, generation: ctx.generation });
       const pruneEvery = Math.max(1, Math.min(100, Math.floor(this.opts.journalLimit / 10)));
       if (this.opts.pruneInline && ctx.generation % pruneEvery === 0) {
         await pruneJournal(layout, ctx.generation, this.opts.journalLimit).catch(() => {});
       }
-      return;
+      return after;
     }
   }
 

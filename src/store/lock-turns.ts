@@ -36,6 +36,11 @@ export class LockTurns {
     return contended || longStreak ? this.policy.gapMs - since : 0;
   }
 
+  /** Whether some try found the lock busy lately: other writers are waiting their turn. */
+  contended(now: number): boolean {
+    return now - this.contendedAt < this.policy.contendedForMs;
+  }
+
   /** The lock was taken at `now`; `waited`: some try found it busy first. */
   acquired(now: number, waited: boolean): void {
     if (waited) this.contendedAt = now;

@@ -475,6 +475,17 @@ export async function planSet(
   data: Uint8Array,
   opts: WriteOptions,
 ): Promise<RequestPlan<{ version: number }>> {
+  const known = ctx.known?.(key);
+  if (known !== undefined) {
+    if (opts.ifVersion !== undefined && opts.ifVersion !== known)
+      throw new VersionConflictError(key, opts.ifVersion, known);
+    const version = known + 1;
+    return {
+      events: [{ op: "set", key, version, ...originOf(opts) }],
+      puts: [{ path: key, data, version }],
+      result: { version },
+    };
+  }
   const st = await keyState(ctx.layout, key);
   if (st.kind === "dir") {
     throw new ConflictError(
@@ -500,7 +511,9 @@ export async function planRm(
   key: string,
   opts: WriteOptions & { recursive?: boolean },
 ): Promise<RequestPlan<{ removed: string[] }>> {
-  const st = await keyState(ctx.layout, key);
+  const known = ctx.known?.(key);
+  const st =
+    known === undefined ? await keyState(ctx.layout, key) : { kind: "value" as const, version: known };
   if (st.kind === "missing" || st.kind === "blocked") {
     if (opts.ifVersion !== undefined && opts.ifVersion !== 0)
       throw new VersionConflictError(key, opts.ifVersion, 0);
