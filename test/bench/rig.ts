@@ -232,10 +232,15 @@ export class Rig {
 
 /** CPU seconds (user + system) a process has used so far. */
 export async function cpuSeconds(pid: number): Promise<number> {
+  return (await cpuSecondsIfAlive(pid)) ?? 0;
+}
+
+/** A process's CPU time so far, or undefined once it has exited. */
+export async function cpuSecondsIfAlive(pid: number): Promise<number | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? ticks / 100 : 0;
+  return stat && Number.isFinite(ticks) ? ticks / 100 : undefined;
 }
 
 export function freePort(): Promise<number> {
