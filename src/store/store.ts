@@ -264,7 +264,7 @@ export class Store {
 
   /**
    * A directory whole, as nested objects of values: what `get --json` prints for
-   * one. Values are read 32 at a time (a 1,000-entry directory is 1,000 reads, each a
+   * one. Values are read READ_TREE_PARALLEL at a time (a 1,000-entry directory is 1,000 reads, each a
    * FUSE round trip to the bricks: the more in flight, the sooner done);
    * one that vanishes meanwhile is left out.
    */

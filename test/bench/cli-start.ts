@@ -1,6 +1,6 @@
 /**
- * CLI start-up benchmark: `hfs-config get KEY` beside `node -e 0`, run in turn (get, node, get,
- * node, ...) so that each difference is taken between neighbours on a noisy shared machine. The
+ * CLI start-up benchmark: `hfs-config get KEY` beside `node -e 0`, and `set` beside `get`, run in
+ * turn (get, node, get, node, ...) so that each difference is taken between neighbours on a noisy shared machine. The
  * target (issue "a light CLI"): get's median at most node -e 0's + 40 ms. Measured on a 1-node
  * GlusterFS cluster made with the CLI's own setup, with its daemon running (root's get asks it; a
  * node's mount is the daemon's, so with no daemon there is nothing to read).
@@ -59,6 +59,11 @@ try {
   console.log(
     `  target: get with its daemon at most node -e 0 + 40 ms: ${viaDaemon.diff <= 40 ? "met" : "NOT met"}`,
   );
+  // A set through the daemon beside a get: what a write adds (the commit, and any loading).
+  let i = 0;
+  const setOne = () => wall([CLI, "set", "bench/db/host", `db${i++}.example`], env);
+  const write = await paired(N, setOne, get);
+  console.log(`  hfs-config set                     ${ms(write.a)}   get + ${ms(write.diff)}`);
 } finally {
   await rig.stop();
 }
