@@ -1,7 +1,7 @@
 /**
  * CLI start-up benchmark: `hfs-config get KEY` beside `node -e 0`, and `set` beside `get`, run in
- * turn (get, node, get, node, ...) so that each difference is taken between neighbours on a noisy shared machine. The
- * target (issue "a light CLI"): get's median at most node -e 0's + 40 ms. Measured on a 1-node
+ * turn (get, node, get, node, ...) so that each difference is taken between neighbours on a noisy
+ * shared machine. The target (issue "a light CLI"): get's median at most node -e 0's + 40 ms. Measured on a 1-node
  * GlusterFS cluster made with the CLI's own setup, with its daemon running (root's get asks it; a
  * node's mount is the daemon's, so with no daemon there is nothing to read).
  *

@@ -206,16 +206,14 @@ export class Rig {
    * sweeper, the liveness entries), so the figure is what `fn` cost them.
    */
   async brickCpu<T>(fn: () => Promise<T>, idleMs = 5_000): Promise<{ result: T; seconds: number }> {
-    const pids = await this.brickPids();
-    const sum = async () => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
-    const idleStart = await sum();
-    await sleep(idleMs);
-    const idleRate = ((await sum()) - idleStart) / idleMs;
-    const before = await sum();
-    const t0 = performance.now();
-    const result = await fn();
-    const busy = (await sum()) - before;
-    return { result, seconds: Math.max(0, busy - idleRate * (performance.now() - t0)) };
+    const { result, seconds } = await cpuWhile(await this.brickPids(), fn, idleMs);
+    return {
+      result,
+      seconds: Math.max(
+        0,
+        [...seconds.values()].reduce((a, b) => a + b, 0),
+      ),
+    };
   }
 
   async stop(): Promise<void> {
@@ -235,8 +233,38 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (await cpuSecondsIfAlive(pid)) ?? 0;
 }
 
+/**
+ * Per process, the CPU seconds it spent while `fn` ran, less its own idle rate measured over
+ * `idleMs` just before. A process that exits before the last sample is left out: read as 0, a
+ * retired graph's mount exiting during the idle window once gave a negative idle rate and charged
+ * the FUSE clients 33-50 ms a write that they never spent.
+ */
+export async function cpuWhile<T>(
+  pids: number[],
+  fn: () => Promise<T>,
+  idleMs = 5_000,
+): Promise<{ result: T; seconds: Map<number, number>; elapsed: number }> {
+  const sample = () => Promise.all(pids.map(cpuSecondsIfAlive));
+  const idle0 = await sample();
+  const i0 = performance.now();
+  await sleep(idleMs);
+  const idle1 = await sample();
+  const idleElapsed = (performance.now() - i0) / 1000;
+  const t0 = performance.now();
+  const result = await fn();
+  const busy = await sample();
+  const elapsed = (performance.now() - t0) / 1000;
+  const seconds = new Map<number, number>();
+  for (const [i, pid] of pids.entries()) {
+    const [a, b, c] = [idle0[i], idle1[i], busy[i]];
+    if (a === undefined || b === undefined || c === undefined) continue;
+    seconds.set(pid, c - b - ((b - a) / idleElapsed) * elapsed);
+  }
+  return { result, seconds, elapsed };
+}
+
 /** A process's CPU time so far, or undefined once it has exited. */
-export async function cpuSecondsIfAlive(pid: number): Promise<number | undefined> {
+async function cpuSecondsIfAlive(pid: number): Promise<number | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);

@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { VersionConflictError } from "../../src/errors.js";
 import { open } from "../../src/index.js";
-import { cpuSecondsIfAlive, Rig, sleep } from "./rig.js";
+import { cpuWhile, Rig } from "./rig.js";
 
 export type WriterMode = "distinct" | "cas";
 
@@ -108,40 +108,18 @@ async function groups(rig: Rig): Promise<Record<string, number[]>> {
   return g;
 }
 
-/** Per process, its CPU seconds so far (undefined once it exited). */
-async function sampleCpu(pids: number[]): Promise<Map<number, number | undefined>> {
-  return new Map(await Promise.all(pids.map(async (p) => [p, await cpuSecondsIfAlive(p)] as const)));
-}
-
-/**
- * Writes per second, and per write the CPU milliseconds of each kind of process, less
- * each process's idle rate. Only processes alive at every sample count: a retired graph's
- * mount that exits meanwhile would otherwise read as negative idle CPU, and that was once
- * charged to the writers as 30-45 ms a write in the FUSE clients.
- */
+/** Writes per second, and per write the CPU milliseconds of each kind of process, less its idle rate (see cpuWhile). */
 export async function writersProfile(rig: Rig, mode: WriterMode, seconds: number) {
   // A heal or crawl left from what ran before would be charged to the writers.
   await rig.untilClean(120_000);
   const g = await groups(rig);
-  const all = Object.values(g).flat();
-  const idle0 = await sampleCpu(all);
-  await sleep(5_000);
-  const idle1 = await sampleCpu(all);
-  const t0 = performance.now();
-  const r = await writers(rig, mode, seconds);
-  const busy = await sampleCpu(all);
-  const elapsed = (performance.now() - t0) / 1000;
+  const { result: r, seconds: cpu } = await cpuWhile(Object.values(g).flat(), () =>
+    writers(rig, mode, seconds),
+  );
   const writes = r.perSecond * seconds;
   const perWrite: Record<string, number> = {};
-  for (const [kind, pids] of Object.entries(g)) {
-    let cpu = 0;
-    for (const pid of pids) {
-      const [a, b, c] = [idle0.get(pid), idle1.get(pid), busy.get(pid)];
-      if (a === undefined || b === undefined || c === undefined) continue;
-      cpu += c - b - ((b - a) / 5) * elapsed;
-    }
-    perWrite[kind] = (cpu / writes) * 1000;
-  }
+  for (const [kind, pids] of Object.entries(g))
+    perWrite[kind] = (pids.reduce((a, pid) => a + (cpu.get(pid) ?? 0), 0) / writes) * 1000;
   perWrite.writers = (r.writerCpu / writes) * 1000;
   return { ...r, perWrite };
 }
