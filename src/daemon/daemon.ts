@@ -17,6 +17,7 @@ import { Forwarder } from "./forward.js";
 import { GenerationLag } from "./generation-lag.js";
 import { JournalPruner } from "./journal-pruner.js";
 import { localState, markerNames, observe, readKnown } from "./observe.js";
+import { PendingSweeper } from "./pending-sweeper.js";
 import type { DaemonDeps, KnownState } from "./port.js";
 import { type DaemonCore, type DaemonOptions, type DaemonState, initialState } from "./state.js";
 import { statusOf } from "./status.js";
@@ -42,6 +43,7 @@ export class Daemon implements DaemonCore {
   readonly lag = new GenerationLag(GENERATION_SPLIT_MS);
   readonly stuck: StuckHeals;
   readonly pruner: JournalPruner;
+  readonly pendingSweeper: PendingSweeper;
   /** Renders this node's resources, from the generations this daemon reads once it is ready. */
   readonly render: RenderRunner;
   /** Hands clients' writes to the cluster's committer when that is another member. */
@@ -77,6 +79,25 @@ export class Daemon implements DaemonCore {
       (removed, below) => this.log.log("info", "pruned the journal", { below, removed }),
       (err) =>
         this.log.log("warn", "journal pruning failed; it is tried again later", { error: String(err) }),
+    );
+    this.pendingSweeper = new PendingSweeper(
+      this.store,
+      deps.clock,
+      {
+        swept: (removed, waiting) =>
+          this.log.log("info", "removed orphaned staged files", { removed, waiting }),
+        finished: () =>
+          this.log.log("info", "finished a committed write whose writer died before carrying it out"),
+        error: (what, err) =>
+          this.log.log(
+            "warn",
+            what === "sweep"
+              ? "sweeping orphaned staged files failed; it is tried again later"
+              : "finishing a committed write failed; it is tried again later",
+            { error: String(err) },
+          ),
+      },
+      { ageMs: opts.pendingSweepAgeMs },
     );
   }
 
@@ -135,6 +156,7 @@ export class Daemon implements DaemonCore {
     await withTimeout(sv.alive?.close(), 5000);
     await withTimeout(sv.sweeper?.stop(), 5000);
     await withTimeout(this.pruner.stop(), 5000);
+    await withTimeout(this.pendingSweeper.stop(), 5000);
     await withTimeout(this.render.stop(), 5000);
     if (this.deps.volume) {
       await this.deps.volume

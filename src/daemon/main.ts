@@ -104,6 +104,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       journalLimit: journalLimitFromEnv(),
       tlsNotAfter: volume?.deps.tls ? await installedCertNotAfter(paths) : undefined,
       forwardWrites: forwardWritesFromEnv(),
+      pendingSweepAgeMs: secondsFromEnv("HFS_PENDING_SWEEP_SECONDS", 1, 7 * 86_400),
     },
   );
   status = statusHandler(daemon, statusAllow);

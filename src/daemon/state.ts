@@ -6,6 +6,7 @@ import type { RenderRunner } from "../render/runner.js";
 import type { GenerationLag } from "./generation-lag.js";
 import type { JournalPruner } from "./journal-pruner.js";
 import type { Logger } from "./log.js";
+import type { PendingSweeper } from "./pending-sweeper.js";
 import type { DaemonPort, KnownState } from "./port.js";
 import type { StuckHeals } from "./stuck-heals.js";
 
@@ -24,6 +25,8 @@ export interface DaemonOptions {
   tlsNotAfter?: number;
   /** Hand clients' writes to one committer for the cluster (HFS_FORWARD_WRITES; default on). */
   forwardWrites?: boolean;
+  /** How long an orphaned staged file is seen before it is removed (HFS_PENDING_SWEEP_SECONDS; default 1 h). */
+  pendingSweepAgeMs?: number;
 }
 
 /** What the last look saw: written by observe (and a mount), read by the planner's input and status. */
@@ -182,6 +185,7 @@ export interface DaemonCore extends DaemonPort {
   readonly lag: GenerationLag;
   readonly stuck: StuckHeals;
   readonly pruner: JournalPruner;
+  readonly pendingSweeper: PendingSweeper;
   readonly render: RenderRunner;
   /** Ends the loop's sleep, so the next round starts now. */
   wakeLoop(): void;

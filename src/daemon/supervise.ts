@@ -13,7 +13,18 @@ import type { DaemonCore } from "./state.js";
 /** What this part of the daemon uses of it: the parts it reads and the helpers it calls. */
 type SuperviseCore = Pick<
   DaemonCore,
-  "s" | "log" | "deps" | "store" | "paths" | "noteFsError" | "cfg" | "stuck" | "render" | "pruner" | "opts"
+  | "s"
+  | "log"
+  | "deps"
+  | "store"
+  | "paths"
+  | "noteFsError"
+  | "cfg"
+  | "stuck"
+  | "render"
+  | "pruner"
+  | "pendingSweeper"
+  | "opts"
 >;
 
 /**
@@ -71,6 +82,8 @@ async function afterReady(c: SuperviseCore, duties: Duties): Promise<void> {
   }
   // The mount's writers never prune: the sweeper node does it for the cluster (the dir engine prunes inline).
   if (sv.sweeper && c.deps.volume) c.pruner.poke(c.s.seen.generation);
+  // Staged files orphaned by killed writers: one node removes them for the cluster, on either engine.
+  if (sv.sweeper) void c.pendingSweeper.poke();
   if (duties.keepAlive) {
     await keepAliveEntry(c);
     // Only a settled, quorate view is rendered from: the runner is poked once the node is ready.

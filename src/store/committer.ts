@@ -75,6 +75,8 @@ interface Queued {
    * lock (other nodes' requests), not while it holds it. Taken by its first attempt.
    */
   staged: Early[] | undefined;
+  /** Finish an unfinished committed request before planning (see WriteRequestOptions.finishFirst). */
+  finishFirst: boolean;
   /** Requests with unrelated keys share one lock hold and one journal entry; undefined: alone. */
   key: string | undefined;
   layout: Layout;
@@ -125,8 +127,9 @@ export class Committer {
     layout: Layout,
     key: string | undefined,
     body: RequestBody<T>,
-    prestage: { path: string; data: Uint8Array }[] = [],
+    opts: { prestage?: { path: string; data: Uint8Array }[]; finishFirst?: boolean } = {},
   ): Promise<Committed<T> | undefined> {
+    const prestage = opts.prestage ?? [];
     return new Promise((resolve, reject) => {
       const staged = prestage.map((p) => ({
         p,
@@ -137,6 +140,7 @@ export class Committer {
         body: body as RequestBody<unknown>,
         prestage,
         staged,
+        finishFirst: opts.finishFirst === true,
         key,
         layout,
         resolve: resolve as (v: Committed<unknown> | undefined) => void,
@@ -289,8 +293,11 @@ export class Committer {
     let live = batch;
     for (let attempt = 0; ; attempt++) {
       // The first attempt does not look for an unfinished request: creating its own entry with
-      // O_EXCL finds one (EEXIST), and only then is it finished and the batch planned again.
-      const head = held && attempt === 0 ? held : await this.currentHead(layout, lock, attempt > 0);
+      // O_EXCL finds one (EEXIST), and only then is it finished and the batch planned again. A
+      // request that may commit nothing (finishPending, the pending sweep) looks at once. Head as
+      // this hold's previous batch left it has nothing after it.
+      const probe = attempt > 0 || live.some((q) => q.finishFirst);
+      const head = held && attempt === 0 ? held : await this.currentHead(layout, lock, probe);
       this.lastGeneration = head.generation;
       this.known.validate(head.generation);
       const ctx: RequestContext = {
@@ -417,7 +424,7 @@ export class Committer {
       if (inline) budget -= put.data.byteLength;
       const pre = [...unused].find((e) => e.p.path === put.path && e.p.data === put.data);
       if (pre) unused.delete(pre);
-      return { put, inline, staged: pre?.staged };
+      return { put, inline, staged: pre?.staged, early: pre !== undefined };
     });
     const all: Promise<Staged>[] = [];
     await discardAll([...unused].map((e) => e.staged));
@@ -425,7 +432,16 @@ export class Committer {
       await parallel(items, async (it) => {
         it.staged ??= Staged.open(ctx.layout, ctx.generation, it.put);
         all.push(it.staged);
-        await it.staged;
+        const st = await it.staged;
+        // Staged before the lock was ours, it may have been swept since (pending-sweep.ts, which
+        // holds the lock to sweep): its entry must never name a file that is gone, or the rename
+        // would find nothing to publish. Staged again under this hold, nothing can remove it.
+        if (it.early && !(await st.linked())) {
+          await st.discard();
+          it.staged = Staged.open(ctx.layout, ctx.generation, it.put);
+          all.push(it.staged);
+          await it.staged;
+        }
       });
     } catch (err) {
       await discardAll(all);

@@ -11,6 +11,7 @@ export { DEFAULT_JOURNAL_LIMIT, JournalGapError, JournalUnreadableError, pruneJo
 export type { ChangeEvent, ChangeOp, ChangeRecord, Step } from "./journal-types.js";
 export { Layout } from "./layout.js";
 export { DEFAULT_MAX_VALUE_BYTES, maxValueBytesFromEnv } from "./limits.js";
+export { PENDING_SWEEP_AGE_MS, type PendingSweepResult } from "./pending-sweep.js";
 export { readReplaced } from "./read-replaced.js";
 export {
   hasLegacyVersions,

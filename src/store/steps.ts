@@ -78,6 +78,15 @@ export class Staged {
     }
   }
 
+  /**
+   * False once the file lost its name (another node removed it: GlusterFS reports nlink 0 on
+   * an open fd then). A staged file written before the lock was taken is checked with this
+   * under the lock, before the entry that names it commits.
+   */
+  async linked(): Promise<boolean> {
+    return (await this.fh.stat()).nlink > 0;
+  }
+
   async discard(): Promise<void> {
     await this.fh.close().catch(() => {});
     await unlink(this.abs).catch(() => {});
@@ -164,7 +173,7 @@ export async function parallel<T>(
 async function applyOne(layout: Layout, generation: number, step: Step, redo: boolean): Promise<void> {
   switch (step.t) {
     case "put":
-      return redo ? redoPut(layout, generation, step) : movePending(layout, step);
+      return redo ? redoPut(layout, generation, step) : ownPut(layout, generation, step);
     case "del": {
       const path = layout.abs(step.path);
       if (await writtenSince(path, generation)) return;
@@ -225,12 +234,12 @@ async function writtenSince(path: string, generation: number): Promise<boolean> 
  * writer and someone finishing its request for it race, one of them moves it and the
  * other finds it gone; neither can put it back over a later write.
  */
-async function movePending(layout: Layout, step: PutStep): Promise<void> {
+async function movePending(layout: Layout, step: PutStep): Promise<"moved" | "gone"> {
   const from = layout.abs(layout.pendingRel(step.pending));
   const to = layout.abs(step.path);
   try {
     await rename(from, to);
-    return;
+    return "moved";
   } catch (err) {
     if (!isErrno(err, "ENOENT")) throw err;
   }
@@ -238,13 +247,31 @@ async function movePending(layout: Layout, step: PutStep): Promise<void> {
   try {
     await stat(from);
   } catch (err) {
-    if (isErrno(err, "ENOENT")) return;
+    if (isErrno(err, "ENOENT")) return "gone";
     throw err;
   }
   await mkdir(dirname(to), { recursive: true });
-  await rename(from, to).catch((err) => {
+  try {
+    await rename(from, to);
+    return "moved";
+  } catch (err) {
     if (!isErrno(err, "ENOENT")) throw err;
-  });
+    return "gone";
+  }
+}
+
+/**
+ * The writer's own put, under its hold. Its staged file is gone only if someone finished the
+ * request for it (its lock was lost meanwhile), and then the key was written by this request or
+ * a later one. Otherwise the value was never published: that is not acknowledged as done (the
+ * entry stands, and whoever comes next finishes it from the bytes it holds).
+ */
+async function ownPut(layout: Layout, generation: number, step: PutStep): Promise<void> {
+  if ((await movePending(layout, step)) === "moved") return;
+  if (await writtenSince(layout.abs(step.path), generation)) return;
+  throw new Error(
+    `the staged file ${step.pending} for ${step.path} disappeared before it was renamed into place`,
+  );
 }
 
 async function redoPut(layout: Layout, generation: number, step: PutStep): Promise<void> {

@@ -18,6 +18,7 @@ import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges } from "./journal.js";
 import type { ChangeOp, ChangeRecord, Step } from "./journal-types.js";
 import { Layout } from "./layout.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "./limits.js";
+import { PENDING_SWEEP_AGE_MS, type PendingSweepResult, sweepPending } from "./pending-sweep.js";
 import { readReplacedSmall } from "./read-replaced.js";
 import {
   keyState,
@@ -144,6 +145,11 @@ export interface WriteRequestOptions {
   bootstrap?: boolean;
   /** Files the request writes whatever it reads (a set's value): staged while it reads. */
   prestage?: { path: string; data: Uint8Array }[];
+  /**
+   * Finish a committed request whose writer died before the body runs. A request that commits
+   * finds one anyway (its O_EXCL entry meets it); one that may commit nothing must ask.
+   */
+  finishFirst?: boolean;
 }
 
 export type { RequestContext, RequestPlan } from "./committer.js";
@@ -377,7 +383,10 @@ export class Store {
       };
       // Loaded on the first write: a command that only reads never pays for the write path.
       this.committer ??= import("./committer.js").then((m) => new m.Committer(this.committerOpts));
-      return (await this.committer).run(new Layout(pin.path, pin.id), opts.batchKey, gated, opts.prestage);
+      return (await this.committer).run(new Layout(pin.path, pin.id), opts.batchKey, gated, {
+        prestage: opts.prestage,
+        finishFirst: opts.finishFirst,
+      });
     });
   }
 
@@ -385,25 +394,43 @@ export class Store {
    * Runs `fn` under the write lock with the tree at the current head, committing
    * nothing: a consistent read of the whole tree (backup).
    */
-  async underLock<T>(fn: (ctx: RequestContext) => Promise<T>): Promise<T> {
+  async underLock<T>(
+    fn: (ctx: RequestContext) => Promise<T>,
+    opts: { finishFirst?: boolean } = {},
+  ): Promise<T> {
     let out: { v: T } | undefined;
     await this.writeIfNeeded(async (ctx) => {
       out = { v: await fn(ctx) };
       return undefined;
-    });
+    }, opts);
     return (out as { v: T }).v;
   }
 
   /**
+   * One pass of the sweep of orphaned staged files (pending-sweep.ts), under the write lock and
+   * through the write gate like any write. `seen` is what the previous pass returned.
+   */
+  async sweepPending(
+    seen: ReadonlyMap<string, number>,
+    now: number,
+    ageMs = PENDING_SWEEP_AGE_MS,
+  ): Promise<PendingSweepResult> {
+    return this.underLock((ctx) => sweepPending(ctx.layout, ctx.head.generation, seen, now, ageMs), {
+      finishFirst: true,
+    });
+  }
+
+  /**
    * Finishes a request that committed but whose writer died before carrying it
-   * out, if there is one; a daemon calls this now and then, so such a change lands
-   * even when nobody writes afterwards. Cheap when there is nothing to do.
+   * out, if there is one; the sweeper node's daemon calls this every few seconds
+   * (PendingSweeper), so such a change lands even when nobody writes afterwards.
+   * Cheap when there is nothing to do.
    */
   async finishPending(): Promise<boolean> {
     return this.io("finishing a pending write", async (layout) => {
       const head = await readHeadFile(layout);
       if (head && !(await entryExists(layout, head.generation + 1))) return false;
-      await this.writeIfNeeded(async () => undefined);
+      await this.writeIfNeeded(async () => undefined, { finishFirst: true });
       return true;
     });
   }

@@ -1,0 +1,219 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Clock } from "../../src/clock.js";
+import { PendingSweeper } from "../../src/daemon/pending-sweeper.js";
+import { sweepPending } from "../../src/store/pending-sweep.js";
+import { Store } from "../../src/store/store.js";
+import { tempDir } from "../helpers/cli.js";
+
+const HELPERS = resolve(import.meta.dirname, "../helpers");
+
+/**
+ * Staged files orphaned by killed writers are swept, under the write lock, an age after they
+ * were first seen; and a writer whose staged value was removed (by a sweep in another hold, or
+ * by hand) never acknowledges a value it did not publish.
+ */
+describe("orphaned staged files and the writers they belong to (dir engine)", () => {
+  let t: { dir: string; cleanup: () => Promise<void> };
+  const children: ChildProcess[] = [];
+  beforeEach(async () => {
+    t = await tempDir("hfs-pending-");
+  });
+  afterEach(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    children.length = 0;
+    await t.cleanup();
+  });
+
+  const pendingDir = () => join(t.dir, ".hfs", "pending");
+  const pending = async () => (await readdir(pendingDir()).catch(() => [] as string[])).sort();
+
+  /** A child process: its output, and a wait for a line or for its exit. */
+  function child(args: string[], env: NodeJS.ProcessEnv = {}) {
+    const c = spawn(process.execPath, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
+    children.push(c);
+    let out = "";
+    let err = "";
+    c.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+    });
+    c.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      err += d;
+    });
+    const exited = new Promise<number | null>((r) => c.once("exit", (code) => r(code)));
+    return {
+      c,
+      out: () => out,
+      err: () => err,
+      exited,
+      line: (want: string) => until(`"${want}" from ${args[1]}`, async () => out.split("\n").includes(want)),
+    };
+  }
+
+  it("a value staged while its writer waits for the lock, then removed, is staged again and published", async () => {
+    const store = new Store({ root: t.dir, node: "a" });
+    await store.set("k", "v0");
+    const holder = child([join(HELPERS, "write-lock-user.mjs"), "hold", join(t.dir, ".hfs", "head")]);
+    await holder.line("held");
+    const write = store.set("k", "v1");
+    await until("the value staged", async () => (await pending()).length === 1);
+    // What a sweep in another node's hold does to a file it has seen for an hour.
+    for (const n of await pending()) await unlink(join(pendingDir(), n));
+    holder.c.stdin?.end("go\n");
+    expect(await write).toMatchObject({ key: "k", version: 2 });
+    const got = await new Store({ root: t.dir, node: "b" }).get("k");
+    expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["v1", 2]);
+    expect(await pending()).toEqual([]);
+  });
+
+  it("a writer whose staged file vanishes after its entry commits does not acknowledge it; the next write publishes it", async () => {
+    const store = new Store({ root: t.dir, node: "a" });
+    await store.set("k", "v0");
+    const w = child([join(HELPERS, "step-writer.mjs"), "dir", t.dir, "k", "v1", "1"], {
+      HFS_FAILPOINTS: "commit.after-entry=stop",
+    });
+    await w.line("ready");
+    w.c.stdin?.end("go\n");
+    await until("the writer stopped after its entry", async () => isStopped(w.c.pid as number));
+    const staged = await pending();
+    expect(staged).toHaveLength(1);
+    await unlink(join(pendingDir(), staged[0] as string));
+    process.kill(w.c.pid as number, "SIGCONT");
+    expect(await w.exited).not.toBe(0);
+    expect(w.err()).toMatch(/E_COMMITTED_UNFINISHED|committed as generation/);
+    expect(w.out()).not.toMatch(/"version"/);
+    // Whoever comes next finishes the request from the value its entry holds.
+    const r = await new Store({ root: t.dir, node: "b" }).set("other", "x");
+    expect(r.generation).toBe(3);
+    const got = await store.get("k");
+    expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["v1", 2]);
+  });
+
+  it("sweeps only what it saw an age ago, trash directories too, and never a committed request's staged file", async () => {
+    const store = new Store({ root: t.dir, node: "a" });
+    await store.set("k", "v0");
+    await mkdir(pendingDir(), { recursive: true });
+    await writeFile(join(pendingDir(), "3-aaaa"), "orphan");
+    await mkdir(join(pendingDir(), "trash-4-bbbb", "sub"), { recursive: true });
+    await writeFile(join(pendingDir(), "trash-4-bbbb", "sub", "f"), "x");
+
+    const first = await store.sweepPending(new Map(), 0, 1000);
+    expect(first).toMatchObject({ removed: 0, deferred: false });
+    expect(await pending()).toEqual(["3-aaaa", "trash-4-bbbb"]);
+    await writeFile(join(pendingDir(), "5-cccc"), "newer");
+    const second = await store.sweepPending(first.seen, 1200, 1000);
+    expect(second.removed).toBe(2);
+    expect(await pending()).toEqual(["5-cccc"]);
+
+    // A writer killed after its entry committed: its staged file is still needed, whatever its age.
+    const w = child([join(HELPERS, "step-writer.mjs"), "dir", t.dir, "k", "v1", "1"], {
+      HFS_FAILPOINTS: "commit.after-entry=kill",
+    });
+    await w.line("ready");
+    w.c.stdin?.end("go\n");
+    await w.exited;
+    const needed = (await pending()).filter((n) => n !== "5-cccc");
+    expect(needed).toHaveLength(1);
+    const old = new Map((await pending()).map((n) => [n, 0]));
+    // Swept against the head before that request, the pass is put off.
+    const deferred = await sweepPending(await store.pinned(), 1, old, 10_000, 1000);
+    expect(deferred).toMatchObject({ removed: 0, deferred: true });
+    expect(await pending()).toEqual(["5-cccc", ...needed].sort());
+    // Through the store, the pass finishes the request first, under the same hold.
+    const third = await store.sweepPending(old, 10_000, 1000);
+    expect(third).toMatchObject({ removed: 1, deferred: false });
+    const got = await store.get("k");
+    expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["v1", 2]);
+    expect(await pending()).toEqual([]);
+  });
+
+  it("the sweeper node finishes a committed write whose writer died, with nobody writing after it", async () => {
+    const store = new Store({ root: t.dir, node: "a" });
+    await store.set("k", "v0");
+    let now = 0;
+    const clock = { monotonic: () => now, now: () => now, sleep: async () => {} } as Clock;
+    let finished = 0;
+    const s = new PendingSweeper(store, clock, {
+      swept: () => {},
+      finished: () => finished++,
+      error: (_w, e) => {
+        throw e;
+      },
+    });
+    await s.poke(); // the first sweep pass, at once
+    const w = child([join(HELPERS, "step-writer.mjs"), "dir", t.dir, "k", "v1", "1"], {
+      HFS_FAILPOINTS: "commit.after-entry=kill",
+    });
+    await w.line("ready");
+    w.c.stdin?.end("go\n");
+    await w.exited;
+    const before = await store.get("k");
+    expect(before.kind === "value" && before.version).toBe(1);
+    now = 4000;
+    await s.poke(); // not due yet
+    expect(finished).toBe(0);
+    now = 5000;
+    await s.poke();
+    expect(finished).toBe(1);
+    const got = await store.get("k");
+    expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["v1", 2]);
+    now = 10_000;
+    await s.poke(); // nothing left to finish
+    expect(finished).toBe(1);
+    await s.stop();
+  });
+
+  it("the daemon's sweeper looks as often as the age, reports what it removed, and stops", async () => {
+    const store = new Store({ root: t.dir, node: "a" });
+    await store.set("k", "v0");
+    await mkdir(pendingDir(), { recursive: true });
+    await writeFile(join(pendingDir(), "2-dddd"), "orphan");
+    let now = 0;
+    const clock = { monotonic: () => now, now: () => now, sleep: async () => {} } as Clock;
+    const swept: number[] = [];
+    const errors: unknown[] = [];
+    const s = new PendingSweeper(
+      store,
+      clock,
+      { swept: (n) => swept.push(n), finished: () => {}, error: (_w, e) => errors.push(e) },
+      { ageMs: 5000 },
+    );
+    await s.poke(); // at 0: looks, removes nothing
+    expect(await pending()).toEqual(["2-dddd"]);
+    now = 4000;
+    await s.poke(); // not due: it looks every 5 s, the age
+    expect(await pending()).toEqual(["2-dddd"]);
+    now = 5000;
+    await s.poke(); // due, and the name was seen 5 s ago
+    expect(swept).toEqual([1]);
+    expect(await pending()).toEqual([]);
+    await writeFile(join(pendingDir(), "3-eeee"), "orphan");
+    await s.stop();
+    for (const at of [60_000, 120_000]) {
+      now = at;
+      await s.poke();
+    }
+    expect(await pending()).toEqual(["3-eeee"]);
+    expect(errors).toEqual([]);
+  });
+});
+async function until(what: string, cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function isStopped(pid: number): Promise<boolean> {
+  try {
+    return /^State:\s+[tT]/m.test(await readFile(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
