@@ -20,6 +20,7 @@ export class PendingSweeper {
   private lastFinishAt = Number.NEGATIVE_INFINITY;
   private seen = new Map<string, number>();
   private running: Promise<void> | undefined;
+  private lastError: string | undefined;
 
   constructor(
     private readonly store: Store,
@@ -53,8 +54,12 @@ export class PendingSweeper {
           this.lastFinishAt = now;
           if (await this.store.finishPending()) this.report.finished();
         }
+        this.lastError = undefined;
       } catch (err) {
-        this.report.error(sweep ? "sweep" : "finish", err);
+        // Once per kind of failure: with the volume away, every 5 s would fill the log.
+        const msg = String(err);
+        if (msg !== this.lastError) this.report.error(sweep ? "sweep" : "finish", err);
+        this.lastError = msg;
       } finally {
         this.running = undefined;
       }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/clock.js";
@@ -165,6 +165,38 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     now = 10_000;
     await s.poke(); // nothing left to finish
     expect(finished).toBe(1);
+    await s.stop();
+  });
+
+  it("the sweeper reports a failure once, not on every pass, until a pass succeeds", async () => {
+    const root = join(t.dir, "fs");
+    await mkdir(root);
+    const store = new Store({ root, node: "a" });
+    await store.set("k", "v0");
+    let now = 0;
+    const clock = { monotonic: () => now, now: () => now, sleep: async () => {} } as Clock;
+    const errors: string[] = [];
+    const s = new PendingSweeper(store, clock, {
+      swept: () => {},
+      finished: () => {},
+      error: (what, e) => errors.push(`${what}: ${(e as Error).message.slice(0, 30)}`),
+    });
+    await s.poke();
+    await rename(root, `${root}.away`);
+    for (const at of [5000, 10_000, 15_000]) {
+      now = at;
+      await s.poke();
+    }
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^finish: /);
+    await rename(`${root}.away`, root);
+    now = 20_000;
+    await s.poke();
+    await rename(root, `${root}.away`);
+    now = 25_000;
+    await s.poke();
+    expect(errors).toHaveLength(2);
+    await rename(`${root}.away`, root);
     await s.stop();
   });
 
