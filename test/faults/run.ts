@@ -102,7 +102,13 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
   const workers: { node: string; kind: string; child: ChildProcess }[] = [];
   try {
     // The checkers read every committed entry back from the journal: nothing may be pruned meanwhile.
-    cluster = await FaultCluster.create(hosts, { HFS_JOURNAL_LIMIT: "100000000", ...opts.env });
+    // Staged files are swept 2 s after they are first seen (default 1 h), so the sweep races the
+    // writers, waiting and paused ones included, under every fault.
+    cluster = await FaultCluster.create(hosts, {
+      HFS_JOURNAL_LIMIT: "100000000",
+      HFS_PENDING_SWEEP_SECONDS: "2",
+      ...opts.env,
+    });
     const c = cluster;
     const names = c.nodes.map((n) => n.name);
     for (const n of names) c.startDaemon(n);

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { open } from "../../src/index.js";
@@ -21,7 +21,9 @@ describeGluster("write path on GlusterFS", () => {
   const tracees = new Set<number>();
 
   beforeAll(async () => {
-    c = await TestCluster.create(NODES);
+    // The sweeper node sweeps staged files seen 5 s ago, every 5 s: it races every test here, the
+    // paused writers and the waiting ones too, whose staged values are swept and staged again.
+    c = await TestCluster.create(NODES, { daemonEnv: { HFS_PENDING_SWEEP_SECONDS: "5" } });
     await c.serveAll();
   }, 240_000);
 
@@ -167,6 +169,45 @@ describeGluster("write path on GlusterFS", () => {
       expect(r.code, r.stderr).toBe(0);
     }
   }, 120_000);
+
+  it("a value staged while its writer waits for the lock, then removed through another node's mount (a sweep), is staged again and published", async () => {
+    const cfg = (n: string) => join(c.node(n).state, "config");
+    const pendingDir = join(cfg("n3"), ".hfs", "pending");
+    await c.run("n2", ["set", "swept/k", "v0"]);
+    const holder = lockUser("hold", join(cfg("n1"), ".hfs", "head"));
+    await holder.line("held");
+    const write = c.run("n2", ["set", "swept/k", "v1-staged-early", "--if-version", "1"]);
+    // Found through n3's mount by its bytes: other nodes' requests (liveness entries) stage too.
+    const staged = await c.waitFor("the value staged", async () => {
+      for (const n of await readdir(pendingDir).catch(() => [] as string[])) {
+        const bytes = await readFile(join(pendingDir, n), "utf8").catch(() => "");
+        if (bytes === "v1-staged-early") return n;
+      }
+      return undefined;
+    });
+    await unlink(join(pendingDir, staged));
+    holder.release();
+    const r = await write;
+    expect(r.code, r.stderr).toBe(0);
+    for (const n of NODES) {
+      const got = await c.run(n, ["get", "swept/k", "--json"]);
+      expect(JSON.parse(got.stdout)).toMatchObject({ value: "v1-staged-early", version: 2 });
+    }
+  }, 120_000);
+
+  it("the sweeper node removes an orphaned staged file once it has seen it an age ago", async () => {
+    const pendingDir = join(c.node("n2").state, "config", ".hfs", "pending");
+    await mkdir(pendingDir, { recursive: true });
+    await writeFile(join(pendingDir, "1-0123456789abcdef"), "a killed writer's value");
+    const gone = await c.waitFor(
+      "the orphan swept",
+      async () => !(await readdir(pendingDir)).includes("1-0123456789abcdef") || undefined,
+      60_000,
+    );
+    expect(gone).toBe(true);
+    const r = await c.run("n3", ["set", "swept/after", "v"]);
+    expect(r.code, r.stderr).toBe(0);
+  }, 90_000);
 
   /** A process that holds (`hold`) or waits for (`wait`) the write lock through `path`; see write-lock-user.mjs. */
   function lockUser(mode: "hold" | "wait", path: string) {
