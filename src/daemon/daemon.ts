@@ -88,14 +88,16 @@ export class Daemon implements DaemonCore {
           this.log.log("info", "removed orphaned staged files", { removed, waiting }),
         finished: () =>
           this.log.log("info", "finished a committed write whose writer died before carrying it out"),
-        error: (what, err) =>
+        error: (what, err) => {
+          this.noteFsError(err, what === "sweep" ? "sweeping staged files" : "finishing a pending write");
           this.log.log(
             "warn",
             what === "sweep"
               ? "sweeping orphaned staged files failed; it is tried again later"
               : "finishing a committed write failed; it is tried again later",
             { error: String(err) },
-          ),
+          );
+        },
       },
       { ageMs: opts.pendingSweepAgeMs },
     );

@@ -47,7 +47,7 @@ export class PendingSweeper {
         if (sweep) {
           this.lastSweepAt = now;
           this.lastFinishAt = now;
-          const r = await this.store.sweepPending(this.seen, now, age);
+          const r = await this.store.sweepPending(this.seen, () => this.clock.monotonic(), age);
           this.seen = r.seen;
           if (r.removed > 0) this.report.swept(r.removed, r.seen.size);
         } else {
@@ -57,7 +57,8 @@ export class PendingSweeper {
         this.lastError = undefined;
       } catch (err) {
         // Once per kind of failure: with the volume away, every 5 s would fill the log.
-        const msg = String(err);
+        // By code where it has one: a message can name /proc/self/fd paths that differ each time.
+        const msg = (err as { code?: unknown }).code ? String((err as { code: unknown }).code) : String(err);
         if (msg !== this.lastError) this.report.error(sweep ? "sweep" : "finish", err);
         this.lastError = msg;
       } finally {

@@ -17,7 +17,15 @@ import { KnownKeys } from "./known-keys.js";
 import { Layout } from "./layout.js";
 import { LockTurns } from "./lock-turns.js";
 import { readJson } from "./reads.js";
-import { applySteps, INLINE_BUDGET, INLINE_MAX, type PutRequest, parallel, Staged } from "./steps.js";
+import {
+  applySteps,
+  INLINE_BUDGET,
+  INLINE_MAX,
+  type PutRequest,
+  type PutStep,
+  parallel,
+  Staged,
+} from "./steps.js";
 import { WriteLock } from "./write-lock.js";
 
 /** What a request body decides, from what it read: nothing is written until the whole batch is planned. */
@@ -43,7 +51,17 @@ export interface RequestContext {
   now: number;
   /** What this committer's own recent commits gave a key, when still true (known-keys.ts); undefined: read it. */
   known?: (key: string) => number | undefined;
+  /** Committed requests of dead writers that this attempt finished before planning. */
+  finished?: number;
 }
+
+/**
+ * For a request that may commit nothing (finishPending, the pending sweep) but must first finish
+ * a committed request whose writer died: what a write must pass (the write gate), run against
+ * head as read, before anything is carried out. A request that commits finds such an entry anyway
+ * (its O_EXCL create meets it) after its gated body passed.
+ */
+export type FinishGate = (ctx: RequestContext) => Promise<void>;
 
 /** Returns undefined when there is nothing to change: no generation is committed then. */
 export type RequestBody<T> = (ctx: RequestContext) => Promise<RequestPlan<T> | undefined>;
@@ -75,8 +93,8 @@ interface Queued {
    * lock (other nodes' requests), not while it holds it. Taken by its first attempt.
    */
   staged: Early[] | undefined;
-  /** Finish an unfinished committed request before planning (see WriteRequestOptions.finishFirst). */
-  finishFirst: boolean;
+  /** Finish an unfinished committed request before planning, once this passes (see FinishGate). */
+  finishFirst: FinishGate | undefined;
   /** Requests with unrelated keys share one lock hold and one journal entry; undefined: alone. */
   key: string | undefined;
   layout: Layout;
@@ -127,7 +145,7 @@ export class Committer {
     layout: Layout,
     key: string | undefined,
     body: RequestBody<T>,
-    opts: { prestage?: { path: string; data: Uint8Array }[]; finishFirst?: boolean } = {},
+    opts: { prestage?: { path: string; data: Uint8Array }[]; finishFirst?: FinishGate } = {},
   ): Promise<Committed<T> | undefined> {
     const prestage = opts.prestage ?? [];
     return new Promise((resolve, reject) => {
@@ -140,7 +158,7 @@ export class Committer {
         body: body as RequestBody<unknown>,
         prestage,
         staged,
-        finishFirst: opts.finishFirst === true,
+        finishFirst: opts.finishFirst,
         key,
         layout,
         resolve: resolve as (v: Committed<unknown> | undefined) => void,
@@ -294,20 +312,21 @@ export class Committer {
     for (let attempt = 0; ; attempt++) {
       // The first attempt does not look for an unfinished request: creating its own entry with
       // O_EXCL finds one (EEXIST), and only then is it finished and the batch planned again. A
-      // request that may commit nothing (finishPending, the pending sweep) looks at once. Head as
-      // this hold's previous batch left it has nothing after it.
-      const probe = attempt > 0 || live.some((q) => q.finishFirst);
-      const head = held && attempt === 0 ? held : await this.currentHead(layout, lock, probe);
+      // request that may commit nothing (FinishGate) looks at once, once its gate passed.
+      const finishing = attempt === 0 ? live.flatMap((q) => (q.finishFirst ? [q.finishFirst] : [])) : [];
+      const redoneBefore = this.redone;
+      let head =
+        held && attempt === 0 && finishing.length === 0
+          ? held
+          : await this.currentHead(layout, lock, attempt > 0);
+      if (finishing.length > 0) {
+        const gateCtx = this.context(layout, head);
+        for (const gate of finishing) await gate(gateCtx);
+        head = await this.currentHead(layout, lock, true);
+      }
       this.lastGeneration = head.generation;
       this.known.validate(head.generation);
-      const ctx: RequestContext = {
-        generation: head.generation + 1,
-        layout,
-        head,
-        node: this.opts.node,
-        now: this.opts.clock.now(),
-        known: (key) => this.known.version(key, this.opts.clock.monotonic()),
-      };
+      const ctx: RequestContext = { ...this.context(layout, head), finished: this.redone - redoneBefore };
       // Values were staged while the requests waited for the lock; they read what they decide from now.
       // A later attempt (the first found the generation taken) stages its values again.
       const early = live.flatMap((q) => {
@@ -394,7 +413,9 @@ export class Committer {
       const after = headOf(entry, members);
       try {
         failpoint("commit.after-entry");
-        await applySteps(layout, ctx.generation, staging.steps, false);
+        await applySteps(layout, ctx.generation, staging.steps, false, (step) =>
+          this.restage(layout, lock, ctx.generation, step, staging.dataOf(step.pending)),
+        );
         failpoint("commit.after-apply");
         await writeHeadFd(lock.fh, after);
       } catch (err) {
@@ -410,6 +431,20 @@ export class Committer {
       return after;
     }
   }
+
+  private context(layout: Layout, head: HeadRecord): RequestContext {
+    return {
+      generation: head.generation + 1,
+      layout,
+      head,
+      node: this.opts.node,
+      now: this.opts.clock.now(),
+      known: (key) => this.known.version(key, this.opts.clock.monotonic()),
+    };
+  }
+
+  /** Entries of dead writers this committer has finished (currentHead's redo), for ctx.finished. */
+  private redone = 0;
 
   /**
    * Every put of the batch as a staged file (reusing those written early), 16 at a
@@ -464,7 +499,28 @@ export class Committer {
       finishLarge: () => finish(false),
       finishSmall: () => finish(true),
       discard: () => discardAll(done.map((d) => Promise.resolve(d))),
+      /** The bytes staged under `name`, which this writer still holds. */
+      dataOf: (name: string) => done.find((d) => d.name === name)?.put,
     };
+  }
+
+  /**
+   * A staged file of this writer's own request was gone at its rename (removed by hand, or by a
+   * sweep while this writer had lost its lock). Staged again from the bytes it holds, unless head
+   * has reached the generation: then someone finished the request, and the key may have been
+   * written or removed since.
+   */
+  private async restage(
+    layout: Layout,
+    lock: WriteLock,
+    generation: number,
+    step: PutStep,
+    put: { path: string; data: Uint8Array } | undefined,
+  ): Promise<string | undefined> {
+    if (put === undefined || ((await readHeadFd(lock.fh))?.generation ?? 0) >= generation) return undefined;
+    const st = await Staged.open(layout, generation, put);
+    await st.finish(generation, step.version, true);
+    return st.name;
   }
 
   /**
@@ -501,6 +557,7 @@ export class Committer {
         continue;
       }
       await applySteps(layout, g, e.steps, true);
+      this.redone++;
       head = headOf(e, e.members ?? head.members);
       await writeHeadFd(lock.fh, head);
     }

@@ -149,31 +149,58 @@ export async function applySteps(
   generation: number,
   steps: readonly Step[],
   redo: boolean,
+  restage?: Restage,
 ): Promise<void> {
   const group = (t: Step["t"][]) => steps.filter((s) => t.includes(s.t));
-  await parallel(group(["rmtree", "del"]), (s) => applyOne(layout, generation, s, redo));
-  for (const s of group(["mkdir"])) await applyOne(layout, generation, s, redo);
-  await parallel(group(["put"]), (s) => applyOne(layout, generation, s, redo));
+  await parallel(group(["rmtree", "del"]), (s) => applyOne(layout, generation, s, redo, restage));
+  for (const s of group(["mkdir"])) await applyOne(layout, generation, s, redo, restage);
+  await parallel(group(["put"]), (s) => applyOne(layout, generation, s, redo, restage));
 }
+
+/**
+ * The writer's own way to stage a put again from the bytes it still holds, when its staged file
+ * is gone: the new file's name, or undefined when it must not (someone else may have finished
+ * the request: head has reached its generation).
+ */
+export type Restage = (step: PutStep) => Promise<string | undefined>;
 
 const PARALLEL = 16;
 
+/**
+ * `fn` on every item, `width` at a time. On the first failure no new item starts, and the
+ * failure is thrown only once the calls in flight have ended: nothing a caller started goes on
+ * changing the tree after the caller has given up (and, under the write lock, let it go).
+ */
 export async function parallel<T>(
   items: readonly T[],
   fn: (item: T) => Promise<void>,
   width = PARALLEL,
 ): Promise<void> {
   let next = 0;
+  let failed: { err: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
+    while (next < items.length && !failed) {
+      try {
+        await fn(items[next++] as T);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  if (failed) throw failed.err;
 }
 
-async function applyOne(layout: Layout, generation: number, step: Step, redo: boolean): Promise<void> {
+async function applyOne(
+  layout: Layout,
+  generation: number,
+  step: Step,
+  redo: boolean,
+  restage: Restage | undefined,
+): Promise<void> {
   switch (step.t) {
     case "put":
-      return redo ? redoPut(layout, generation, step) : ownPut(layout, generation, step);
+      return redo ? redoPut(layout, generation, step) : ownPut(layout, generation, step, restage);
     case "del": {
       const path = layout.abs(step.path);
       if (await writtenSince(path, generation)) return;
@@ -261,14 +288,23 @@ async function movePending(layout: Layout, step: PutStep): Promise<"moved" | "go
 }
 
 /**
- * The writer's own put, under its hold. Its staged file is gone only if someone finished the
- * request for it (its lock was lost meanwhile), and then the key was written by this request or
- * a later one. Otherwise the value was never published: that is not acknowledged as done (the
- * entry stands, and whoever comes next finishes it from the bytes it holds).
+ * The writer's own put, under its hold. Its staged file is gone either because someone finished
+ * the request for it (its lock was lost meanwhile: then the key was written by this request or a
+ * later one, and head has reached this generation), or because the file was removed (by hand; or
+ * a sweep raced a writer that lost its lock). Then the writer stages the bytes it still holds
+ * again. What it cannot publish is not acknowledged as done (the entry stands, and whoever comes
+ * next finishes it, from the bytes the entry holds when it holds them).
  */
-async function ownPut(layout: Layout, generation: number, step: PutStep): Promise<void> {
+async function ownPut(
+  layout: Layout,
+  generation: number,
+  step: PutStep,
+  restage: Restage | undefined,
+): Promise<void> {
   if ((await movePending(layout, step)) === "moved") return;
   if (await writtenSince(layout.abs(step.path), generation)) return;
+  const again = await restage?.(step);
+  if (again !== undefined && (await movePending(layout, { ...step, pending: again })) === "moved") return;
   throw new Error(
     `the staged file ${step.pending} for ${step.path} disappeared before it was renamed into place`,
   );

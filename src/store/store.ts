@@ -377,15 +377,16 @@ export class Store {
     opts: WriteRequestOptions = {},
   ): Promise<{ result: T; generation: number } | undefined> {
     return this.io("writing", async (_layout, pin) => {
+      const gate = async (ctx: RequestContext) => this.opts.gate?.(ctx, pin, opts.bootstrap === true);
       const gated: RequestBody<T> = async (ctx) => {
-        await this.opts.gate?.(ctx, pin, opts.bootstrap === true);
+        await gate(ctx);
         return body(ctx);
       };
       // Loaded on the first write: a command that only reads never pays for the write path.
       this.committer ??= import("./committer.js").then((m) => new m.Committer(this.committerOpts));
       return (await this.committer).run(new Layout(pin.path, pin.id), opts.batchKey, gated, {
         prestage: opts.prestage,
-        finishFirst: opts.finishFirst,
+        finishFirst: opts.finishFirst ? gate : undefined,
       });
     });
   }
@@ -412,17 +413,18 @@ export class Store {
    */
   async sweepPending(
     seen: ReadonlyMap<string, number>,
-    now: number,
+    now: () => number,
     ageMs = PENDING_SWEEP_AGE_MS,
   ): Promise<PendingSweepResult> {
-    return this.underLock((ctx) => sweepPending(ctx.layout, ctx.head.generation, seen, now, ageMs), {
+    // The time is read under the lock: a name staged while the pass waited for it is not aged by the wait.
+    return this.underLock((ctx) => sweepPending(ctx.layout, ctx.head.generation, seen, now(), ageMs), {
       finishFirst: true,
     });
   }
 
   /**
    * Finishes a request that committed but whose writer died before carrying it
-   * out, if there is one; the sweeper node's daemon calls this every few seconds
+   * out, if there is one (true when this call finished one); the sweeper node's daemon calls this every few seconds
    * (PendingSweeper), so such a change lands even when nobody writes afterwards.
    * Cheap when there is nothing to do.
    */
@@ -430,8 +432,16 @@ export class Store {
     return this.io("finishing a pending write", async (layout) => {
       const head = await readHeadFile(layout);
       if (head && !(await entryExists(layout, head.generation + 1))) return false;
-      await this.writeIfNeeded(async () => undefined, { finishFirst: true });
-      return true;
+      // True only when this call finished one (its writer may still be at it, and finish it first).
+      let finished = 0;
+      await this.writeIfNeeded(
+        async (ctx) => {
+          finished = ctx.finished ?? 0;
+          return undefined;
+        },
+        { finishFirst: true },
+      );
+      return finished > 0;
     });
   }
 

@@ -71,28 +71,32 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     expect(await pending()).toEqual([]);
   });
 
-  it("a writer whose staged file vanishes after its entry commits does not acknowledge it; the next write publishes it", async () => {
-    const store = new Store({ root: t.dir, node: "a" });
-    await store.set("k", "v0");
-    const w = child([join(HELPERS, "step-writer.mjs"), "dir", t.dir, "k", "v1", "1"], {
-      HFS_FAILPOINTS: "commit.after-entry=stop",
+  for (const [size, value] of [
+    ["small (the entry holds it)", "v1"],
+    ["large (only the staged file holds it)", "L".repeat(64 * 1024)],
+  ] as const) {
+    it(`a writer whose ${size} staged value is removed after its entry commits stages it again from what it holds and publishes it`, async () => {
+      const store = new Store({ root: t.dir, node: "a" });
+      await store.set("k", "v0");
+      const w = child([join(HELPERS, "step-writer.mjs"), "dir", t.dir, "k", value, "1"], {
+        HFS_FAILPOINTS: "commit.after-entry=stop",
+      });
+      await w.line("ready");
+      w.c.stdin?.end("go\n");
+      await until("the writer stopped after its entry", async () => isStopped(w.c.pid as number));
+      const staged = await pending();
+      expect(staged).toHaveLength(1);
+      await unlink(join(pendingDir(), staged[0] as string));
+      process.kill(w.c.pid as number, "SIGCONT");
+      expect(await w.exited, w.err()).toBe(0);
+      expect(JSON.parse(w.out().trim().split("\n").at(-1) as string)).toMatchObject({ version: 2 });
+      const got = await new Store({ root: t.dir, node: "b" }).get("k");
+      expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual([value, 2]);
+      expect(await pending()).toEqual([]);
+      const r = await new Store({ root: t.dir, node: "b" }).set("other", "x");
+      expect(r.generation).toBe(3);
     });
-    await w.line("ready");
-    w.c.stdin?.end("go\n");
-    await until("the writer stopped after its entry", async () => isStopped(w.c.pid as number));
-    const staged = await pending();
-    expect(staged).toHaveLength(1);
-    await unlink(join(pendingDir(), staged[0] as string));
-    process.kill(w.c.pid as number, "SIGCONT");
-    expect(await w.exited).not.toBe(0);
-    expect(w.err()).toMatch(/E_COMMITTED_UNFINISHED|committed as generation/);
-    expect(w.out()).not.toMatch(/"version"/);
-    // Whoever comes next finishes the request from the value its entry holds.
-    const r = await new Store({ root: t.dir, node: "b" }).set("other", "x");
-    expect(r.generation).toBe(3);
-    const got = await store.get("k");
-    expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["v1", 2]);
-  });
+  }
 
   it("sweeps only what it saw an age ago, trash directories too, and never a committed request's staged file", async () => {
     const store = new Store({ root: t.dir, node: "a" });
@@ -102,11 +106,11 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     await mkdir(join(pendingDir(), "trash-4-bbbb", "sub"), { recursive: true });
     await writeFile(join(pendingDir(), "trash-4-bbbb", "sub", "f"), "x");
 
-    const first = await store.sweepPending(new Map(), 0, 1000);
+    const first = await store.sweepPending(new Map(), () => 0, 1000);
     expect(first).toMatchObject({ removed: 0, deferred: false });
     expect(await pending()).toEqual(["3-aaaa", "trash-4-bbbb"]);
     await writeFile(join(pendingDir(), "5-cccc"), "newer");
-    const second = await store.sweepPending(first.seen, 1200, 1000);
+    const second = await store.sweepPending(first.seen, () => 1200, 1000);
     expect(second.removed).toBe(2);
     expect(await pending()).toEqual(["5-cccc"]);
 
@@ -125,7 +129,7 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     expect(deferred).toMatchObject({ removed: 0, deferred: true });
     expect(await pending()).toEqual(["5-cccc", ...needed].sort());
     // Through the store, the pass finishes the request first, under the same hold.
-    const third = await store.sweepPending(old, 10_000, 1000);
+    const third = await store.sweepPending(old, () => 10_000, 1000);
     expect(third).toMatchObject({ removed: 1, deferred: false });
     const got = await store.get("k");
     expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["v1", 2]);
