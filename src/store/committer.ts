@@ -459,19 +459,20 @@ export class Committer {
       if (inline) budget -= put.data.byteLength;
       const pre = [...unused].find((e) => e.p.path === put.path && e.p.data === put.data);
       if (pre) unused.delete(pre);
-      return { put, inline, staged: pre?.staged, early: pre !== undefined };
+      return { put, inline, staged: pre?.staged };
     });
     const all: Promise<Staged>[] = [];
     await discardAll([...unused].map((e) => e.staged));
     try {
       await parallel(items, async (it) => {
+        const early = it.staged !== undefined;
         it.staged ??= Staged.open(ctx.layout, ctx.generation, it.put);
         all.push(it.staged);
         const st = await it.staged;
         // Staged before the lock was ours, it may have been swept since (pending-sweep.ts, which
         // holds the lock to sweep): its entry must never name a file that is gone, or the rename
         // would find nothing to publish. Staged again under this hold, nothing can remove it.
-        if (it.early && !(await st.linked())) {
+        if (early && !(await st.linked())) {
           await st.discard();
           it.staged = Staged.open(ctx.layout, ctx.generation, it.put);
           all.push(it.staged);

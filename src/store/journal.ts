@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rm } from "node:fs/promises";
+import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import { ConflictError, isErrno, UnavailableError } from "../errors.js";
 import { type ChangeRecord, type JournalEntry, recordsOf } from "./journal-types.js";
 import { JOURNAL_BUCKET, type Layout } from "./layout.js";
@@ -60,6 +60,17 @@ export async function readEntry(
     return e;
   } catch {
     return "torn";
+  }
+}
+
+/** Whether entry `generation` exists (committed, finished or not). */
+export async function entryExists(layout: Layout, generation: number): Promise<boolean> {
+  try {
+    await stat(layout.journalEntry(generation));
+    return true;
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return false;
+    throw err;
   }
 }
 

@@ -1,5 +1,6 @@
-import { readdir, rm, stat } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { isErrno } from "../errors.js";
+import { entryExists } from "./journal.js";
 import type { Layout } from "./layout.js";
 import { parallel } from "./steps.js";
 
@@ -62,7 +63,7 @@ export async function sweepPending(
   now: number,
   ageMs: number,
 ): Promise<PendingSweepResult> {
-  if (await exists(layout.journalEntry(headGeneration + 1)))
+  if (await entryExists(layout, headGeneration + 1))
     return { removed: 0, deferred: true, seen: new Map(seen) };
   let names: string[];
   try {
@@ -79,14 +80,4 @@ export async function sweepPending(
     8,
   );
   return { removed: plan.remove.length, deferred: false, seen: plan.seen };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return false;
-    throw err;
-  }
 }

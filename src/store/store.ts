@@ -14,7 +14,7 @@ import {
 import { parseKey, parsePrefix } from "../keys.js";
 import type { Committer, RequestBody, RequestContext, RequestPlan } from "./committer.js";
 import { EMPTY_HEAD, type HeadRecord, readHeadFile } from "./head.js";
-import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges } from "./journal.js";
+import { DEFAULT_JOURNAL_LIMIT, entryExists, newestEntry, readChanges } from "./journal.js";
 import type { ChangeOp, ChangeRecord, Step } from "./journal-types.js";
 import { Layout } from "./layout.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "./limits.js";
@@ -487,16 +487,6 @@ export function dirProvider(root: string): RootProvider {
       );
     },
   };
-}
-
-async function entryExists(layout: Layout, generation: number): Promise<boolean> {
-  try {
-    await stat(layout.journalEntry(generation));
-    return true;
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return false;
-    throw err;
-  }
 }
 
 async function rebuiltHead(layout: Layout): Promise<HeadRecord> {

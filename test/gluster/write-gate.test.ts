@@ -4,6 +4,7 @@ import { lstat, mkdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { systemProc } from "../../src/proc.js";
+import { isStopped } from "../helpers/cli-proc.js";
 import { readPid, sleep, TestCluster } from "../helpers/cluster.js";
 import { describeGluster } from "../helpers/gluster.js";
 
@@ -242,14 +243,6 @@ describeGluster("the write gate, mount supervision and a truthful status", () =>
     // issue notes); this is the last case, so nothing below needs n2 back.
   }, 300_000);
 });
-
-async function isStopped(pid: number): Promise<boolean> {
-  try {
-    return /^State:\s+[tT]/m.test(await readFile(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 /** Writes `rel` straight into a brick with the given gfid and its handle, with no AFR changelog. */
 async function plant(brick: string, rel: string, content: string, gfid: string): Promise<void> {

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { open } from "../../src/index.js";
+import { isStopped } from "../helpers/cli-proc.js";
 import { sleep, TestCluster } from "../helpers/cluster.js";
 import { checkCrashed, runStepWriter, WRITE_SYSCALLS } from "../helpers/crash-points.js";
 import { describeGluster } from "../helpers/gluster.js";
@@ -294,11 +295,3 @@ describeGluster("write path on GlusterFS", () => {
     return { done, pid };
   }
 });
-
-async function isStopped(pid: number): Promise<boolean> {
-  try {
-    return /^State:\s+[tT]/m.test(await readFile(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}

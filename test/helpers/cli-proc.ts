@@ -1,8 +1,8 @@
-// A long-running CLI process for tests: stdout read line by line with arrival
-// times, stderr kept, and waits on both. Shared by the coordination tests of both
-// engines; the caller kills what it started, by pid.
+// A long-running CLI (or helper script) process for tests: stdout read line by line
+// with arrival times, stderr kept, and waits on both. Shared by the coordination and
+// write-path tests of both engines; the caller kills what it started, by pid.
 import { type ChildProcess, spawn } from "node:child_process";
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { CLI } from "./cli.js";
 
 export interface Line {
@@ -46,9 +46,17 @@ export function startCli(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; label?: string; lineEveryMs?: number } = {},
 ): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, HFS_STATE_DIR: stateDir, ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
+  return startNode([CLI, ...args], { ...opts, env: { HFS_STATE_DIR: stateDir, ...opts.env } });
+}
+
+/** `node ARGS` (a helper script), as startCli; `stdin` gives it a pipe the test writes its cue to. */
+export function startNode(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; label?: string; lineEveryMs?: number; stdin?: boolean } = {},
+): Proc {
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...opts.env },
+    stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"],
   });
   const name = `${opts.label ? `${opts.label}: ` : ""}${args.join(" ")}`;
   const lines: Line[] = [];
@@ -98,6 +106,15 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** True while `pid` is stopped (SIGSTOP, or a failpoint that stopped itself). */
+export async function isStopped(pid: number): Promise<boolean> {
+  try {
+    return /^State:\s+[tT]/m.test(await readFile(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 export async function exists(path: string): Promise<boolean> {

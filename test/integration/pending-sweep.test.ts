@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/clock.js";
@@ -7,6 +6,7 @@ import { PendingSweeper } from "../../src/daemon/pending-sweeper.js";
 import { sweepPending } from "../../src/store/pending-sweep.js";
 import { Store } from "../../src/store/store.js";
 import { tempDir } from "../helpers/cli.js";
+import { isStopped, type Proc, startNode, until } from "../helpers/cli-proc.js";
 
 const HELPERS = resolve(import.meta.dirname, "../helpers");
 
@@ -17,54 +17,45 @@ const HELPERS = resolve(import.meta.dirname, "../helpers");
  */
 describe("orphaned staged files and the writers they belong to (dir engine)", () => {
   let t: { dir: string; cleanup: () => Promise<void> };
-  const children: ChildProcess[] = [];
   beforeEach(async () => {
     t = await tempDir("hfs-pending-");
   });
   afterEach(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    children.length = 0;
+    for (const p of started)
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+    started.length = 0;
     await t.cleanup();
   });
 
   const pendingDir = () => join(t.dir, ".hfs", "pending");
   const pending = async () => (await readdir(pendingDir()).catch(() => [] as string[])).sort();
 
-  /** A child process: its output, and a wait for a line or for its exit. */
-  function child(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const c = spawn(process.execPath, args, {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, ...env },
+  const started: Proc[] = [];
+  /** A helper script (../helpers), once it printed `first`. */
+  async function script(args: string[], first: string, env: NodeJS.ProcessEnv = {}): Promise<Proc> {
+    const p = startNode([join(HELPERS, args[0] as string), ...args.slice(1)], { env, stdin: true });
+    started.push(p);
+    await p.line((l) => l === first, 20_000);
+    return p;
+  }
+  /** step-writer.mjs setting k to `value` over version 1, started on its cue. */
+  async function stepWriter(value: string, failpoints: string): Promise<Proc> {
+    const w = await script(["step-writer.mjs", "dir", t.dir, "k", value, "1"], "ready", {
+      HFS_FAILPOINTS: failpoints,
     });
-    children.push(c);
-    let out = "";
-    let err = "";
-    c.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-    });
-    c.stderr?.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((r) => c.once("exit", (code) => r(code)));
-    return {
-      c,
-      out: () => out,
-      err: () => err,
-      exited,
-      line: (want: string) => until(`"${want}" from ${args[1]}`, async () => out.split("\n").includes(want)),
-    };
+    w.child.stdin?.end("go\n");
+    return w;
   }
 
   it("a value staged while its writer waits for the lock, then removed, is staged again and published", async () => {
     const store = new Store({ root: t.dir, node: "a" });
     await store.set("k", "v0");
-    const holder = child([join(HELPERS, "write-lock-user.mjs"), "hold", join(t.dir, ".hfs", "head")]);
-    await holder.line("held");
+    const holder = await script(["write-lock-user.mjs", "hold", join(t.dir, ".hfs", "head")], "held");
     const write = store.set("k", "v1");
-    await until("the value staged", async () => (await pending()).length === 1);
+    await until("the value staged", async () => (await pending()).length === 1, 20_000);
     // What a sweep in another node's hold does to a file it has seen for an hour.
     for (const n of await pending()) await unlink(join(pendingDir(), n));
-    holder.c.stdin?.end("go\n");
+    holder.child.stdin?.end("go\n");
     expect(await write).toMatchObject({ key: "k", version: 2 });
     const got = await new Store({ root: t.dir, node: "b" }).get("k");
     expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["v1", 2]);
@@ -78,18 +69,14 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     it(`a writer whose ${size} staged value is removed after its entry commits stages it again from what it holds and publishes it`, async () => {
       const store = new Store({ root: t.dir, node: "a" });
       await store.set("k", "v0");
-      const w = child([join(HELPERS, "step-writer.mjs"), "dir", t.dir, "k", value, "1"], {
-        HFS_FAILPOINTS: "commit.after-entry=stop",
-      });
-      await w.line("ready");
-      w.c.stdin?.end("go\n");
-      await until("the writer stopped after its entry", async () => isStopped(w.c.pid as number));
+      const w = await stepWriter(value, "commit.after-entry=stop");
+      await until("the writer stopped after its entry", () => isStopped(w.pid), 20_000);
       const staged = await pending();
       expect(staged).toHaveLength(1);
       await unlink(join(pendingDir(), staged[0] as string));
-      process.kill(w.c.pid as number, "SIGCONT");
-      expect(await w.exited, w.err()).toBe(0);
-      expect(JSON.parse(w.out().trim().split("\n").at(-1) as string)).toMatchObject({ version: 2 });
+      process.kill(w.pid, "SIGCONT");
+      expect((await w.exited).code, w.stderr()).toBe(0);
+      expect(JSON.parse(w.lines.at(-1)?.text as string)).toMatchObject({ version: 2 });
       const got = await new Store({ root: t.dir, node: "b" }).get("k");
       expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual([value, 2]);
       expect(await pending()).toEqual([]);
@@ -115,12 +102,7 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     expect(await pending()).toEqual(["5-cccc"]);
 
     // A writer killed after its entry committed: its staged file is still needed, whatever its age.
-    const w = child([join(HELPERS, "step-writer.mjs"), "dir", t.dir, "k", "v1", "1"], {
-      HFS_FAILPOINTS: "commit.after-entry=kill",
-    });
-    await w.line("ready");
-    w.c.stdin?.end("go\n");
-    await w.exited;
+    await (await stepWriter("v1", "commit.after-entry=kill")).exited;
     const needed = (await pending()).filter((n) => n !== "5-cccc");
     expect(needed).toHaveLength(1);
     const old = new Map((await pending()).map((n) => [n, 0]));
@@ -150,12 +132,7 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
       },
     });
     await s.poke(); // the first sweep pass, at once
-    const w = child([join(HELPERS, "step-writer.mjs"), "dir", t.dir, "k", "v1", "1"], {
-      HFS_FAILPOINTS: "commit.after-entry=kill",
-    });
-    await w.line("ready");
-    w.c.stdin?.end("go\n");
-    await w.exited;
+    await (await stepWriter("v1", "commit.after-entry=kill")).exited;
     const before = await store.get("k");
     expect(before.kind === "value" && before.version).toBe(1);
     now = 4000;
@@ -238,18 +215,3 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     expect(errors).toEqual([]);
   });
 });
-async function until(what: string, cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function isStopped(pid: number): Promise<boolean> {
-  try {
-    return /^State:\s+[tT]/m.test(await readFile(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
