@@ -27,6 +27,9 @@ import { noteFsError } from "./suspicion.js";
 import { commitWrite } from "./take-write.js";
 import type { StatusReport } from "./wire.js";
 
+/** Directories read whole stay in memory this long at most (see TreeCache): a hand edit shows within it. */
+const DEFAULT_TREE_CACHE_MS = 30_000;
+
 export type { DaemonDeps } from "./port.js";
 export type { DaemonOptions } from "./state.js";
 
@@ -59,7 +62,10 @@ export class Daemon implements DaemonCore {
     readonly deps: DaemonDeps,
     readonly opts: DaemonOptions = {},
   ) {
-    this.store = openStore(paths, cfg);
+    this.store = openStore(paths, cfg, {
+      treeCacheMs: opts.treeCacheMs ?? DEFAULT_TREE_CACHE_MS,
+      onTreeRead: (answer) => deps.metrics?.treeReads.inc({ answer }),
+    });
     this.s = initialState(withSelf(cfg.members, selfMember(cfg)));
     this.stuck = new StuckHeals({ stuckMs: opts.stuckHealsMs });
     this.render = new RenderRunner({

@@ -105,6 +105,7 @@ export async function startDaemon(paths: StatePaths, opts: { tickMs?: number } =
       tlsNotAfter: volume?.deps.tls ? await installedCertNotAfter(paths) : undefined,
       forwardWrites: forwardWritesFromEnv(),
       pendingSweepAgeMs: secondsFromEnv("HFS_PENDING_SWEEP_SECONDS", 1, 7 * 86_400),
+      treeCacheMs: secondsFromEnv("HFS_TREE_CACHE_SECONDS", 0, 3600),
     },
   );
   status = statusHandler(daemon, statusAllow);

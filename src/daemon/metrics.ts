@@ -20,6 +20,7 @@ export class DaemonMetrics {
   readonly splitBrainResolved: Counter;
   readonly leaseExpiries: Counter;
   readonly discrepancies: Counter<"kind">;
+  readonly treeReads: Counter<"answer">;
 
   /** The status this scrape's gauges are read from. */
   private last: StatusReport | undefined;
@@ -83,6 +84,12 @@ export class DaemonMetrics {
       name: "hfs_discrepancies_total",
       help: "Discrepancies that began (each counted once when it starts, by kind: server-down, pending-heals, ...).",
       labelNames: ["kind"],
+      registers: [r],
+    });
+    this.treeReads = new Counter({
+      name: "hfs_tree_reads_total",
+      help: "Directories read whole (get --json of a directory, render) through this daemon, by how: same (kept in memory, nothing committed under it since), patch (only the entries the journal says changed were read), full (every file read).",
+      labelNames: ["answer"],
       registers: [r],
     });
 

@@ -27,6 +27,11 @@ export interface DaemonOptions {
   forwardWrites?: boolean;
   /** How long an orphaned staged file is seen before it is removed (HFS_PENDING_SWEEP_SECONDS; default 1 h). */
   pendingSweepAgeMs?: number;
+  /**
+   * How long a directory read whole is kept in memory for the read sockets (HFS_TREE_CACHE_SECONDS,
+   * default 30; 0 keeps none). Commits are seen at once; this bounds only files changed by hand.
+   */
+  treeCacheMs?: number;
 }
 
 /** What the last look saw: written by observe (and a mount), read by the planner's input and status. */

@@ -14,6 +14,7 @@ import {
   type RequestContext,
   readJson,
   Store,
+  type TreeAnswer,
 } from "../store/index.js";
 import { MountPin } from "./mount-pin.js";
 
@@ -29,7 +30,13 @@ export function configRoot(paths: StatePaths, cfg: NodeConfig): string {
 export function openStore(
   paths: StatePaths,
   cfg: NodeConfig,
-  opts: { lockTimeoutMs?: number; viaDaemon?: boolean } = {},
+  opts: {
+    lockTimeoutMs?: number;
+    viaDaemon?: boolean;
+    /** Keep directories read whole in memory (a daemon): at most this long; 0 or unset: none. */
+    treeCacheMs?: number;
+    onTreeRead?: (answer: TreeAnswer) => void;
+  } = {},
 ): Store {
   const root = configRoot(paths, cfg);
   const remote = opts.viaDaemon ? lazyDaemonWriter(paths) : undefined;
@@ -40,6 +47,7 @@ export function openStore(
     checkFencing,
     ...(opts.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: opts.lockTimeoutMs }),
     ...(remote ? { remote } : {}),
+    ...(opts.treeCacheMs ? { treeCache: { maxAgeMs: opts.treeCacheMs, onRead: opts.onTreeRead } } : {}),
   };
   if (cfg.engine === "dir") return new Store(common);
   return new Store({

@@ -42,3 +42,4 @@ export {
   type WriteOptions,
   type WriteResult,
 } from "./store.js";
+export type { TreeAnswer, TreeCacheOptions } from "./tree-cache.js";

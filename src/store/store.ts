@@ -1,5 +1,4 @@
-import { constants } from "node:fs";
-import { type FileHandle, open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { type Clock, systemClock } from "../clock.js";
 import {
   ConflictError,
@@ -19,7 +18,6 @@ import type { ChangeOp, ChangeRecord, Step } from "./journal-types.js";
 import { Layout } from "./layout.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "./limits.js";
 import { PENDING_SWEEP_AGE_MS, type PendingSweepResult, sweepPending } from "./pending-sweep.js";
-import { readReplacedSmall } from "./read-replaced.js";
 import {
   keyState,
   listDir,
@@ -31,16 +29,8 @@ import {
   walkValues,
 } from "./reads.js";
 import { parallel, pendingName } from "./steps.js";
-
-/**
- * Files read at once by readTree (the CLI runs 64 worker threads for them). Each read is a few
- * FUSE round trips that wait on the bricks, so more in flight helps until the machine's cores are
- * busy: on the 2-core development machine a 1,000-entry directory took 0.80 s at 16 and 32, 0.71 s
- * at 64 and no less at 128.
- */
-const READ_TREE_PARALLEL = 64;
-/** Directories readTree holds open at most; deeper ones are reached by path. */
-const MAX_HELD_DIRS = 256;
+import type { TreeCache, TreeCacheOptions } from "./tree-cache.js";
+import { readTreeAt, type Tree } from "./tree-read.js";
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 120_000;
 
@@ -98,6 +88,8 @@ export interface StoreOptions {
    * checkFencingToken). Without it, a fenced write is refused.
    */
   checkFencing?: FencingCheck;
+  /** Keep directories read whole in memory, checked against the journal on each read (a daemon's store). */
+  treeCache?: TreeCacheOptions;
 }
 
 export interface Fencing {
@@ -125,8 +117,7 @@ export interface WriteOptions {
   origin?: string;
 }
 
-/** A directory read whole: values by name, subdirectories as nested trees. */
-export type Tree = { [name: string]: Buffer | Tree };
+export type { Tree } from "./tree-read.js";
 
 export type GetResult =
   | { kind: "value"; key: string; value: Buffer; version: number }
@@ -163,6 +154,7 @@ export class Store {
   private committer: Promise<Committer> | undefined;
   private readonly committerOpts: ConstructorParameters<typeof Committer>[0];
   private readonly provider: RootProvider;
+  private trees: Promise<TreeCache> | undefined;
 
   constructor(private readonly opts: StoreOptions) {
     this.layout = new Layout(opts.root);
@@ -269,54 +261,19 @@ export class Store {
   }
 
   /**
-   * A directory whole, as nested objects of values: what `get --json` prints for
-   * one. Values are read READ_TREE_PARALLEL at a time (a 1,000-entry directory is 1,000 reads, each a
-   * FUSE round trip to the bricks: the more in flight, the sooner done);
-   * one that vanishes meanwhile is left out.
+   * A directory whole, as nested objects of values: what `get --json` prints for one (see
+   * readDirTree). With a tree cache (a daemon's store) an unchanged directory is answered from
+   * memory and a changed one reads only what the journal says changed (tree-cache.ts).
    */
   async readTree(rawKey: string): Promise<Tree> {
     const key = parseKey(rawKey);
     return this.io(`reading ${key}`, async (layout) => {
-      const st = await keyState(layout, key);
-      if (st.kind !== "dir") throw new KeyNotFoundError(key);
-      const out: Tree = {};
-      const files: { at: Tree; name: string; path: string }[] = [];
-      // Each directory is opened once and its files reached through it: one FUSE lookup
-      // per file instead of one per path level (the kernel caches no names here).
-      const held: FileHandle[] = [];
-      const visit = async (dirPath: string, at: Tree) => {
-        let via = dirPath;
-        // Bounded, so a tree of many directories cannot run out of file descriptors.
-        if (held.length < MAX_HELD_DIRS) {
-          const fh = await open(dirPath, constants.O_RDONLY | constants.O_DIRECTORY);
-          held.push(fh);
-          via = `/proc/self/fd/${fh.fd}`;
-        }
-        for (const e of await listDir(via)) {
-          if (e.kind === "dir") {
-            const sub: Tree = {};
-            at[e.name] = sub;
-            await visit(`${via}/${e.name}`, sub);
-          } else files.push({ at, name: e.name, path: `${via}/${e.name}` });
-        }
-      };
-      try {
-        await visit(layout.keyPath(key), out);
-        await parallel(
-          files,
-          async (f) => {
-            const value = await readReplacedSmall(f.path).catch((err) => {
-              if (isErrno(err, "ENOENT", "EISDIR")) return undefined;
-              throw err;
-            });
-            if (value !== undefined) f.at[f.name] = value;
-          },
-          READ_TREE_PARALLEL,
-        );
-      } finally {
-        await Promise.all(held.map((h) => h.close().catch(() => {})));
+      const cacheOpts = this.opts.treeCache;
+      if (cacheOpts) {
+        this.trees ??= import("./tree-cache.js").then((m) => new m.TreeCache(cacheOpts));
+        return (await this.trees).read(layout, key);
       }
-      return out;
+      return readTreeAt(layout, key);
     });
   }
 

@@ -102,6 +102,39 @@ describeGluster("GlusterFS engine: 3 nodes on 127.0.0.1", () => {
       expect(await readFile(join(c.brickDir(n), "app/db/host"), "utf8")).toBe("db1.example");
   });
 
+  it("a directory n2's daemon keeps in memory shows every write through n1 and n3 at once", async () => {
+    const reads = async () => {
+      const res = await fetch(`http://127.0.0.1:${c.node("n2").statusPort}/metrics`);
+      const m = parsePromText(await res.text());
+      return (answer: string) => m.get(`hfs_tree_reads_total{answer="${answer}"}`) ?? 0;
+    };
+    const entries: Record<string, string> = {};
+    for (let i = 0; i < 30; i++) entries[`e${i}`] = `v${i}`;
+    for (const [k, v] of Object.entries(entries))
+      expect((await c.run(k < "e15" ? "n1" : "n3", ["set", `kept/${k}`, v])).code).toBe(0);
+    const tree = async () => {
+      const r = await c.run("n2", ["get", "kept", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { entries: Record<string, string> }).entries;
+    };
+    const before = await reads();
+    expect(await tree()).toEqual(entries);
+    expect(await tree()).toEqual(entries);
+    expect((await c.run("n1", ["set", "kept/e7", "changed"])).code).toBe(0);
+    expect(await tree()).toEqual({ ...entries, e7: "changed" });
+    expect((await c.run("n3", ["rm", "kept/e8"])).code).toBe(0);
+    expect((await c.run("n3", ["set", "kept/sub/x", "deep"])).code).toBe(0);
+    const { e8: _gone, ...rest } = entries;
+    expect(await tree()).toEqual({ ...rest, e7: "changed", sub: { x: "deep" } });
+    expect((await c.run("n1", ["rm", "-r", "kept"])).code).toBe(0);
+    expect((await c.run("n2", ["get", "kept", "--json"])).code).toBe(3);
+    const after = await reads();
+    // Read whole once, then answered as kept, then only the changed entries read again.
+    expect(after("full") - before("full")).toBe(1);
+    expect(after("same") - before("same")).toBe(1);
+    expect(after("patch") - before("patch")).toBe(2);
+  });
+
   it("writes through n2 and n3 are committed by n1; its daemon killed -9 among compare-and-set increments from n2 and n3: the counter ends between the acknowledged count and that plus the unknown ones", async () => {
     for (const n of NODES)
       await c.waitFor(`${n} handing its writes to n1`, async () => (await c.status(n))?.committer === "n1");
