@@ -13,7 +13,7 @@ import {
 import { parseKey, parsePrefix } from "../keys.js";
 import type { Committer, RequestBody, RequestContext, RequestPlan } from "./committer.js";
 import { EMPTY_HEAD, type HeadRecord, readHeadFile } from "./head.js";
-import { DEFAULT_JOURNAL_LIMIT, entryExists, newestEntry, readChanges } from "./journal.js";
+import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges, readEntry } from "./journal.js";
 import type { ChangeOp, ChangeRecord, Step } from "./journal-types.js";
 import { Layout } from "./layout.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "./limits.js";
@@ -277,6 +277,11 @@ export class Store {
     });
   }
 
+  /** Drops every directory kept by the tree cache (a file was changed outside the journal: a split-brain resolved). */
+  forgetTrees(): void {
+    void this.trees?.then((t) => t.forget());
+  }
+
   /** Every value key under `key` (a directory; "" for all). */
   async walkValues(key = ""): Promise<string[]> {
     return this.io("listing keys", (layout) => walkValues(layout, key));
@@ -388,7 +393,7 @@ export class Store {
   async finishPending(): Promise<boolean> {
     return this.io("finishing a pending write", async (layout) => {
       const head = await readHeadFile(layout);
-      if (head && !(await entryExists(layout, head.generation + 1))) return false;
+      if (head && !(await committedAfter(layout, head.generation))) return false;
       // True only when this call finished one (its writer may still be at it, and finish it first).
       let finished = 0;
       await this.writeIfNeeded(
@@ -444,6 +449,23 @@ export function dirProvider(root: string): RootProvider {
       );
     },
   };
+}
+
+/**
+ * Whether a request past `generation` may be waiting to be finished: an entry at the next one, past
+ * any restore's skip markers (a restore that died after its marker leaves one that points at nothing;
+ * taking the lock every few seconds for it would finish nothing). Unreadable or torn counts as yes:
+ * the check under the lock decides.
+ */
+async function committedAfter(layout: Layout, generation: number): Promise<boolean> {
+  let g = generation + 1;
+  for (let hops = 0; hops < 8; hops++) {
+    const e = await readEntry(layout, g).catch(() => "unreadable" as const);
+    if (e === undefined) return false;
+    if (typeof e !== "object" || e.skipTo === undefined || e.skipTo <= g) return true;
+    g = e.skipTo;
+  }
+  return true;
 }
 
 async function rebuiltHead(layout: Layout): Promise<HeadRecord> {

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/clock.js";
 import { PendingSweeper } from "../../src/daemon/pending-sweeper.js";
+import { createEntry } from "../../src/store/journal.js";
 import { sweepPending } from "../../src/store/pending-sweep.js";
 import { Store } from "../../src/store/store.js";
 import { tempDir } from "../helpers/cli.js";
@@ -147,6 +148,28 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     await s.poke(); // nothing left to finish
     expect(finished).toBe(1);
     await s.stop();
+  });
+
+  it("a restore's skip marker left behind (its restore died) is no pending write: the finish check takes no lock for it", async () => {
+    const store = new Store({ root: t.dir, node: "a" });
+    expect((await store.set("k", "v0")).generation).toBe(1);
+    // What a restore commits before its own entry: "the next commit is generation 10".
+    const marker = {
+      generation: 2,
+      ts: Date.now(),
+      node: "a",
+      op: "restore" as const,
+      key: "",
+      events: [],
+      steps: [],
+    };
+    expect(await createEntry(await store.pinned(), { ...marker, skipTo: 10 })).toBe(true);
+    const holder = await script(["write-lock-user.mjs", "hold", join(t.dir, ".hfs", "head")], "held");
+    // Were the lock taken for the marker, this would wait for the holder and time out.
+    const quick = new Store({ root: t.dir, node: "b", lockTimeoutMs: 1000 });
+    expect(await quick.finishPending()).toBe(false);
+    holder.child.stdin?.end("go\n");
+    expect((await store.set("k", "v1")).generation).toBe(10);
   });
 
   it("the sweeper reports a failure once, not on every pass, until a pass succeeds", async () => {
