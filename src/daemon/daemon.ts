@@ -28,7 +28,7 @@ import { commitWrite } from "./take-write.js";
 import type { StatusReport } from "./wire.js";
 
 /** Directories read whole stay in memory this long at most (see TreeCache): a hand edit shows within it. */
-const DEFAULT_TREE_CACHE_MS = 30_000;
+const DEFAULT_TREE_CACHE_MS = 300_000;
 
 export type { DaemonDeps } from "./port.js";
 export type { DaemonOptions } from "./state.js";

@@ -84,6 +84,8 @@ export async function splitBrainPass(
         });
       }
     }
+    // A resolution changes a file outside any journal entry: kept directories are read afresh.
+    if (resolved.length > 0) d.store.forgetTrees();
     return { found, resolved };
   } finally {
     await unmountRepairVolume(deps, mount).catch((err) =>

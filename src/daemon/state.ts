@@ -29,7 +29,7 @@ export interface DaemonOptions {
   pendingSweepAgeMs?: number;
   /**
    * How long a directory read whole is kept in memory for the read sockets (HFS_TREE_CACHE_SECONDS,
-   * default 30; 0 keeps none). Commits are seen at once; this bounds only files changed by hand.
+   * default 300; 0 keeps none). Commits are seen at once; this bounds only files changed by hand.
    */
   treeCacheMs?: number;
 }

@@ -121,6 +121,8 @@ interface Cached {
 export class TreeCache {
   private readonly trees = new Map<string, Cached>();
   private bytes = 0;
+  /** Moved by forget(): a read that began before it keeps nothing. */
+  private epoch = 0;
   private readonly maxBytes: number;
   private readonly maxTrees: number;
   private readonly now: () => number;
@@ -134,6 +136,7 @@ export class TreeCache {
   }
 
   async read(layout: Layout, key: string): Promise<Tree> {
+    const epoch = this.epoch;
     const head = await readHeadFile(layout);
     const mark = head && markOf(head);
     const where = `${layout.root}#${layout.pin}`;
@@ -151,7 +154,7 @@ export class TreeCache {
       const plan = planTreeRefresh(key, c.mark, mark, entries);
       if (plan.kind === "same") {
         this.counted("same");
-        this.keep(key, c);
+        this.keep(epoch, key, c);
         return c.tree;
       }
       if (plan.kind === "patch") {
@@ -163,7 +166,7 @@ export class TreeCache {
           else tree[name] = node;
         });
         this.counted("patch");
-        this.keep(key, { ...c, mark, tree, bytes: sizeOf(tree) });
+        this.keep(epoch, key, { ...c, mark, tree, bytes: sizeOf(tree) });
         return tree;
       }
     }
@@ -171,8 +174,15 @@ export class TreeCache {
     const tree = await readTreeAt(layout, key);
     this.counted("full");
     // Labelled with head as read before the files: whatever a later commit changed meanwhile is read again next time.
-    if (mark) this.keep(key, { where, mark, tree, bytes: sizeOf(tree), readAt });
+    if (mark) this.keep(epoch, key, { where, mark, tree, bytes: sizeOf(tree), readAt });
     return tree;
+  }
+
+  /** Drops every kept tree: the next read of each is a full one. */
+  forget(): void {
+    this.trees.clear();
+    this.bytes = 0;
+    this.epoch++;
   }
 
   private counted(answer: TreeAnswer): void {
@@ -187,9 +197,9 @@ export class TreeCache {
     this.bytes -= c.bytes;
   }
 
-  private keep(key: string, c: Cached): void {
+  private keep(epoch: number, key: string, c: Cached): void {
     this.drop(key);
-    if (c.bytes > this.maxBytes / 4) return;
+    if (epoch !== this.epoch || c.bytes > this.maxBytes / 4) return;
     this.trees.set(key, c);
     this.bytes += c.bytes;
     for (const [k] of this.trees) {

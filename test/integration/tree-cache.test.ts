@@ -87,6 +87,23 @@ describe("a kept directory", () => {
     expect(plain(await cache.read(layout, "dir")).e1).toBe("by hand");
   });
 
+  it("forget (a split-brain resolved) drops every kept tree, and a read under way keeps nothing", async () => {
+    const w = new Store({ root: t.dir, node: "w" });
+    await fill(w, 3);
+    const cache = new TreeCache({ maxAgeMs: 60_000 });
+    const layout = await w.pinned();
+    await cache.read(layout, "dir");
+    await writeFile(join(t.dir, "dir", "e1"), "resolved");
+    cache.forget();
+    const during = cache.read(layout, "dir");
+    cache.forget();
+    expect(plain(await during).e1).toBe("resolved");
+    await writeFile(join(t.dir, "dir", "e2"), "again");
+    // The read under way was not kept: this one reads the files.
+    expect(plain(await cache.read(layout, "dir")).e2).toBe("again");
+    expect(cache.counts).toEqual({ same: 0, patch: 0, full: 3 });
+  });
+
   it("a volume made again, at the generation the tree was read at, is read whole", async () => {
     const w = new Store({ root: t.dir, node: "w" });
     await fill(w, 3);
