@@ -55,6 +55,7 @@ export class Daemon implements DaemonCore {
   readonly commitEndpoint: ReturnType<typeof commitEndpoint>;
   private queue: Promise<unknown> = Promise.resolve();
   private wake: (() => void) | undefined;
+  private splitBrainSeen = false;
 
   constructor(
     readonly paths: StatePaths,
@@ -186,12 +187,24 @@ export class Daemon implements DaemonCore {
     return next;
   }
 
+  /**
+   * While split-brain is suspected or unresolved anywhere in the cluster, and once after, this
+   * daemon keeps no directory: the resolver (on another node, perhaps) changes files outside any
+   * journal entry, which a kept directory would never see.
+   */
+  private forgetTreesAroundSplitBrain(plan: Plan): void {
+    const now = plan.discrepancies.some((d) => d.kind === "split-brain");
+    if (now || this.splitBrainSeen) this.store.forgetTrees();
+    this.splitBrainSeen = now;
+  }
+
   /** One observe-plan-apply round, then the duties planDuties gives. */
   async tick(): Promise<Plan> {
     const obs = await this.observe();
     const plan = this.cfg.engine === "dir" ? dirPlan() : this.planFor(obs);
     this.s.lastPlan = plan;
     logDiscrepancies(this, plan);
+    this.forgetTreesAroundSplitBrain(plan);
     let remounted = false;
     for (const action of plan.actions) {
       try {

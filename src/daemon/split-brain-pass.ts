@@ -7,6 +7,7 @@ import {
   type SplitBrainEntry,
   scanSplitBrain,
 } from "../heal/split-brain.js";
+import { RESERVED_DIR } from "../keys.js";
 import type { DaemonPort } from "./port.js";
 
 /**
@@ -47,6 +48,9 @@ export async function splitBrainPass(
       if (typeof a.brickGeneration === "number") generations[a.name] = a.brickGeneration;
     for (const [i, entry] of found.entries()) {
       d.setRepairStep(`resolving split-brain ${i + 1} of ${found.length}: ${entry.path} (${entry.kind})`);
+      // A resolution changes a file outside any journal entry: no directory kept from before it, or
+      // read while it runs, may answer after it.
+      d.store.forgetTrees();
       try {
         const r = await resolveSplitBrain(deps, mount.mountPoint, entry, {
           volume: d.cfg.volume,
@@ -69,6 +73,7 @@ export async function splitBrainPass(
           },
         });
         resolved.push(r);
+        d.store.forgetTrees();
         d.deps.metrics?.splitBrainResolved.inc();
         d.deps.logger.log("warn", "resolved split-brain", {
           path: r.path,
@@ -84,8 +89,7 @@ export async function splitBrainPass(
         });
       }
     }
-    // A resolution changes a file outside any journal entry: kept directories are read afresh.
-    if (resolved.length > 0) d.store.forgetTrees();
+    await noteResolved(d, resolved);
     return { found, resolved };
   } finally {
     await unmountRepairVolume(deps, mount).catch((err) =>
@@ -94,5 +98,26 @@ export async function splitBrainPass(
         error: String(err),
       }),
     );
+  }
+}
+
+/**
+ * A resolution changed its files outside any request: one request naming them tells every node's
+ * daemon to read them again where it keeps them (this one forgot its own already). Without quorum
+ * it cannot commit; the others' kept directories then age out (HFS_TREE_CACHE_SECONDS).
+ */
+async function noteResolved(d: DaemonPort, resolved: readonly Resolution[]): Promise<void> {
+  const paths = resolved
+    .map((r) => r.path)
+    .filter((p) => p !== "" && p !== RESERVED_DIR && !p.startsWith(`${RESERVED_DIR}/`));
+  if (paths.length === 0) return;
+  try {
+    const generation = await d.store.noteChanged(paths);
+    d.deps.logger.log("info", "noted resolved files in the journal", { generation, paths });
+  } catch (err) {
+    d.deps.logger.log("warn", "could not note resolved files in the journal", {
+      paths,
+      error: (err as Error).message,
+    });
   }
 }

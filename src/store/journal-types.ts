@@ -11,7 +11,9 @@ export type ChangeOp =
   | "expire"
   | "serve"
   | "retire"
-  | "members";
+  | "members"
+  /** A file changed outside any request (a split-brain resolved toward one copy): its key is the path. */
+  | "repair";
 
 /** One change a watcher sees. */
 export interface ChangeEvent {
@@ -38,7 +40,12 @@ export type Step =
   | { t: "del"; path: string }
   /** Move the directory `path` to `trash`, then delete `trash` with all it holds. */
   | { t: "rmtree"; path: string; trash: string }
-  | { t: "mkdir"; path: string };
+  | { t: "mkdir"; path: string }
+  /**
+   * Nothing to carry out: `path` was changed outside any request (a split-brain resolved toward one
+   * copy), so that whoever keeps copies of what it read (a daemon's kept directories) reads it again.
+   */
+  | { t: "changed"; path: string };
 
 export interface JournalEntry {
   generation: number;

@@ -40,8 +40,10 @@ export async function readReplacedSmall(path: string): Promise<Buffer> {
           const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
           chunks.push(buf.subarray(0, bytesRead));
           pos += bytesRead;
+          // A copy of the bytes read, never a slice of the 64 KiB buffer: a kept directory of
+          // 1,000 small values would otherwise hold 64 MiB.
           if (bytesRead < buf.length)
-            return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+            return chunks.length === 1 ? Buffer.from(chunks[0] as Buffer) : Buffer.concat(chunks);
         }
       } finally {
         await fh.close();

@@ -277,6 +277,20 @@ export class Store {
     });
   }
 
+  /**
+   * Commits a request that changes nothing but names `paths` (relative to the root) as changed
+   * outside the journal, so that every node's kept directories read them again (see TreeCache).
+   */
+  async noteChanged(paths: readonly string[]): Promise<number> {
+    const res = await this.write(async () => ({
+      // An event per path: watchers see the change, and a request without events would be a gap to them.
+      events: paths.map((key) => ({ op: "repair" as const, key })),
+      steps: paths.map((path) => ({ t: "changed" as const, path })),
+      result: undefined,
+    }));
+    return res.generation;
+  }
+
   /** Drops every directory kept by the tree cache (a file was changed outside the journal: a split-brain resolved). */
   forgetTrees(): void {
     void this.trees?.then((t) => t.forget());

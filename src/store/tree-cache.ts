@@ -25,45 +25,70 @@ export const MAX_PATCH_ENTRIES = 64;
 /** Entries of one directory re-read at most before reading it whole instead. */
 export const MAX_PATCH_CHILDREN = 256;
 
+/** A journal entry as read: undefined when missing; a string when torn or unreadable. */
+export type EntryRead = JournalEntry | "torn" | "unreadable" | undefined;
+
 /**
  * What a directory read at `cached` needs, now that head is at `now`. `entries` are the journal
- * entries `cached.generation` .. `now.generation`, as read (undefined: missing or unreadable): the
- * first must be the very commit the tree was read at, or the journal is another history (a volume
- * made again) and nothing cached can be trusted. Only the journal's file steps count, since they are
- * everything a commit changes in the tree; any doubt reads the directory whole.
+ * entries `cached.generation` .. `now.generation`, as read: the first must be the very commit the
+ * tree was read at, or the journal is another history (a volume made again) and nothing kept can be
+ * trusted. `past` are the committed entries after head (a request whose writer died between its
+ * renames and head, or a head read older than it is): their paths are read again at every read
+ * until head counts them. Only the entries' file steps count, since they are everything a commit
+ * changes in the tree; any doubt reads the directory whole.
  */
 export function planTreeRefresh(
   key: string,
   cached: HeadMark,
   now: HeadMark,
-  entries: readonly (JournalEntry | "torn" | undefined)[],
+  entries: readonly EntryRead[],
+  past: readonly EntryRead[] = [],
 ): TreeRefresh {
-  if (sameMark(cached, now)) return { kind: "same" };
-  if (now.generation <= cached.generation) return { kind: "full", why: "head did not move forward" };
-  if (cached.generation === 0) return { kind: "full", why: "the tree was read before any commit" };
-  if (now.generation - cached.generation > MAX_PATCH_ENTRIES)
-    return { kind: "full", why: "many commits since" };
-  if (entries.length !== now.generation - cached.generation + 1)
-    return { kind: "full", why: "entries missing" };
-  const first = entries[0];
-  if (typeof first !== "object" || !sameMark(cached, first))
-    return { kind: "full", why: "the journal no longer holds the commit the tree was read at" };
-  const last = entries[entries.length - 1];
-  if (typeof last !== "object" || !sameMark(now, last))
-    return { kind: "full", why: "head and the journal disagree" };
   const children = new Set<string>();
-  for (const e of entries.slice(1)) {
-    if (typeof e !== "object") return { kind: "full", why: "an entry cannot be read" };
-    if (e.op === "init" || e.op === "restore") return { kind: "full", why: `an ${e.op}` };
-    for (const s of e.steps) {
-      const hit = touches(key, s.path);
-      if (hit === "all") return { kind: "full", why: `${s.path} changed` };
+  const same = sameMark(cached, now);
+  if (!same) {
+    if (now.generation <= cached.generation) return { kind: "full", why: "head did not move forward" };
+    if (now.generation - cached.generation > MAX_PATCH_ENTRIES)
+      return { kind: "full", why: "many commits since" };
+    if (entries.length !== now.generation - cached.generation + 1)
+      return { kind: "full", why: "entries missing" };
+    const first = entries[0];
+    if (typeof first !== "object" || !sameMark(cached, first))
+      return { kind: "full", why: "the journal no longer holds the commit the tree was read at" };
+    const last = entries[entries.length - 1];
+    if (typeof last !== "object" || !sameMark(now, last))
+      return { kind: "full", why: "head and the journal disagree" };
+    const why = collect(key, entries.slice(1), children);
+    if (why) return { kind: "full", why };
+  }
+  if (past.length > MAX_PATCH_ENTRIES) return { kind: "full", why: "many commits past head" };
+  const why = collect(key, past, children, true);
+  if (why) return { kind: "full", why };
+  if (children.size > MAX_PATCH_CHILDREN) return { kind: "full", why: "many entries changed" };
+  if (same && children.size === 0) return { kind: "same" };
+  return { kind: "patch", children: [...children].sort() };
+}
+
+/** Adds the directory's entries that `list` changes to `children`; a reason to read it whole instead. */
+function collect(
+  key: string,
+  list: readonly EntryRead[],
+  children: Set<string>,
+  skipMarkers = false,
+): string | undefined {
+  for (const e of list) {
+    if (typeof e !== "object") return "an entry cannot be read";
+    // Past head, a restore's marker changes nothing itself (its restore, if it commits, is an entry of its own).
+    if (skipMarkers && e.skipTo !== undefined && e.steps.length === 0) continue;
+    if (e.op === "init" || e.op === "restore") return `an ${e.op}`;
+    for (const st of e.steps) {
+      const hit = touches(key, st.path);
+      if (hit === "all") return `${st.path} changed`;
       // A name a listing hides (a temp file) is not in the tree either.
       if (hit !== undefined && isVisibleName(hit)) children.add(hit);
     }
   }
-  if (children.size > MAX_PATCH_CHILDREN) return { kind: "full", why: "many entries changed" };
-  return { kind: "patch", children: [...children].sort() };
+  return undefined;
 }
 
 /**
@@ -138,43 +163,58 @@ export class TreeCache {
   async read(layout: Layout, key: string): Promise<Tree> {
     const epoch = this.epoch;
     const head = await readHeadFile(layout);
-    const mark = head && markOf(head);
+    // Nothing is kept before the first commit (no commit to check against) or when head is damaged.
+    const mark = head && head.generation > 0 ? markOf(head) : undefined;
     const where = `${layout.root}#${layout.pin}`;
     const c = this.trees.get(key);
-    this.drop(key);
-    if (mark && c && c.where === where && this.now() - c.readAt < this.opts.maxAgeMs) {
-      const entries =
-        mark.generation > c.mark.generation && mark.generation - c.mark.generation <= MAX_PATCH_ENTRIES
-          ? await Promise.all(
-              range(c.mark.generation, mark.generation).map((g) =>
-                readEntry(layout, g).catch(() => undefined),
-              ),
-            )
-          : [];
-      const plan = planTreeRefresh(key, c.mark, mark, entries);
-      if (plan.kind === "same") {
-        this.counted("same");
-        this.keep(epoch, key, c);
-        return c.tree;
+    try {
+      if (mark && c && c.where === where && this.now() - c.readAt < this.opts.maxAgeMs) {
+        const tree = await this.refresh(layout, key, c, mark);
+        if (tree) return tree;
       }
-      if (plan.kind === "patch") {
-        // A copy: a tree handed out before is never changed under its reader.
-        const tree: Tree = { ...c.tree };
-        await parallel(plan.children, async (name) => {
-          const node = await readTreeNode(layout, `${key}/${name}`);
-          if (node === undefined) delete tree[name];
-          else tree[name] = node;
-        });
-        this.counted("patch");
-        this.keep(epoch, key, { ...c, mark, tree, bytes: sizeOf(tree) });
-        return tree;
-      }
+      const readAt = this.now();
+      const tree = await readTreeAt(layout, key);
+      this.counted("full");
+      // Labelled with head as read before the files: whatever a later commit changed meanwhile is read again next time.
+      if (mark) this.keep(epoch, key, { where, mark, tree, bytes: sizeOf(tree), readAt });
+      return tree;
+    } catch (err) {
+      this.drop(key);
+      throw err;
     }
-    const readAt = this.now();
-    const tree = await readTreeAt(layout, key);
-    this.counted("full");
-    // Labelled with head as read before the files: whatever a later commit changed meanwhile is read again next time.
-    if (mark) this.keep(epoch, key, { where, mark, tree, bytes: sizeOf(tree), readAt });
+  }
+
+  /** The kept tree brought to `mark`, or undefined when it must be read whole. */
+  private async refresh(layout: Layout, key: string, c: Cached, mark: HeadMark): Promise<Tree | undefined> {
+    const epoch = this.epoch;
+    const span = mark.generation - c.mark.generation;
+    const [entries, past] = await Promise.all([
+      span > 0 && span <= MAX_PATCH_ENTRIES
+        ? Promise.all(range(c.mark.generation, mark.generation).map((g) => entryAt(layout, g)))
+        : [],
+      entriesPast(layout, mark.generation),
+    ]);
+    const plan = planTreeRefresh(key, c.mark, mark, entries, past);
+    if (plan.kind === "full") return undefined;
+    if (plan.kind === "same") {
+      this.counted("same");
+      this.keep(epoch, key, c);
+      return c.tree;
+    }
+    // A copy: a tree handed out before is never changed under its reader.
+    const tree: Tree = { ...c.tree };
+    try {
+      await parallel(plan.children, async (name) => {
+        const node = await readTreeNode(layout, `${key}/${name}`);
+        if (node === undefined) delete tree[name];
+        else tree[name] = node;
+      });
+    } catch {
+      // Something under an entry changed while it was read (a removal under way): read it all.
+      return undefined;
+    }
+    this.counted("patch");
+    this.keep(epoch, key, { ...c, mark, tree, bytes: sizeOf(tree) });
     return tree;
   }
 
@@ -198,8 +238,9 @@ export class TreeCache {
   }
 
   private keep(epoch: number, key: string, c: Cached): void {
+    if (epoch !== this.epoch) return;
     this.drop(key);
-    if (epoch !== this.epoch || c.bytes > this.maxBytes / 4) return;
+    if (c.bytes > this.maxBytes / 4) return;
     this.trees.set(key, c);
     this.bytes += c.bytes;
     for (const [k] of this.trees) {
@@ -207,6 +248,27 @@ export class TreeCache {
       this.drop(k);
     }
   }
+}
+
+function entryAt(layout: Layout, g: number): Promise<EntryRead> {
+  return readEntry(layout, g).catch(() => "unreadable" as const);
+}
+
+/**
+ * The committed entries after head: normally none (one read that finds nothing). A restore's skip
+ * marker is followed to the generation it names. More than MAX_PATCH_ENTRIES: one too many, so the
+ * planner reads the tree whole.
+ */
+async function entriesPast(layout: Layout, head: number): Promise<EntryRead[]> {
+  const out: EntryRead[] = [];
+  for (let g = head + 1; out.length <= MAX_PATCH_ENTRIES; ) {
+    const e = await entryAt(layout, g);
+    if (e === undefined) return out;
+    out.push(e);
+    if (typeof e !== "object") return out;
+    g = e.skipTo !== undefined && e.skipTo > g ? e.skipTo : g + 1;
+  }
+  return out;
 }
 
 function markOf(h: HeadRecord): HeadMark {

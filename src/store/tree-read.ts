@@ -71,10 +71,18 @@ export async function readTreeNode(layout: Layout, key: string): Promise<Buffer 
   };
   const st = await lstat(path).catch(gone);
   if (!st) return undefined;
-  if (st.isDirectory()) return readDirTree(path).catch(gone);
-  if (!st.isFile()) return undefined;
-  // Replaced by a directory between the two calls: read that instead.
-  return readReplacedSmall(path).catch((err) => (isErrno(err, "EISDIR") ? readDirTree(path) : gone(err)));
+  if (st.isFile()) {
+    const value = await readReplacedSmall(path).catch((err) => (isErrno(err, "EISDIR") ? "dir" : gone(err)));
+    if (value !== "dir") return value;
+  } else if (!st.isDirectory()) return undefined;
+  try {
+    return await readDirTree(path);
+  } catch (err) {
+    // Gone itself: so it reads. Something deeper gone (a removal under way): the caller decides,
+    // as a read of the whole directory would fail too; never "gone" for a directory that is there.
+    if (isErrno(err, "ENOENT", "ENOTDIR") && (await lstat(path).catch(gone)) === undefined) return undefined;
+    throw err;
+  }
 }
 
 /** The directory `key` whole; KeyNotFoundError when it is a value or missing. */

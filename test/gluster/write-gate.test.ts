@@ -182,7 +182,10 @@ describeGluster("the write gate, mount supervision and a truthful status", () =>
     // and no pending changes recorded anywhere (as a serve cut short left the leases once).
     const majority = randomUUID();
     const minority = randomUUID();
-    await c.run("n1", ["set", "sbp/seed", "x"]);
+    const seeded = await c.run("n1", ["set", "sbp/seed", "x", "--json"]);
+    const g0 = JSON.parse(seeded.stdout).generation as number;
+    // n3's daemon keeps the directory from before the files below change outside any write.
+    expect(JSON.parse((await c.run("n3", ["get", "sbp", "--json"])).stdout).entries).toEqual({ seed: "x" });
     for (const n of NODES)
       await plant(
         c.brickDir(n),
@@ -217,6 +220,29 @@ describeGluster("the write gate, mount supervision and a truthful status", () =>
     const line = c.node("n1").log.find((l) => /"resolved split-brain".*"path":"sbp\/planted"/.test(l));
     expect(line, c.node("n1").log.join("\n")).toBeDefined();
     expect(JSON.parse(line as string).why).toMatch(/^majority: 2 of 3 copies \(n1, n2\) are identical/);
+    // The resolution is noted in the journal (a repair event naming the file), so every daemon's kept
+    // directories read it again; n3's shows the copy kept.
+    const noted = c.node("n1").log.find((l) => /"noted resolved files in the journal"/.test(l));
+    expect(noted, c.node("n1").log.join("\n")).toBeDefined();
+    const g = JSON.parse(noted as string).generation as number;
+    expect(g).toBeGreaterThan(g0);
+    const entry = JSON.parse(
+      await readFile(
+        join(
+          c.brickDir("n2"),
+          ".hfs/journal",
+          String(Math.floor(g / 1000)).padStart(9, "0"),
+          `${String(g).padStart(12, "0")}.json`,
+        ),
+        "utf8",
+      ),
+    );
+    expect(entry.steps).toEqual([{ t: "changed", path: "sbp/planted" }]);
+    expect(entry.events).toEqual([{ op: "repair", key: "sbp/planted" }]);
+    expect(JSON.parse((await c.run("n3", ["get", "sbp", "--json"])).stdout).entries).toEqual({
+      seed: "x",
+      planted: "majority",
+    });
   }, 300_000);
 
   it("after kill -9 of n3's daemon and a retire elsewhere, a write on n3 is refused; its daemon back, it mounts the new list", async () => {

@@ -26,7 +26,7 @@ function entry(generation: number, steps: Step[], op: JournalEntry["op"] = "set"
 const put = (path: string): Step => ({ t: "put", path, pending: "p", len: 1, sha: "s", version: 1 });
 
 describe("planTreeRefresh: what a kept directory needs after commits", () => {
-  type Case = [string, number, number, (JournalEntry | "torn" | undefined)[], string];
+  type Case = [string, number, number, (JournalEntry | "torn" | "unreadable" | undefined)[], string];
   const cases: Case[] = [
     ["no commit since: answered as kept", 5, 5, [], "same"],
     ["one entry changed: read again alone", 5, 6, [entry(5, []), entry(6, [put("app/a")])], "patch a"],
@@ -65,7 +65,14 @@ describe("planTreeRefresh: what a kept directory needs after commits", () => {
     ["a parent changed", 5, 6, [entry(5, []), entry(6, [{ t: "mkdir", path: "" }])], "full"],
     ["an init", 5, 6, [entry(5, []), entry(6, [put("other/a")], "init")], "full"],
     ["a restore", 5, 6, [entry(5, []), entry(6, [], "restore")], "full"],
-    ["an entry missing (a restore's skip)", 5, 7, [entry(5, []), undefined, entry(7, [])], "full"],
+    ["an entry missing", 5, 7, [entry(5, []), undefined, entry(7, [])], "full"],
+    [
+      "a split-brain resolved: the path it changed is read again",
+      5,
+      6,
+      [entry(5, []), entry(6, [{ t: "changed", path: "app/a" }], "repair")],
+      "patch a",
+    ],
     ["an entry torn", 5, 6, [entry(5, []), "torn"], "full"],
     ["the kept commit pruned", 5, 6, [undefined, entry(6, [put("app/a")])], "full"],
     [
@@ -78,12 +85,58 @@ describe("planTreeRefresh: what a kept directory needs after commits", () => {
     ["head and the journal disagree", 5, 6, [entry(5, []), { ...entry(6, []), node: "n9" }], "full"],
     ["head went back", 6, 5, [], "full"],
     ["read before any commit", 0, 1, [undefined, entry(1, [])], "full"],
+    ["an entry unreadable", 5, 6, [entry(5, []), "unreadable"], "full"],
     ["entries not read (too many)", 5, 6 + MAX_PATCH_ENTRIES, [], "full"],
   ];
   it.each(cases)("%s", (_what, from, to, entries, want) => {
     const plan = planTreeRefresh("app", mark(from), mark(to), entries);
     const got = plan.kind === "patch" ? `patch ${plan.children.join(",")}`.trimEnd() : plan.kind;
     expect(got).toBe(want);
+  });
+
+  describe("committed entries past head (a writer died between its renames and head; a head read old)", () => {
+    type PastCase = [string, number, (JournalEntry | "torn" | "unreadable" | undefined)[], string];
+    const past: PastCase[] = [
+      ["none: as kept", 5, [], "same"],
+      [
+        "one under the directory: its entry read again, head unchanged",
+        5,
+        [entry(6, [put("app/b")])],
+        "patch b",
+      ],
+      ["one elsewhere: as kept", 5, [entry(6, [put("other/b")])], "same"],
+      ["torn (its writer died writing it, or is writing it now)", 5, ["torn"], "full"],
+      ["unreadable", 5, ["unreadable"], "full"],
+      [
+        "a restore's skip marker, then its restore: read whole",
+        5,
+        [{ ...entry(6, [], "restore"), skipTo: 9 }, entry(9, [], "restore")],
+        "full",
+      ],
+      [
+        "a restore's skip marker alone (its restore died): as kept",
+        5,
+        [{ ...entry(6, [], "restore"), skipTo: 9 }],
+        "same",
+      ],
+      ["too many", 5, Array.from({ length: MAX_PATCH_ENTRIES + 1 }, (_, i) => entry(6 + i, [])), "full"],
+    ];
+    it.each(past)("%s", (_what, at, after, want) => {
+      const plan = planTreeRefresh("app", mark(at), mark(at), [], after);
+      const got = plan.kind === "patch" ? `patch ${plan.children.join(",")}`.trimEnd() : plan.kind;
+      expect(got).toBe(want);
+    });
+
+    it("and commits since the kept head: both read again", () => {
+      const plan = planTreeRefresh(
+        "app",
+        mark(5),
+        mark(6),
+        [entry(5, []), entry(6, [put("app/a")])],
+        [entry(7, [put("app/c")])],
+      );
+      expect(plan).toEqual({ kind: "patch", children: ["a", "c"] });
+    });
   });
 
   it("a head with the same number but another commit is not the kept one", () => {
