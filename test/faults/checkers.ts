@@ -353,3 +353,36 @@ export function checkStatus(
       );
   return out;
 }
+
+/**
+ * Directories read whole through the daemons (which keep them between reads): a read that began
+ * after a blind set was acknowledged shows that value, or a later one of the same writer (values are
+ * `WRITER-SEQ`, and each key has one writer).
+ */
+export function checkTreeReads(ops: Op[], prefix = "keys"): string[] {
+  const seq = (v: string) => Number(v.slice(v.lastIndexOf("-") + 1));
+  const acked = ops
+    .filter((o) => o.op === "set" && o.outcome === "ok" && o.key?.startsWith(`${prefix}/`) && o.value)
+    .sort((a, b) => a.end - b.end);
+  const out: string[] = [];
+  for (const r of ops.filter((o) => o.op === "tree")) {
+    if (r.outcome !== "ok" || typeof r.value !== "string") continue;
+    const tree = JSON.parse(r.value) as Record<string, Record<string, string> | string>;
+    const need = new Map<string, Op>();
+    for (const s of acked) {
+      if (s.end >= r.start) break;
+      const prev = need.get(s.key as string);
+      if (!prev || seq(s.value as string) > seq(prev.value as string)) need.set(s.key as string, s);
+    }
+    for (const [key, s] of need) {
+      const [, who, k] = key.split("/") as [string, string, string];
+      const dir = tree[who];
+      const got = typeof dir === "object" ? dir[k] : undefined;
+      if (got === undefined || seq(got) < seq(s.value as string))
+        out.push(
+          `${r.proc} read ${key} as ${got ?? "missing"} in a read begun at ${r.start.toFixed(0)}, after ${s.value} was acknowledged at ${s.end.toFixed(0)}`,
+        );
+    }
+  }
+  return out;
+}

@@ -17,6 +17,7 @@ import {
   checkLock,
   checkRegister,
   checkStatus,
+  checkTreeReads,
   checkWatch,
   type Op,
   type StatusSample,
@@ -61,6 +62,23 @@ async function readLines<T>(file: string): Promise<T[]> {
 }
 
 /** One status sample of a node, from its daemon's control socket, judged as `status` judges it. */
+/** `n1(same=.. patch=.. full=..)` from the node's /metrics, fetched inside its host. */
+async function treeAnswers(c: FaultCluster, node: string): Promise<string> {
+  const paths = new StatePaths(c.node(node).state);
+  const cfg = JSON.parse(await readFile(paths.nodeFile, "utf8")) as { address: string; statusPort: number };
+  const script = `fetch("http://${cfg.address}:${cfg.statusPort}/metrics").then((r) => r.text()).then((t) => process.stdout.write(t), () => {})`;
+  const child = c.spawnOn(node, process.execPath, ["-e", script]);
+  let text = "";
+  child.stdout?.on("data", (d) => {
+    text += d;
+  });
+  await new Promise((r) => child.on("close", r));
+  const counts = [...text.matchAll(/^hfs_tree_reads_total\{answer="(\w+)"\} (\d+)$/gm)].map(
+    (m) => `${m[1]}=${m[2]}`,
+  );
+  return `${node}(${counts.join(" ") || "none"})`;
+}
+
 async function sampleStatus(state: string, node: string): Promise<StatusSample> {
   const t = Date.now();
   const local = await callDaemon<StatusReport>(
@@ -147,6 +165,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
       spawnWorker(n, "keys", ["keys"]);
       spawnWorker(n, "lock", [LOCK, cmdLog]);
       spawnWorker(n, "watch", [""]);
+      spawnWorker(n, "tree", ["keys"]);
     }
 
     // Status of every node every 2 s, for "said degraded while it was".
@@ -217,6 +236,8 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
     sampling.abort();
     await sampler;
     const finalSamples = await Promise.all(c.nodes.map((n) => sampleStatus(n.state, n.name)));
+    // The directory readers' reads, as each daemon answered them: kept, patched or read whole.
+    say(`directory reads by answer: ${(await Promise.all(names.map((n) => treeAnswers(c, n)))).join(" ")}`);
     say(
       `final status ${finalSamples.map((s) => `${s.node}=${s.code}${s.reasons.length ? `(${s.reasons})` : ""}`).join(" ")}`,
     );
@@ -227,6 +248,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
     for (const n of names) {
       ops.push(...(await readLines<Op>(hist(`${n}-cas`))), ...(await readLines<Op>(hist(`${n}-keys`))));
       ops.push(...(await readLines<Op>(hist(`${n}-lock`))));
+      ops.push(...(await readLines<Op>(hist(`${n}-tree`))));
       watchEvents.push(...(await readLines<WatchEv>(hist(`${n}-watch`))));
     }
     const facts = journalFacts(await readJournal(join(c.node("n1").state, "config")));
@@ -315,6 +337,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
       lockOverlaps: lk.overlaps,
       lockTokenOrder: lk.tokenOrder,
       staleFenced: lk.staleFenced,
+      staleTrees: checkTreeReads(ops).slice(0, 50),
       watchGaps: wt.gaps.slice(0, 50),
       watchDuplicates: wt.duplicates.slice(0, 50),
       status: [

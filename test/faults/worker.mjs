@@ -5,11 +5,14 @@
 //   keys PREFIX      blind sets of keys only this worker writes
 //   lock LOCK CMDLOG runs `hfs-config lock`: CMD logs start/end to CMDLOG and makes a fenced set
 //   watch PREFIX     follows the journal; restarts itself now and then with --since
+//   tree PREFIX      reads PREFIX whole through the daemon, as `get PREFIX --json` does (its kept directories)
 import { spawn } from "node:child_process";
 import { appendFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { remoteReadStore } from "../../dist/src/daemon/read-client.js";
 import { VersionConflictError } from "../../dist/src/errors.js";
 import { open, watch } from "../../dist/src/index.js";
+import { StatePaths } from "../../dist/src/node/state-dir.js";
 
 const [kind, state, name, history, ...rest] = process.argv.slice(2);
 const CLI = resolve(import.meta.dirname, "../../dist/cli/hfs-config.js");
@@ -246,9 +249,51 @@ async function watcher(prefix) {
   }
 }
 
+/**
+ * PREFIX read whole over and over, asked of this node's daemon over its control socket as
+ * `hfs-config get PREFIX --json` asks it: answered from what the daemon keeps.
+ */
+async function tree(prefix) {
+  const reader = remoteReadStore(new StatePaths(state).controlSocket);
+  while (!stopping) {
+    const t0 = now();
+    try {
+      const t = await withDeadline(reader.readTree(prefix), 60_000);
+      record({
+        op: "tree",
+        key: prefix,
+        value: JSON.stringify(plain(t)),
+        start: t0,
+        end: now(),
+        outcome: "ok",
+      });
+    } catch (err) {
+      // Not there yet (nothing written under it), or refused: definite. Anything else: unknown.
+      const code = err?.exitCode;
+      record({
+        op: "tree",
+        key: prefix,
+        start: t0,
+        end: now(),
+        outcome: code === 3 || code === 4 ? "fail" : "unknown",
+        error: String(err?.message ?? err).slice(0, 200),
+      });
+      await sleep(200);
+    }
+    await sleep(200);
+  }
+}
+
+function plain(t) {
+  return Object.fromEntries(
+    Object.entries(t).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString("utf8") : plain(v)]),
+  );
+}
+
 if (kind === "cas") await cas(rest[0]);
 else if (kind === "keys") await keys(rest[0]);
 else if (kind === "lock") await lock(rest[0], rest[1]);
 else if (kind === "lockcmd") await lockcmd(name, history, rest[0]);
 else if (kind === "watch") await watcher(rest[0]);
+else if (kind === "tree") await tree(rest[0]);
 process.exit(0);

@@ -8,6 +8,7 @@ import {
   checkLock,
   checkRegister,
   checkStatus,
+  checkTreeReads,
   checkWatch,
   type Op,
 } from "../faults/checkers.js";
@@ -271,5 +272,49 @@ describe("nemesis plans", () => {
       const p = planFault(r, ["pause-brick"], ["n1"], 10_000);
       expect(p.holdMs).toBeGreaterThan(10_000);
     }
+  });
+});
+
+describe("directory reads checker", () => {
+  const w = (i: number, k: string, start: number, end: number, outcome: Op["outcome"] = "ok") =>
+    op({ op: "set", key: `keys/n1-keys/${k}`, value: `n1-keys-${i}`, start, end, outcome });
+  const read = (start: number, tree: unknown, outcome: Op["outcome"] = "ok") =>
+    op({
+      proc: "n2-tree",
+      op: "tree",
+      key: "keys",
+      value: JSON.stringify(tree),
+      start,
+      end: start + 5,
+      outcome: outcome as Op["outcome"],
+    });
+  const history = [w(0, "k0", 0, 10), w(1, "k1", 11, 20), w(4, "k0", 21, 30), w(5, "k1", 31, 40, "unknown")];
+
+  it("a read after an acknowledged write shows it or a later one of its writer", () => {
+    expect(
+      checkTreeReads([...history, read(35, { "n1-keys": { k0: "n1-keys-4", k1: "n1-keys-1" } })]),
+    ).toEqual([]);
+    // The unknown write may show already; a read begun before a write ended may miss it.
+    expect(
+      checkTreeReads([...history, read(25, { "n1-keys": { k0: "n1-keys-0", k1: "n1-keys-5" } })]),
+    ).toEqual([]);
+  });
+
+  it("an older value, or none, after an acknowledged write is stale", () => {
+    expect(
+      checkTreeReads([...history, read(35, { "n1-keys": { k0: "n1-keys-0", k1: "n1-keys-1" } })]),
+    ).toEqual([
+      expect.stringMatching(
+        /^n2-tree read keys\/n1-keys\/k0 as n1-keys-0 .* after n1-keys-4 was acknowledged/,
+      ),
+    ]);
+    expect(checkTreeReads([...history, read(35, { "n1-keys": { k0: "n1-keys-4" } })])).toEqual([
+      expect.stringMatching(/read keys\/n1-keys\/k1 as missing/),
+    ]);
+    expect(checkTreeReads([...history, read(35, {})])).toHaveLength(2);
+  });
+
+  it("a failed or unknown read says nothing", () => {
+    expect(checkTreeReads([...history, read(35, {}, "unknown"), read(36, {}, "fail")])).toEqual([]);
   });
 });
