@@ -73,7 +73,6 @@ export async function splitBrainPass(
           },
         });
         resolved.push(r);
-        d.store.forgetTrees();
         d.deps.metrics?.splitBrainResolved.inc();
         d.deps.logger.log("warn", "resolved split-brain", {
           path: r.path,
@@ -87,9 +86,13 @@ export async function splitBrainPass(
           kind: entry.kind,
           error: (err as Error).message,
         });
+      } finally {
+        // Resolved or not, the attempt may have changed the file (a heal, a copy removed): said at
+        // once, before the next (each takes seconds), so that no daemon answers the old copy meanwhile.
+        d.store.forgetTrees();
+        await noteChanged(d, entry.path);
       }
     }
-    await noteResolved(d, resolved);
     return { found, resolved };
   } finally {
     await unmountRepairVolume(deps, mount).catch((err) =>
@@ -102,21 +105,19 @@ export async function splitBrainPass(
 }
 
 /**
- * A resolution changed its files outside any request: one request naming them tells every node's
- * daemon to read them again where it keeps them (this one forgot its own already). Without quorum
- * it cannot commit; the others' kept directories then age out (HFS_TREE_CACHE_SECONDS).
+ * A resolution changed a file outside any request: one request naming it tells every node's daemon
+ * to read it again where it keeps it (this one forgot its own already). Without quorum it cannot
+ * commit; the others' kept directories then age out (HFS_TREE_CACHE_SECONDS). The root ("") is
+ * named too: every kept directory is under it. The store's own records are nobody's kept directory.
  */
-async function noteResolved(d: DaemonPort, resolved: readonly Resolution[]): Promise<void> {
-  const paths = resolved
-    .map((r) => r.path)
-    .filter((p) => p !== "" && p !== RESERVED_DIR && !p.startsWith(`${RESERVED_DIR}/`));
-  if (paths.length === 0) return;
+async function noteChanged(d: DaemonPort, path: string): Promise<void> {
+  if (path === RESERVED_DIR || path.startsWith(`${RESERVED_DIR}/`)) return;
   try {
-    const generation = await d.store.noteChanged(paths);
-    d.deps.logger.log("info", "noted resolved files in the journal", { generation, paths });
+    const generation = await d.store.noteChanged([path]);
+    d.deps.logger.log("info", "noted a resolved file in the journal", { generation, path });
   } catch (err) {
-    d.deps.logger.log("warn", "could not note resolved files in the journal", {
-      paths,
+    d.deps.logger.log("warn", "could not note a resolved file in the journal", {
+      path,
       error: (err as Error).message,
     });
   }

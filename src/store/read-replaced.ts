@@ -40,10 +40,10 @@ export async function readReplacedSmall(path: string): Promise<Buffer> {
           const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
           chunks.push(buf.subarray(0, bytesRead));
           pos += bytesRead;
-          // A copy of the bytes read, never a slice of the 64 KiB buffer: a kept directory of
-          // 1,000 small values would otherwise hold 64 MiB.
+          // A copy of its own, never a slice of the 64 KiB buffer nor of Node's shared 8 KiB pool: a
+          // kept directory of 1,000 small values would otherwise hold 64 MiB (or 8 MiB).
           if (bytesRead < buf.length)
-            return chunks.length === 1 ? Buffer.from(chunks[0] as Buffer) : Buffer.concat(chunks);
+            return chunks.length === 1 ? ownCopy(chunks[0] as Buffer) : Buffer.concat(chunks);
         }
       } finally {
         await fh.close();
@@ -53,4 +53,10 @@ export async function readReplacedSmall(path: string): Promise<Buffer> {
       await new Promise((r) => setTimeout(r, 5 * attempt));
     }
   }
+}
+
+function ownCopy(b: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  b.copy(out);
+  return out;
 }

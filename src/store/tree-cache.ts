@@ -162,14 +162,20 @@ export class TreeCache {
 
   async read(layout: Layout, key: string): Promise<Tree> {
     const epoch = this.epoch;
+    const where = `${layout.root}#${layout.pin}`;
+    const kept = this.trees.get(key);
+    const c =
+      kept && kept.where === where && this.now() - kept.readAt < this.opts.maxAgeMs ? kept : undefined;
+    // The entry after the kept head is looked for while head is read: when head has not moved, it is
+    // the first past it. Either order is sound: entries are created before their renames, and a head
+    // that was read has had its own renames done.
+    const probe = c ? entryAt(layout, c.mark.generation + 1) : undefined;
     const head = await readHeadFile(layout);
     // Nothing is kept before the first commit (no commit to check against) or when head is damaged.
     const mark = head && head.generation > 0 ? markOf(head) : undefined;
-    const where = `${layout.root}#${layout.pin}`;
-    const c = this.trees.get(key);
     try {
-      if (mark && c && c.where === where && this.now() - c.readAt < this.opts.maxAgeMs) {
-        const tree = await this.refresh(layout, key, c, mark);
+      if (mark && c && probe) {
+        const tree = await this.refresh(layout, key, c, mark, probe);
         if (tree) return tree;
       }
       const readAt = this.now();
@@ -185,14 +191,28 @@ export class TreeCache {
   }
 
   /** The kept tree brought to `mark`, or undefined when it must be read whole. */
-  private async refresh(layout: Layout, key: string, c: Cached, mark: HeadMark): Promise<Tree | undefined> {
+  private async refresh(
+    layout: Layout,
+    key: string,
+    c: Cached,
+    mark: HeadMark,
+    probe: Promise<EntryRead>,
+  ): Promise<Tree | undefined> {
     const epoch = this.epoch;
     const span = mark.generation - c.mark.generation;
+    // Head older than the kept one, or too far on: read whole, without reading the journal first.
+    if (span < 0 || span > MAX_PATCH_ENTRIES) return undefined;
     const [entries, past] = await Promise.all([
-      span > 0 && span <= MAX_PATCH_ENTRIES
-        ? Promise.all(range(c.mark.generation, mark.generation).map((g) => entryAt(layout, g)))
+      span > 0
+        ? Promise.all(
+            range(c.mark.generation, mark.generation).map((g) =>
+              g === c.mark.generation + 1 ? probe : entryAt(layout, g),
+            ),
+          )
         : [],
-      entriesPast(layout, mark.generation),
+      span === 0
+        ? probe.then((first) => entriesPast(layout, mark.generation, { first }))
+        : entriesPast(layout, mark.generation),
     ]);
     const plan = planTreeRefresh(key, c.mark, mark, entries, past);
     if (plan.kind === "full") return undefined;
@@ -259,10 +279,10 @@ function entryAt(layout: Layout, g: number): Promise<EntryRead> {
  * marker is followed to the generation it names. More than MAX_PATCH_ENTRIES: one too many, so the
  * planner reads the tree whole.
  */
-async function entriesPast(layout: Layout, head: number): Promise<EntryRead[]> {
+async function entriesPast(layout: Layout, head: number, read?: { first: EntryRead }): Promise<EntryRead[]> {
   const out: EntryRead[] = [];
   for (let g = head + 1; out.length <= MAX_PATCH_ENTRIES; ) {
-    const e = await entryAt(layout, g);
+    const e = g === head + 1 && read ? read.first : await entryAt(layout, g);
     if (e === undefined) return out;
     out.push(e);
     if (typeof e !== "object") return out;

@@ -365,7 +365,10 @@ export function checkTreeReads(ops: Op[], prefix = "keys"): string[] {
     .filter((o) => o.op === "set" && o.outcome === "ok" && o.key?.startsWith(`${prefix}/`) && o.value)
     .sort((a, b) => a.end - b.end);
   const out: string[] = [];
-  for (const r of ops.filter((o) => o.op === "tree")) {
+  const reads = ops.filter((o) => o.op === "tree");
+  // A run whose readers never got an answer checked nothing, and must not pass for having checked.
+  if (!reads.some((r) => r.outcome === "ok")) out.push(`no directory read succeeded (${reads.length} tried)`);
+  for (const r of reads) {
     if (r.outcome !== "ok" || typeof r.value !== "string") continue;
     const tree = JSON.parse(r.value) as Record<string, Record<string, string> | string>;
     const need = new Map<string, Op>();

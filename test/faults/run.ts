@@ -61,7 +61,6 @@ async function readLines<T>(file: string): Promise<T[]> {
     .map((l) => JSON.parse(l) as T);
 }
 
-/** One status sample of a node, from its daemon's control socket, judged as `status` judges it. */
 /** `n1(same=.. patch=.. full=..)` from the node's /metrics, fetched inside its host. */
 async function treeAnswers(c: FaultCluster, node: string): Promise<string> {
   const paths = new StatePaths(c.node(node).state);
@@ -79,6 +78,7 @@ async function treeAnswers(c: FaultCluster, node: string): Promise<string> {
   return `${node}(${counts.join(" ") || "none"})`;
 }
 
+/** One status sample of a node, from its daemon's control socket, judged as `status` judges it. */
 async function sampleStatus(state: string, node: string): Promise<StatusSample> {
   const t = Date.now();
   const local = await callDaemon<StatusReport>(

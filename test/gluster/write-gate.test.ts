@@ -222,7 +222,9 @@ describeGluster("the write gate, mount supervision and a truthful status", () =>
     expect(JSON.parse(line as string).why).toMatch(/^majority: 2 of 3 copies \(n1, n2\) are identical/);
     // The resolution is noted in the journal (a repair event naming the file), so every daemon's kept
     // directories read it again; n3's shows the copy kept.
-    const noted = c.node("n1").log.find((l) => /"noted resolved files in the journal"/.test(l));
+    const noted = c
+      .node("n1")
+      .log.find((l) => /"noted a resolved file in the journal".*"path":"sbp\/planted"/.test(l));
     expect(noted, c.node("n1").log.join("\n")).toBeDefined();
     const g = JSON.parse(noted as string).generation as number;
     expect(g).toBeGreaterThan(g0);

@@ -143,6 +143,41 @@ describe("a kept directory", () => {
     expect(cache.counts).toEqual({ same: 1, patch: 3, full: 1 });
   });
 
+  it("past head, a restore's skip marker is followed to the entry it names", async () => {
+    const w = new Store({ root: t.dir, node: "w" });
+    await fill(w, 3);
+    const cache = new TreeCache({ maxAgeMs: 60_000 });
+    const layout = await w.pinned();
+    await cache.read(layout, "dir");
+    const head = (await w.head()).generation;
+    const base = { ts: 1, node: "w", key: "", events: [] };
+    await createEntry(layout, { ...base, generation: head + 1, op: "restore", steps: [], skipTo: head + 5 });
+    const step = {
+      t: "put" as const,
+      path: "dir/e0",
+      pending: "x",
+      len: 3,
+      sha: "-",
+      version: 2,
+      inline: "TkVX",
+    };
+    await createEntry(layout, { ...base, generation: head + 5, op: "set", key: "dir/e0", steps: [step] });
+    await writeFile(join(t.dir, "dir", "e0"), "NEW");
+    expect(plain(await cache.read(layout, "dir")).e0).toBe("NEW");
+    expect(cache.counts).toEqual({ same: 0, patch: 1, full: 1 });
+  });
+
+  it("nothing is kept before the first commit (files made by hand, no head to check against)", async () => {
+    await mkdir(join(t.dir, "dir"));
+    await writeFile(join(t.dir, "dir", "a"), "1");
+    const cache = new TreeCache({ maxAgeMs: 60_000 });
+    const layout = await new Store({ root: t.dir, node: "w" }).pinned();
+    await cache.read(layout, "dir");
+    await writeFile(join(t.dir, "dir", "a"), "2");
+    expect(plain(await cache.read(layout, "dir"))).toEqual({ a: "2" });
+    expect(cache.counts).toEqual({ same: 0, patch: 0, full: 2 });
+  });
+
   it("a file noted as changed outside the journal (a split-brain resolved) is read again, and watchers see it", async () => {
     const w = new Store({ root: t.dir, node: "w" });
     await fill(w, 3);

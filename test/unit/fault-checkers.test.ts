@@ -314,7 +314,12 @@ describe("directory reads checker", () => {
     expect(checkTreeReads([...history, read(35, {})])).toHaveLength(2);
   });
 
-  it("a failed or unknown read says nothing", () => {
-    expect(checkTreeReads([...history, read(35, {}, "unknown"), read(36, {}, "fail")])).toEqual([]);
+  it("a failed or unknown read says nothing, but a run where no read succeeded checked nothing", () => {
+    const ok = read(40, { "n1-keys": { k0: "n1-keys-4", k1: "n1-keys-1" } });
+    expect(checkTreeReads([...history, read(35, {}, "unknown"), read(36, {}, "fail"), ok])).toEqual([]);
+    expect(checkTreeReads([...history, read(35, {}, "unknown")])).toEqual([
+      "no directory read succeeded (1 tried)",
+    ]);
+    expect(checkTreeReads(history)).toEqual(["no directory read succeeded (0 tried)"]);
   });
 });

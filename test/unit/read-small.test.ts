@@ -21,16 +21,13 @@ describe("readReplacedSmall", () => {
     expect((await readReplacedSmall(file)).equals(data)).toBe(true);
   });
 
-  it.each([0, 10, 5000, 70_000])(
-    "a file of %i bytes holds no more memory than its size (or one pool slab)",
-    async (size) => {
-      const file = join(dir, `m${size}`);
-      await writeFile(file, Buffer.alloc(size, 1));
-      const got = await readReplacedSmall(file);
-      expect(got.length).toBe(size);
-      expect(got.buffer.byteLength).toBeLessThanOrEqual(Math.max(size, Buffer.poolSize));
-    },
-  );
+  it.each([0, 10, 5000, 70_000])("a file of %i bytes holds no more memory than its size", async (size) => {
+    const file = join(dir, `m${size}`);
+    await writeFile(file, Buffer.alloc(size, 1));
+    const got = await readReplacedSmall(file);
+    expect(got.length).toBe(size);
+    expect(got.buffer.byteLength).toBeLessThanOrEqual(Math.max(size, 1));
+  });
 
   it("a missing file is ENOENT, as readFile says it", async () => {
     await expect(readReplacedSmall(join(dir, "none"))).rejects.toMatchObject({ code: "ENOENT" });
