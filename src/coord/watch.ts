@@ -231,7 +231,12 @@ class FsWaker {
     }
   }
 
-  /** Bounded: chokidar's close can wait on the very directory that just vanished. */
+  /**
+   * Bounded: chokidar's close can wait on the very directory that just vanished. The bound's timer
+   * keeps the process alive (it is not unref'd): with the watcher's close pending and nothing else
+   * to do, an unref'd one let `hfs-config watch` exit silently, status 0, mid-outage (seen in CI: the
+   * config dir renamed away, no "unreachable" line, the process gone).
+   */
   async close(): Promise<void> {
     if (!this.watcher) return;
     let t: NodeJS.Timeout | undefined;
@@ -239,7 +244,6 @@ class FsWaker {
       this.watcher.close().catch(() => {}),
       new Promise<void>((r) => {
         t = setTimeout(r, 1000);
-        t.unref();
       }),
     ]);
     clearTimeout(t);
