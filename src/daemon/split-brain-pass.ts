@@ -46,11 +46,11 @@ export async function splitBrainPass(
     const generations: Record<string, number> = {};
     for (const a of d.answers)
       if (typeof a.brickGeneration === "number") generations[a.name] = a.brickGeneration;
+    // A resolution changes a file outside any journal entry: no directory kept from before it, or
+    // read while it runs, may answer after it (each attempt below forgets again when it ends).
+    if (found.length > 0) d.store.forgetTrees();
     for (const [i, entry] of found.entries()) {
       d.setRepairStep(`resolving split-brain ${i + 1} of ${found.length}: ${entry.path} (${entry.kind})`);
-      // A resolution changes a file outside any journal entry: no directory kept from before it, or
-      // read while it runs, may answer after it.
-      d.store.forgetTrees();
       try {
         const r = await resolveSplitBrain(deps, mount.mountPoint, entry, {
           volume: d.cfg.volume,

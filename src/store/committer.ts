@@ -11,7 +11,7 @@ import {
   readLegacyGeneration,
   writeHeadFd,
 } from "./head.js";
-import { createEntry, newestEntry, pruneJournal, readEntry, removeEntry } from "./journal.js";
+import { createEntry, isSkipMarker, newestEntry, pruneJournal, readEntry, removeEntry } from "./journal.js";
 import type { ChangeEvent, JournalEntry, Step } from "./journal-types.js";
 import { KnownKeys } from "./known-keys.js";
 import { Layout } from "./layout.js";
@@ -553,8 +553,8 @@ export class Committer {
         await removeEntry(layout, g);
         return head;
       }
-      if (e.skipTo !== undefined && e.skipTo > g) {
-        head = { ...head, generation: e.skipTo - 1 };
+      if (isSkipMarker(e)) {
+        head = { ...head, generation: (e.skipTo as number) - 1 };
         continue;
       }
       await applySteps(layout, g, e.steps, true);

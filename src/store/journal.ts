@@ -74,6 +74,41 @@ export async function entryExists(layout: Layout, generation: number): Promise<b
   }
 }
 
+/** An entry as a reader past head meets it: missing (undefined), torn, unreadable (the read failed), or whole. */
+export type EntryRead = JournalEntry | "torn" | "unreadable" | undefined;
+
+/** readEntry, with a read that fails (a brick healing, an I/O error) as "unreadable" rather than thrown. */
+export function entryRead(layout: Layout, generation: number): Promise<EntryRead> {
+  return readEntry(layout, generation).catch(() => "unreadable" as const);
+}
+
+/** A restore's marker: no change of its own, the next request commits at `skipTo`. */
+export function isSkipMarker(e: JournalEntry): boolean {
+  return e.skipTo !== undefined && e.skipTo > e.generation;
+}
+
+/**
+ * The entries committed after `head`, in order, following a restore's skip markers to the generation
+ * they name, up to the first missing one or the first not whole. More than `limit`: `limit + 1` of
+ * them (the caller's "too many"). `first`, when given, is entry head+1 as already read.
+ */
+export async function entriesAfter(
+  layout: Layout,
+  head: number,
+  limit: number,
+  first?: { read: EntryRead },
+): Promise<EntryRead[]> {
+  const out: EntryRead[] = [];
+  for (let g = head + 1; out.length <= limit; ) {
+    const e = g === head + 1 && first ? first.read : await entryRead(layout, g);
+    if (e === undefined) return out;
+    out.push(e);
+    if (typeof e !== "object") return out;
+    g = isSkipMarker(e) ? (e.skipTo as number) : g + 1;
+  }
+  return out;
+}
+
 /** Removes a torn entry so its generation can be committed by the next request. */
 export async function removeEntry(layout: Layout, generation: number): Promise<void> {
   await rm(layout.journalEntry(generation), { force: true });

@@ -13,7 +13,7 @@ import {
 import { parseKey, parsePrefix } from "../keys.js";
 import type { Committer, RequestBody, RequestContext, RequestPlan } from "./committer.js";
 import { EMPTY_HEAD, type HeadRecord, readHeadFile } from "./head.js";
-import { DEFAULT_JOURNAL_LIMIT, newestEntry, readChanges, readEntry } from "./journal.js";
+import { DEFAULT_JOURNAL_LIMIT, entriesAfter, isSkipMarker, newestEntry, readChanges } from "./journal.js";
 import type { ChangeOp, ChangeRecord, Step } from "./journal-types.js";
 import { Layout } from "./layout.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "./limits.js";
@@ -472,14 +472,8 @@ export function dirProvider(root: string): RootProvider {
  * the check under the lock decides.
  */
 async function committedAfter(layout: Layout, generation: number): Promise<boolean> {
-  let g = generation + 1;
-  for (let hops = 0; hops < 8; hops++) {
-    const e = await readEntry(layout, g).catch(() => "unreadable" as const);
-    if (e === undefined) return false;
-    if (typeof e !== "object" || e.skipTo === undefined || e.skipTo <= g) return true;
-    g = e.skipTo;
-  }
-  return true;
+  const after = await entriesAfter(layout, generation, 8);
+  return after.length > 8 || after.some((e) => typeof e !== "object" || !isSkipMarker(e));
 }
 
 async function rebuiltHead(layout: Layout): Promise<HeadRecord> {

@@ -1,8 +1,7 @@
 import { isVisibleName } from "../keys.js";
 import type { HeadRecord } from "./head.js";
 import { readHeadFile } from "./head.js";
-import { readEntry } from "./journal.js";
-import type { JournalEntry } from "./journal-types.js";
+import { type EntryRead, entriesAfter, entryRead, isSkipMarker } from "./journal.js";
 import type { Layout } from "./layout.js";
 import { parallel } from "./steps.js";
 import { readTreeAt, readTreeNode, type Tree } from "./tree-read.js";
@@ -24,9 +23,6 @@ export type TreeRefresh =
 export const MAX_PATCH_ENTRIES = 64;
 /** Entries of one directory re-read at most before reading it whole instead. */
 export const MAX_PATCH_CHILDREN = 256;
-
-/** A journal entry as read: undefined when missing; a string when torn or unreadable. */
-export type EntryRead = JournalEntry | "torn" | "unreadable" | undefined;
 
 /**
  * What a directory read at `cached` needs, now that head is at `now`. `entries` are the journal
@@ -79,7 +75,7 @@ function collect(
   for (const e of list) {
     if (typeof e !== "object") return "an entry cannot be read";
     // Past head, a restore's marker changes nothing itself (its restore, if it commits, is an entry of its own).
-    if (skipMarkers && e.skipTo !== undefined && e.steps.length === 0) continue;
+    if (skipMarkers && isSkipMarker(e)) continue;
     if (e.op === "init" || e.op === "restore") return `an ${e.op}`;
     for (const st of e.steps) {
       const hit = touches(key, st.path);
@@ -169,7 +165,7 @@ export class TreeCache {
     // The entry after the kept head is looked for while head is read: when head has not moved, it is
     // the first past it. Either order is sound: entries are created before their renames, and a head
     // that was read has had its own renames done.
-    const probe = c ? entryAt(layout, c.mark.generation + 1) : undefined;
+    const probe = c ? entryRead(layout, c.mark.generation + 1) : undefined;
     const head = await readHeadFile(layout);
     // Nothing is kept before the first commit (no commit to check against) or when head is damaged.
     const mark = head && head.generation > 0 ? markOf(head) : undefined;
@@ -206,13 +202,13 @@ export class TreeCache {
       span > 0
         ? Promise.all(
             range(c.mark.generation, mark.generation).map((g) =>
-              g === c.mark.generation + 1 ? probe : entryAt(layout, g),
+              g === c.mark.generation + 1 ? probe : entryRead(layout, g),
             ),
           )
         : [],
       span === 0
-        ? probe.then((first) => entriesPast(layout, mark.generation, { first }))
-        : entriesPast(layout, mark.generation),
+        ? probe.then((read) => entriesAfter(layout, mark.generation, MAX_PATCH_ENTRIES, { read }))
+        : entriesAfter(layout, mark.generation, MAX_PATCH_ENTRIES),
     ]);
     const plan = planTreeRefresh(key, c.mark, mark, entries, past);
     if (plan.kind === "full") return undefined;
@@ -268,27 +264,6 @@ export class TreeCache {
       this.drop(k);
     }
   }
-}
-
-function entryAt(layout: Layout, g: number): Promise<EntryRead> {
-  return readEntry(layout, g).catch(() => "unreadable" as const);
-}
-
-/**
- * The committed entries after head: normally none (one read that finds nothing). A restore's skip
- * marker is followed to the generation it names. More than MAX_PATCH_ENTRIES: one too many, so the
- * planner reads the tree whole.
- */
-async function entriesPast(layout: Layout, head: number, read?: { first: EntryRead }): Promise<EntryRead[]> {
-  const out: EntryRead[] = [];
-  for (let g = head + 1; out.length <= MAX_PATCH_ENTRIES; ) {
-    const e = g === head + 1 && read ? read.first : await entryAt(layout, g);
-    if (e === undefined) return out;
-    out.push(e);
-    if (typeof e !== "object") return out;
-    g = e.skipTo !== undefined && e.skipTo > g ? e.skipTo : g + 1;
-  }
-  return out;
 }
 
 function markOf(h: HeadRecord): HeadMark {

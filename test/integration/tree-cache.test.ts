@@ -5,7 +5,7 @@ import { replaceTree } from "../../src/init/replace.js";
 import { treeFromData } from "../../src/init/tree.js";
 import { createEntry } from "../../src/store/journal.js";
 import { Store, type Tree } from "../../src/store/store.js";
-import { TreeCache } from "../../src/store/tree-cache.js";
+import { TreeCache, type TreeCacheOptions } from "../../src/store/tree-cache.js";
 import { readTreeAt } from "../../src/store/tree-read.js";
 import { tempDir } from "../helpers/cli.js";
 
@@ -32,6 +32,16 @@ async function filesOf(store: Store, key: string): Promise<Plain> {
 
 async function fill(store: Store, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await store.set(`dir/e${i}`, `v${i}`);
+}
+
+/** `dir` with 3 entries, written by "w", read once into a new cache (kept: one full read counted). */
+async function kept(opts: Partial<TreeCacheOptions> = {}) {
+  const w = new Store({ root: t.dir, node: "w" });
+  await fill(w, 3);
+  const cache = new TreeCache({ maxAgeMs: 60_000, ...opts });
+  const layout = await w.pinned();
+  await cache.read(layout, "dir");
+  return { w, cache, layout };
 }
 
 describe("a kept directory", () => {
@@ -62,11 +72,7 @@ describe("a kept directory", () => {
   });
 
   it("removed, is not found; made again, is read whole", async () => {
-    const w = new Store({ root: t.dir, node: "w" });
-    await fill(w, 3);
-    const cache = new TreeCache({ maxAgeMs: 60_000 });
-    const layout = await w.pinned();
-    await cache.read(layout, "dir");
+    const { w, cache, layout } = await kept();
     await w.rm("dir", { recursive: true });
     await expect(cache.read(layout, "dir")).rejects.toMatchObject({ code: "E_NOT_FOUND" });
     await w.set("dir/again", "a");
@@ -75,12 +81,8 @@ describe("a kept directory", () => {
   });
 
   it("a file changed by hand (in no journal entry) shows once the age is up", async () => {
-    const w = new Store({ root: t.dir, node: "w" });
-    await fill(w, 3);
     let now = 0;
-    const cache = new TreeCache({ maxAgeMs: 30_000, now: () => now });
-    const layout = await w.pinned();
-    await cache.read(layout, "dir");
+    const { cache, layout } = await kept({ maxAgeMs: 30_000, now: () => now });
     await writeFile(join(t.dir, "dir", "e1"), "by hand");
     now = 29_999;
     expect(plain(await cache.read(layout, "dir")).e1).toBe("v1");
@@ -89,11 +91,7 @@ describe("a kept directory", () => {
   });
 
   it("forget (a split-brain resolved) drops every kept tree, and a read under way keeps nothing", async () => {
-    const w = new Store({ root: t.dir, node: "w" });
-    await fill(w, 3);
-    const cache = new TreeCache({ maxAgeMs: 60_000 });
-    const layout = await w.pinned();
-    await cache.read(layout, "dir");
+    const { cache, layout } = await kept();
     await writeFile(join(t.dir, "dir", "e1"), "resolved");
     cache.forget();
     const during = cache.read(layout, "dir");
@@ -106,11 +104,7 @@ describe("a kept directory", () => {
   });
 
   it("a request committed and carried out but head not yet moved (its writer died between): the kept directory shows it", async () => {
-    const w = new Store({ root: t.dir, node: "w" });
-    await fill(w, 3);
-    const cache = new TreeCache({ maxAgeMs: 60_000 });
-    const layout = await w.pinned();
-    await cache.read(layout, "dir");
+    const { w, cache, layout } = await kept();
     const head = (await w.head()).generation;
     // What a writer killed after its renames and before its head write leaves: entry head+1, its file in place.
     const step = {
@@ -144,11 +138,7 @@ describe("a kept directory", () => {
   });
 
   it("past head, a restore's skip marker is followed to the entry it names", async () => {
-    const w = new Store({ root: t.dir, node: "w" });
-    await fill(w, 3);
-    const cache = new TreeCache({ maxAgeMs: 60_000 });
-    const layout = await w.pinned();
-    await cache.read(layout, "dir");
+    const { w, cache, layout } = await kept();
     const head = (await w.head()).generation;
     const base = { ts: 1, node: "w", key: "", events: [] };
     await createEntry(layout, { ...base, generation: head + 1, op: "restore", steps: [], skipTo: head + 5 });
@@ -179,11 +169,7 @@ describe("a kept directory", () => {
   });
 
   it("a file noted as changed outside the journal (a split-brain resolved) is read again, and watchers see it", async () => {
-    const w = new Store({ root: t.dir, node: "w" });
-    await fill(w, 3);
-    const cache = new TreeCache({ maxAgeMs: 60_000 });
-    const layout = await w.pinned();
-    await cache.read(layout, "dir");
+    const { w, cache, layout } = await kept();
     await writeFile(join(t.dir, "dir", "e2"), "the copy kept");
     expect(plain(await cache.read(layout, "dir")).e2).toBe("v2");
     const g = await w.noteChanged(["dir/e2"]);
@@ -210,11 +196,7 @@ describe("a kept directory", () => {
   });
 
   it("a volume made again, at the generation the tree was read at, is read whole", async () => {
-    const w = new Store({ root: t.dir, node: "w" });
-    await fill(w, 3);
-    const cache = new TreeCache({ maxAgeMs: 60_000 });
-    const layout = await w.pinned();
-    await cache.read(layout, "dir");
+    const { cache, layout } = await kept();
     await rm(t.dir, { recursive: true });
     await mkdir(t.dir);
     const again = new Store({ root: t.dir, node: "w2" });
