@@ -169,6 +169,10 @@ export const ERROR_CODES = {
   E_LOCK_WAIT: { exit: unavailable, fix: "Nothing was written; retry later, and check 'hfs-config status'." },
   E_WRITE_CONTENTION: { exit: unavailable, fix: "Nothing was written; retry later." },
   E_COMMITTED_UNFINISHED: { exit: unavailable, fix: "The next write finishes it; read the key again." },
+  E_WRITE_LOCK_LOST: {
+    exit: unavailable,
+    fix: "Read the key again before retrying: the next write finishes what had committed.",
+  },
   E_JOURNAL_UNREADABLE: { exit: unavailable, fix: "Try again; if it lasts, check 'hfs-config status'." },
   E_OUTCOME_UNKNOWN: { exit: unavailable, fix: "Read the key before retrying: the write may have happened." },
   E_DAEMON_UNREACHABLE: { exit: unavailable, fix: "Start the daemon: 'hfs-config daemon' or the service." },

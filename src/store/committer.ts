@@ -114,6 +114,13 @@ const MAX_HOLD_MS = 250;
  * on the old mount, whose glusterfs lives on while any of its files is open.
  */
 const IDLE_RELEASE_MS = 30_000;
+/**
+ * How long after taking (or reasserting) the write lock a writer trusts it still holds it without
+ * asking the bricks. Losing it takes a brick restart or a dropped connection on a majority of the
+ * bricks, and being heard by a majority again after that takes a brick's start and a FUSE
+ * client's reconnect: seconds, not half of one.
+ */
+const ASSURED_MS = 500;
 /** How often, and how far apart, a torn entry is read again before it counts as its dead writer's. */
 const TORN_REREADS = 3;
 const TORN_REREAD_MS = 300;
@@ -413,11 +420,18 @@ export class Committer {
       const after = headOf(entry, members);
       try {
         failpoint("commit.after-entry");
-        await applySteps(layout, ctx.generation, staging.steps, false, (step) =>
-          this.restage(layout, lock, ctx.generation, step, staging.dataOf(step.pending)),
+        const guard = () => this.assure(lock);
+        await applySteps(
+          layout,
+          ctx.generation,
+          staging.steps,
+          false,
+          (step) => this.restage(layout, lock, ctx.generation, step, staging.dataOf(step.pending)),
+          guard,
         );
         failpoint("commit.after-apply");
-        await writeHeadFd(lock.fh, after);
+        await guard();
+        await writeHead(lock, after);
       } catch (err) {
         throw committedButUnfinished(ctx.generation, err);
       }
@@ -525,11 +539,54 @@ export class Committer {
   }
 
   /**
+   * Before each step that changes the tree, and before head is written: this writer still holds
+   * the write lock, and nobody has moved head from `expected` (what it read, or wrote, under the
+   * lock). A brick forgets a lock only when it restarts or drops this node's connection (after
+   * 13 s of silence), and this writer's calls fail while it cannot reach a majority; so within
+   * ASSURED_MS of the last time it knew it held the lock it still does, and only a request slower
+   * than that (a paused process, a long batch) asks the bricks again. Lost, what it would change
+   * next could undo another writer's acknowledged write (a rename over its value, head moved
+   * back): it stops there, and whoever holds the lock finishes its committed request.
+   */
+  private async assure(lock: WriteLock): Promise<void> {
+    if (this.opts.clock.monotonic() - lock.knownAt < ASSURED_MS) return;
+    // Steps run side by side: one asks for all of them.
+    this.assuring ??= this.reassert(lock).finally(() => {
+      this.assuring = undefined;
+    });
+    await this.assuring;
+  }
+
+  private assuring: Promise<void> | undefined;
+
+  private async reassert(lock: WriteLock): Promise<void> {
+    let held: boolean;
+    try {
+      held = await lock.reassert(this.opts.clock);
+    } catch (err) {
+      throw lockLost(
+        lock,
+        `it could not be taken again: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (!held) throw lockLost(lock, "another writer holds it");
+    const now = await readHeadFd(lock.fh);
+    if (lock.seen === null || !sameHead(now, lock.seen)) {
+      lock.knownAt = Number.NEGATIVE_INFINITY;
+      throw lockLost(
+        lock,
+        `head moved meanwhile, from generation ${lock.seen?.generation ?? "unknown"} to ${now?.generation ?? "unreadable"}`,
+      );
+    }
+  }
+
+  /**
    * Head, after finishing every request that committed but was not carried out
    * (its writer died after its journal entry). Rebuilt from the journal when damaged.
    */
   private async currentHead(layout: Layout, lock: WriteLock, probe: boolean): Promise<HeadRecord> {
     let head = await readHeadFd(lock.fh);
+    lock.seen = head;
     if (head === EMPTY_HEAD) head = await legacyHead(layout);
     if (head === undefined) {
       const g = await newestEntry(layout);
@@ -557,10 +614,12 @@ export class Committer {
         head = { ...head, generation: (e.skipTo as number) - 1 };
         continue;
       }
-      await applySteps(layout, g, e.steps, true);
+      const guard = () => this.assure(lock);
+      await applySteps(layout, g, e.steps, true, undefined, guard);
       this.redone++;
       head = headOf(e, e.members ?? head.members);
-      await writeHeadFd(lock.fh, head);
+      await guard();
+      await writeHead(lock, head);
     }
   }
 }
@@ -619,6 +678,30 @@ async function legacyHead(layout: Layout): Promise<HeadRecord> {
   const rec = await readLegacyGeneration(layout);
   const members = await readJson<Membership>(layout.abs(layout.membershipRel));
   return members ? { ...rec, members } : rec;
+}
+
+function sameHead(a: HeadRecord | undefined, b: HeadRecord | undefined): boolean {
+  return (
+    a === b ||
+    (a !== undefined &&
+      b !== undefined &&
+      a.generation === b.generation &&
+      a.ts === b.ts &&
+      a.node === b.node)
+  );
+}
+
+/** Head written through the held lock, and remembered as what a reassert expects to find. */
+async function writeHead(lock: WriteLock, rec: HeadRecord): Promise<void> {
+  await writeHeadFd(lock.fh, rec);
+  lock.seen = rec;
+}
+
+function lockLost(lock: WriteLock, why: string): HfsError {
+  return new UnavailableError(
+    "E_WRITE_LOCK_LOST",
+    `this writer lost the store's write lock (${lock.path}) while it wrote: ${why}. It changed nothing more; a request it had committed is finished by whoever holds the lock. Read the key again before retrying.`,
+  );
 }
 
 function committedButUnfinished(generation: number, err: unknown): HfsError {

@@ -150,11 +150,17 @@ export async function applySteps(
   steps: readonly Step[],
   redo: boolean,
   restage?: Restage,
+  /** Before each step: throws when the caller may no longer change the tree (it lost the write lock). */
+  guard: () => Promise<void> = async () => {},
 ): Promise<void> {
   const group = (t: Step["t"][]) => steps.filter((s) => t.includes(s.t));
-  await parallel(group(["rmtree", "del"]), (s) => applyOne(layout, generation, s, redo, restage));
-  for (const s of group(["mkdir"])) await applyOne(layout, generation, s, redo, restage);
-  await parallel(group(["put"]), (s) => applyOne(layout, generation, s, redo, restage));
+  const one = async (s: Step) => {
+    await guard();
+    await applyOne(layout, generation, s, redo, restage);
+  };
+  await parallel(group(["rmtree", "del"]), one);
+  for (const s of group(["mkdir"])) await one(s);
+  await parallel(group(["put"]), one);
 }
 
 /**

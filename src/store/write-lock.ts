@@ -4,7 +4,8 @@ import { dirname } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import { isErrno, UnavailableError } from "../errors.js";
 import { bugPlanted } from "../failpoints.js";
-import { pollFlock } from "../native/libc.js";
+import { pollFlock, tryFlockExclusive } from "../native/libc.js";
+import type { HeadRecord } from "./head.js";
 
 /**
  * The store's write lock: an flock on `.hfs/head`, which the GlusterFS bricks
@@ -26,6 +27,10 @@ export class WriteLock {
   closed = false;
   /** Whether lock() found the lock busy before it got it (another writer was there). */
   waited = false;
+  /** When (monotonic ms) this writer last knew it held the lock: taken, or reasserted. */
+  knownAt = Number.NEGATIVE_INFINITY;
+  /** Head as this holder last read or wrote it through the lock (undefined: damaged; null: not yet). */
+  seen: HeadRecord | undefined | null = null;
 
   private constructor(
     readonly fh: FileHandle,
@@ -56,6 +61,7 @@ export class WriteLock {
       throw err;
     }
     this.waited = got.waited;
+    this.knownAt = clock.monotonic();
     if (!got.taken) {
       await this.close();
       throw new UnavailableError(
@@ -63,6 +69,20 @@ export class WriteLock {
         `waited ${Math.round(timeoutMs / 1000)}s for the store's write lock (${this.path}); another writer holds it and is not finishing (a paused or hung process on some node?). Nothing was written. Retry later; 'hfs-config status' shows whether the servers answer.`,
       );
     }
+  }
+
+  /**
+   * The lock taken again through the same fd: true when this writer holds it now (it never lost
+   * it, or nobody had it since), false when another writer has it. A brick that restarted, or that
+   * dropped this node's connection, forgot the lock; the FUSE client reopened the fd there without
+   * it (strict-locks is off), so only asking again tells. Holding it now says nothing of the
+   * time between: the caller checks head for that.
+   */
+  async reassert(clock: Clock = systemClock): Promise<boolean> {
+    const at = clock.monotonic();
+    if (!(await tryFlockExclusive(this.fh.fd, this.path))) return false;
+    this.knownAt = at;
+    return true;
   }
 
   /** Closing releases the lock too. Never throws; idempotent. */

@@ -79,6 +79,46 @@ describeGluster("write path on GlusterFS", () => {
     });
   }, 120_000);
 
+  it("a writer paused while every brick restarts (its write lock gone with them) notices before it changes anything: head never moves back", async () => {
+    await c.run("n1", ["set", "stall/r", "v0"]);
+    // Stopped after its renames, before its head write, holding the write lock.
+    const a = await stopAt(c.node("n1").state, "stall/r", "vA", 1, "commit.after-apply");
+    // Every brick killed and started again by its daemon: the locks they held are gone, and the
+    // paused writer's FUSE client reopens its files on them without one (strict-locks is off).
+    const before = new Map<string, number>();
+    for (const n of NODES) {
+      const pid = (await c.brickPid(n)) as number;
+      before.set(n, pid);
+      process.kill(pid, "SIGKILL");
+    }
+    for (const n of NODES)
+      await c.waitFor(`${n}'s brick started again`, async () => {
+        const pid = await c.brickPid(n);
+        return pid !== undefined && pid !== before.get(n) && (await c.brickRunning(n));
+      });
+    // Others write meanwhile: the first finishes the paused writer's request (its entry is
+    // committed), the second writes the same key.
+    const n1 = await open(c.node("n1").state);
+    await c.waitFor(
+      "a write through n1's reconnected mount",
+      async () => (await n1.set("stall/ping", "x")) !== undefined,
+      90_000,
+    );
+    const rb = await c.run("n2", ["set", "stall/r", "vB", "--json"]);
+    expect(rb.code, rb.stderr).toBe(0);
+    const at = (await n1.generation()).generation;
+    process.kill(a.pid, "SIGCONT");
+    const ra = await a.done;
+    // Its request committed and was finished by the next writer; it must not go on as if it held the lock.
+    expect(ra.code).not.toBe(0);
+    expect(ra.stderr).toMatch(/E_COMMITTED_UNFINISHED[\s\S]*write lock/);
+    expect((await n1.generation()).generation).toBe(at);
+    expect(JSON.parse((await c.run("n3", ["get", "stall/r", "--json"])).stdout)).toMatchObject({
+      value: "vB",
+      version: 3,
+    });
+  }, 240_000);
+
   it("kill -9 at every system call of a write: the key is wholly old or wholly new, read from another node", async () => {
     const points: string[] = [];
     let i = 0;
