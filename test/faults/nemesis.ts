@@ -11,6 +11,7 @@ export const FAULT_KINDS = [
   "pause-lock-holder",
   "partition",
   "restart-daemon",
+  "restart-bricks",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -79,6 +80,7 @@ export function planFault(
     "pause-lock-holder": [3_000, 15_000],
     partition: [8_000, 30_000],
     "restart-daemon": [0, 0],
+    "restart-bricks": [5_000, 15_000],
   };
   const [lo, hi] = hold[kind];
   return { kind, node, holdMs: between(rand, lo, hi), quietMs: between(rand, 2_000, 6_000), pick: rand() };
@@ -208,6 +210,24 @@ export class Nemesis {
         const pid = holders[Math.floor(p.pick * holders.length)];
         if (pid === undefined || !signal(pid, "SIGSTOP")) return skip("no lock holder running");
         start(`SIGSTOP lock holder ${pid} for ${p.holdMs} ms`);
+        this.undo = async () => {
+          signal(pid, "SIGCONT");
+          end(`SIGCONT ${pid}`);
+        };
+        return;
+      }
+      case "restart-bricks": {
+        // Every brick killed while this node's daemon (the committer, perhaps in a request) is
+        // paused: the bricks forget every lock, and its FUSE client reopens its files without them.
+        const pid = c.node(n).daemon?.pid;
+        if (pid === undefined || !c.daemonRunning(n) || !signal(pid, "SIGSTOP"))
+          return skip("daemon not running");
+        const killed: number[] = [];
+        for (const m of c.nodes) {
+          const brick = await c.pidOf(m.name, "brick");
+          if (brick !== undefined && signal(brick, "SIGKILL")) killed.push(brick);
+        }
+        start(`SIGSTOP daemon ${pid}, kill -9 bricks ${killed.join(" ")}, for ${p.holdMs} ms`);
         this.undo = async () => {
           signal(pid, "SIGCONT");
           end(`SIGCONT ${pid}`);
