@@ -3,7 +3,7 @@ import { constants } from "node:os";
 import type { Clock } from "../clock.js";
 
 /**
- * The few libc calls Node has no API for: flock(2) and the xattr calls.
+ * The few libc calls Node has no API for: flock(2), the xattr calls and posix_fadvise(2).
  *
  * Through koffi, whose npm package carries prebuilt binaries (no compiler at install),
  * and only its asynchronous calls: each runs on a worker thread, so a FUSE call that
@@ -16,6 +16,7 @@ import type { Clock } from "../clock.js";
 
 interface Bindings {
   flock: AsyncFn;
+  fadvise: AsyncFn;
   fgetxattr: AsyncFn;
   getxattr: AsyncFn;
   fsetxattr: AsyncFn;
@@ -36,6 +37,7 @@ function load(): Bindings {
   const lib = koffi.load("libc.so.6");
   bindings = {
     flock: lib.func("int flock(int fd, int op)"),
+    fadvise: lib.func("int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)"),
     fgetxattr: lib.func("long fgetxattr(int fd, const char *name, _Out_ void *value, size_t size)"),
     getxattr: lib.func("long getxattr(const char *path, const char *name, _Out_ void *value, size_t size)"),
     fsetxattr: lib.func("int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)"),
@@ -95,7 +97,8 @@ export async function tryFlockExclusive(fd: number, path?: string): Promise<bool
  * flock: on GlusterFS 10.3 a signal reaching a process blocked in one leaves the other
  * bricks locked for nobody (gluster/glusterfs#3179), and a blocked call would hold one
  * of the few worker threads every file operation needs. An interrupted try (EINTR) is
- * tried again on the same fd, which owns whatever it took. `waited`: some try found it busy.
+ * tried again on the same fd, which owns whatever it took. `waited`: some try found it busy;
+ * `at`: when the last try began (the lock is known held from then).
  */
 export async function pollFlock(
   fd: number,
@@ -106,20 +109,40 @@ export async function pollFlock(
     clock: Clock;
     signal?: AbortSignal;
   },
-): Promise<{ taken: boolean; waited: boolean }> {
+): Promise<{ taken: boolean; waited: boolean; at: number }> {
   const start = opts.clock.monotonic();
   for (let attempt = 0; ; attempt++) {
     opts.signal?.throwIfAborted();
+    const at = opts.clock.monotonic();
     try {
-      if (await tryFlockExclusive(fd, path)) return { taken: true, waited: attempt > 0 };
+      if (await tryFlockExclusive(fd, path)) return { taken: true, waited: attempt > 0, at };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EINTR") throw err;
     }
     const waitedMs = opts.clock.monotonic() - start;
     const left = opts.timeoutMs === undefined ? Number.POSITIVE_INFINITY : opts.timeoutMs - waitedMs;
-    if (left <= 0) return { taken: false, waited: true };
+    if (left <= 0) return { taken: false, waited: true, at };
     await opts.clock.sleep(Math.max(1, Math.min(opts.nextMs(attempt, waitedMs), left)), opts.signal);
   }
+}
+
+const POSIX_FADV_DONTNEED = 4;
+
+/**
+ * Drops this node's cached pages of `fd` (all of them, or `len` bytes from `offset`), so the next
+ * read through it asks the FUSE client, and so the bricks, again. Through a file held open the
+ * kernel otherwise answers from pages read before another node wrote the file.
+ */
+export function dropCachedPages(fd: number, path?: string, offset = 0, len = 0): Promise<void> {
+  const b = load();
+  return new Promise((resolve, reject) => {
+    b.fadvise.async(fd, offset, len, POSIX_FADV_DONTNEED, (err: Error | null, ret: number) => {
+      if (err) return reject(err);
+      // posix_fadvise returns the error number itself, and leaves errno alone.
+      if (ret !== 0) return reject(errnoError(ret, "posix_fadvise", path));
+      resolve();
+    });
+  });
 }
 
 export function unflock(fd: number, path?: string): Promise<void> {

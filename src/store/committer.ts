@@ -3,14 +3,7 @@ import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { type HfsError, UnavailableError } from "../errors.js";
 import { bugPlanted, failpoint } from "../failpoints.js";
-import {
-  EMPTY_HEAD,
-  type HeadRecord,
-  type Membership,
-  readHeadFd,
-  readLegacyGeneration,
-  writeHeadFd,
-} from "./head.js";
+import { EMPTY_HEAD, type HeadRecord, type Membership, readLegacyGeneration } from "./head.js";
 import { createEntry, isSkipMarker, newestEntry, pruneJournal, readEntry, removeEntry } from "./journal.js";
 import type { ChangeEvent, JournalEntry, Step } from "./journal-types.js";
 import { KnownKeys } from "./known-keys.js";
@@ -26,7 +19,7 @@ import {
   parallel,
   Staged,
 } from "./steps.js";
-import { WriteLock } from "./write-lock.js";
+import { WriteLock, WriteLockLostError } from "./write-lock.js";
 
 /** What a request body decides, from what it read: nothing is written until the whole batch is planned. */
 export interface RequestPlan<T> {
@@ -114,13 +107,6 @@ const MAX_HOLD_MS = 250;
  * on the old mount, whose glusterfs lives on while any of its files is open.
  */
 const IDLE_RELEASE_MS = 30_000;
-/**
- * How long after taking (or reasserting) the write lock a writer trusts it still holds it without
- * asking the bricks. Losing it takes a brick restart or a dropped connection on a majority of the
- * bricks, and being heard by a majority again after that takes a brick's start and a FUSE
- * client's reconnect: seconds, not half of one.
- */
-const ASSURED_MS = 500;
 /** How often, and how far apart, a torn entry is read again before it counts as its dead writer's. */
 const TORN_REREADS = 3;
 const TORN_REREAD_MS = 300;
@@ -420,19 +406,19 @@ export class Committer {
       const after = headOf(entry, members);
       try {
         failpoint("commit.after-entry");
-        const guard = () => this.assure(lock);
         await applySteps(
           layout,
           ctx.generation,
           staging.steps,
           false,
           (step) => this.restage(layout, lock, ctx.generation, step, staging.dataOf(step.pending)),
-          guard,
+          (step) => lock.assure(this.opts.clock, step.t === "rmtree"),
         );
         failpoint("commit.after-apply");
-        await guard();
-        await writeHead(lock, after);
+        await lock.assure(this.opts.clock, true);
+        await lock.writeHead(after);
       } catch (err) {
+        if (err instanceof WriteLockLostError) throw new WriteLockLostError(err.why, ctx.generation);
         throw committedButUnfinished(ctx.generation, err);
       }
       this.lastGeneration = ctx.generation;
@@ -521,9 +507,9 @@ export class Committer {
 
   /**
    * A staged file of this writer's own request was gone at its rename (removed by hand, or by a
-   * sweep while this writer had lost its lock). Staged again from the bytes it holds, unless head
-   * has reached the generation: then someone finished the request, and the key may have been
-   * written or removed since.
+   * sweep while this writer had lost its lock). Staged again from the bytes it holds, once this
+   * writer is sure it still holds the lock: else someone may have finished the request, and
+   * written or removed the key since (WriteLockLostError).
    */
   private async restage(
     layout: Layout,
@@ -532,52 +518,16 @@ export class Committer {
     step: PutStep,
     put: { path: string; data: Uint8Array } | undefined,
   ): Promise<string | undefined> {
-    if (put === undefined || ((await readHeadFd(lock.fh))?.generation ?? 0) >= generation) return undefined;
+    if (put === undefined) return undefined;
     const st = await Staged.open(layout, generation, put);
-    await st.finish(generation, step.version, true);
-    return st.name;
-  }
-
-  /**
-   * Before each step that changes the tree, and before head is written: this writer still holds
-   * the write lock, and nobody has moved head from `expected` (what it read, or wrote, under the
-   * lock). A brick forgets a lock only when it restarts or drops this node's connection (after
-   * 13 s of silence), and this writer's calls fail while it cannot reach a majority; so within
-   * ASSURED_MS of the last time it knew it held the lock it still does, and only a request slower
-   * than that (a paused process, a long batch) asks the bricks again. Lost, what it would change
-   * next could undo another writer's acknowledged write (a rename over its value, head moved
-   * back): it stops there, and whoever holds the lock finishes its committed request.
-   */
-  private async assure(lock: WriteLock): Promise<void> {
-    if (this.opts.clock.monotonic() - lock.knownAt < ASSURED_MS) return;
-    // Steps run side by side: one asks for all of them.
-    this.assuring ??= this.reassert(lock).finally(() => {
-      this.assuring = undefined;
-    });
-    await this.assuring;
-  }
-
-  private assuring: Promise<void> | undefined;
-
-  private async reassert(lock: WriteLock): Promise<void> {
-    let held: boolean;
     try {
-      held = await lock.reassert(this.opts.clock);
+      await st.finish(generation, step.version, true);
+      await lock.assure(this.opts.clock, true);
     } catch (err) {
-      throw lockLost(
-        lock,
-        `it could not be taken again: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      await st.discard();
+      throw err;
     }
-    if (!held) throw lockLost(lock, "another writer holds it");
-    const now = await readHeadFd(lock.fh);
-    if (lock.seen === null || !sameHead(now, lock.seen)) {
-      lock.knownAt = Number.NEGATIVE_INFINITY;
-      throw lockLost(
-        lock,
-        `head moved meanwhile, from generation ${lock.seen?.generation ?? "unknown"} to ${now?.generation ?? "unreadable"}`,
-      );
-    }
+    return st.name;
   }
 
   /**
@@ -585,8 +535,7 @@ export class Committer {
    * (its writer died after its journal entry). Rebuilt from the journal when damaged.
    */
   private async currentHead(layout: Layout, lock: WriteLock, probe: boolean): Promise<HeadRecord> {
-    let head = await readHeadFd(lock.fh);
-    lock.seen = head;
+    let head = await lock.readHead();
     if (head === EMPTY_HEAD) head = await legacyHead(layout);
     if (head === undefined) {
       const g = await newestEntry(layout);
@@ -607,6 +556,8 @@ export class Committer {
       }
       if (e === "torn") {
         // Its writer died writing it, before carrying out anything: the generation is free again.
+        // Unless this writer lost the lock while it looked again, and the entry is whole by now.
+        await lock.assure(this.opts.clock, true);
         await removeEntry(layout, g);
         return head;
       }
@@ -614,12 +565,13 @@ export class Committer {
         head = { ...head, generation: (e.skipTo as number) - 1 };
         continue;
       }
-      const guard = () => this.assure(lock);
-      await applySteps(layout, g, e.steps, true, undefined, guard);
+      await applySteps(layout, g, e.steps, true, undefined, (step) =>
+        lock.assure(this.opts.clock, step.t === "rmtree"),
+      );
       this.redone++;
       head = headOf(e, e.members ?? head.members);
-      await guard();
-      await writeHead(lock, head);
+      await lock.assure(this.opts.clock, true);
+      await lock.writeHead(head);
     }
   }
 }
@@ -678,30 +630,6 @@ async function legacyHead(layout: Layout): Promise<HeadRecord> {
   const rec = await readLegacyGeneration(layout);
   const members = await readJson<Membership>(layout.abs(layout.membershipRel));
   return members ? { ...rec, members } : rec;
-}
-
-function sameHead(a: HeadRecord | undefined, b: HeadRecord | undefined): boolean {
-  return (
-    a === b ||
-    (a !== undefined &&
-      b !== undefined &&
-      a.generation === b.generation &&
-      a.ts === b.ts &&
-      a.node === b.node)
-  );
-}
-
-/** Head written through the held lock, and remembered as what a reassert expects to find. */
-async function writeHead(lock: WriteLock, rec: HeadRecord): Promise<void> {
-  await writeHeadFd(lock.fh, rec);
-  lock.seen = rec;
-}
-
-function lockLost(lock: WriteLock, why: string): HfsError {
-  return new UnavailableError(
-    "E_WRITE_LOCK_LOST",
-    `this writer lost the store's write lock (${lock.path}) while it wrote: ${why}. It changed nothing more; a request it had committed is finished by whoever holds the lock. Read the key again before retrying.`,
-  );
 }
 
 function committedButUnfinished(generation: number, err: unknown): HfsError {

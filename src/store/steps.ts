@@ -151,11 +151,11 @@ export async function applySteps(
   redo: boolean,
   restage?: Restage,
   /** Before each step: throws when the caller may no longer change the tree (it lost the write lock). */
-  guard: () => Promise<void> = async () => {},
+  guard: (step: Step) => Promise<void> = async () => {},
 ): Promise<void> {
   const group = (t: Step["t"][]) => steps.filter((s) => t.includes(s.t));
   const one = async (s: Step) => {
-    await guard();
+    await guard(s);
     await applyOne(layout, generation, s, redo, restage);
   };
   await parallel(group(["rmtree", "del"]), one);

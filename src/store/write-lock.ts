@@ -4,8 +4,8 @@ import { dirname } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import { isErrno, UnavailableError } from "../errors.js";
 import { bugPlanted } from "../failpoints.js";
-import { pollFlock, tryFlockExclusive } from "../native/libc.js";
-import type { HeadRecord } from "./head.js";
+import { dropCachedPages, pollFlock, tryFlockExclusive } from "../native/libc.js";
+import { type HeadRecord, readHeadFd, writeHeadFd } from "./head.js";
 
 /**
  * The store's write lock: an flock on `.hfs/head`, which the GlusterFS bricks
@@ -27,10 +27,12 @@ export class WriteLock {
   closed = false;
   /** Whether lock() found the lock busy before it got it (another writer was there). */
   waited = false;
-  /** When (monotonic ms) this writer last knew it held the lock: taken, or reasserted. */
-  knownAt = Number.NEGATIVE_INFINITY;
+  /** When (monotonic ms) this writer last knew it held the lock, with head as `seen`. */
+  private knownAt = Number.NEGATIVE_INFINITY;
   /** Head as this holder last read or wrote it through the lock (undefined: damaged; null: not yet). */
-  seen: HeadRecord | undefined | null = null;
+  private seen: HeadRecord | undefined | null = null;
+  /** The check under way: steps run side by side, and one check answers all of them. */
+  private checking: Promise<void> | undefined;
 
   private constructor(
     readonly fh: FileHandle,
@@ -53,7 +55,7 @@ export class WriteLock {
     if (bugPlanted("bug.no-write-lock")) {
       return;
     }
-    let got: { taken: boolean; waited: boolean };
+    let got: { taken: boolean; waited: boolean; at: number };
     try {
       got = await pollFlock(this.fh.fd, this.path, { timeoutMs, nextMs: pollMs, clock });
     } catch (err) {
@@ -61,7 +63,6 @@ export class WriteLock {
       throw err;
     }
     this.waited = got.waited;
-    this.knownAt = clock.monotonic();
     if (!got.taken) {
       await this.close();
       throw new UnavailableError(
@@ -69,26 +70,113 @@ export class WriteLock {
         `waited ${Math.round(timeoutMs / 1000)}s for the store's write lock (${this.path}); another writer holds it and is not finishing (a paused or hung process on some node?). Nothing was written. Retry later; 'hfs-config status' shows whether the servers answer.`,
       );
     }
+    // From when the try that took it began: a pause after it is time the lock may have been lost in.
+    this.knownAt = got.at;
   }
 
   /**
-   * The lock taken again through the same fd: true when this writer holds it now (it never lost
-   * it, or nobody had it since), false when another writer has it. A brick that restarted, or that
-   * dropped this node's connection, forgot the lock; the FUSE client reopened the fd there without
-   * it (strict-locks is off), so only asking again tells. Holding it now says nothing of the
-   * time between: the caller checks head for that.
+   * Head, read through the lock from the bricks: never this node's cached pages, which another
+   * process here may have read before another node's writer wrote head (the fd's own open is
+   * older than the hold). Remembered as what a check expects to find.
    */
-  async reassert(clock: Clock = systemClock): Promise<boolean> {
+  async readHead(): Promise<HeadRecord | undefined> {
+    await dropCachedPages(this.fh.fd, this.path);
+    const head = await readHeadFd(this.fh);
+    this.seen = head;
+    return head;
+  }
+
+  async writeHead(rec: HeadRecord): Promise<void> {
+    await writeHeadFd(this.fh, rec);
+    this.seen = rec;
+  }
+
+  /**
+   * Throws WriteLockLostError unless this writer still holds the lock and head is as it last read
+   * or wrote it (nobody committed meanwhile). Called before each step that changes the tree.
+   *
+   * A brick forgets a lock when it restarts or drops this node's connection (after about 13 s of
+   * silence), and the FUSE client then reopens the fd there without it (strict-locks is off), so
+   * only asking the bricks again tells. Losing it on a majority and reaching a majority again takes
+   * seconds, and this writer's calls fail meanwhile: within ASSURED_MS of the last time it knew, it
+   * still holds it, and only a slow request (a paused process, a long batch) asks again. `force`
+   * asks whatever the time, before the changes that check nothing themselves (head, a tree removed,
+   * a value staged again), because a clock that stood still (a suspended machine, a paused VM)
+   * would not show the pause. A pause between this check and the change it guards is not seen.
+   */
+  async assure(clock: Clock, force = false): Promise<void> {
+    if (bugPlanted("bug.no-write-lock")) return;
+    const asked = clock.monotonic();
+    // A check under way answers an unforced step once it ends (and fails it if it fails); a forced
+    // one wants a check begun after it asked.
+    while (this.checking) await this.checking;
+    if (!force && asked - this.knownAt < ASSURED_MS) return;
+    this.checking = this.check(clock).finally(() => {
+      this.checking = undefined;
+    });
+    await this.checking;
+  }
+
+  private async check(clock: Clock): Promise<void> {
     const at = clock.monotonic();
-    if (!(await tryFlockExclusive(this.fh.fd, this.path))) return false;
+    const was = this.seen;
+    this.knownAt = Number.NEGATIVE_INFINITY;
+    let held: boolean;
+    for (;;) {
+      try {
+        held = await tryFlockExclusive(this.fh.fd, this.path);
+        break;
+      } catch (err) {
+        if (isErrno(err, "EINTR")) continue;
+        throw new WriteLockLostError(`it could not be taken again (${(err as Error).message})`);
+      }
+    }
+    if (!held) throw new WriteLockLostError("another writer holds it now");
+    await dropCachedPages(this.fh.fd, this.path);
+    const now = await readHeadFd(this.fh);
+    if (was === null || !sameHead(now, was))
+      throw new WriteLockLostError(
+        `head moved meanwhile, from generation ${was?.generation ?? "unknown"} to ${now?.generation ?? "unreadable"}`,
+      );
     this.knownAt = at;
-    return true;
   }
 
   /** Closing releases the lock too. Never throws; idempotent. */
   async close(): Promise<void> {
     this.closed = true;
     await this.fh.close().catch(() => {});
+  }
+}
+
+/** See WriteLock.assure. */
+const ASSURED_MS = 500;
+
+function sameHead(a: HeadRecord | undefined, b: HeadRecord | undefined): boolean {
+  return (
+    a === b ||
+    (a !== undefined &&
+      b !== undefined &&
+      a.generation === b.generation &&
+      a.ts === b.ts &&
+      a.node === b.node)
+  );
+}
+
+/**
+ * A writer found it no longer held the store's write lock (see WriteLock.assure), and changed
+ * nothing more. `committed`: its own request had committed as this generation before.
+ */
+export class WriteLockLostError extends UnavailableError {
+  constructor(
+    readonly why: string,
+    readonly committed?: number,
+  ) {
+    super(
+      "E_WRITE_LOCK_LOST",
+      committed === undefined
+        ? `this writer lost the store's write lock (.hfs/head) while it held it: ${why}. Nothing of this request was written; run it again.`
+        : `the write committed as generation ${committed}, but this writer lost the store's write lock (.hfs/head) before it finished: ${why}. Whoever holds the lock finishes it, and may have changed the key since: read the key again before retrying.`,
+    );
   }
 }
 
