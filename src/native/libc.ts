@@ -37,7 +37,8 @@ function load(): Bindings {
   const lib = koffi.load("libc.so.6");
   bindings = {
     flock: lib.func("int flock(int fd, int op)"),
-    fadvise: lib.func("int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)"),
+    // The 64-bit-offset symbol, so int64_t is right on 32-bit builds too.
+    fadvise: lib.func("int posix_fadvise64(int fd, int64_t offset, int64_t len, int advice)"),
     fgetxattr: lib.func("long fgetxattr(int fd, const char *name, _Out_ void *value, size_t size)"),
     getxattr: lib.func("long getxattr(const char *path, const char *name, _Out_ void *value, size_t size)"),
     fsetxattr: lib.func("int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)"),

@@ -556,8 +556,12 @@ export class Committer {
       }
       if (e === "torn") {
         // Its writer died writing it, before carrying out anything: the generation is free again.
-        // Unless this writer lost the lock while it looked again, and the entry is whole by now.
+        // Read once more once the lock is known held: had this writer lost it while it looked
+        // again, the entry's own writer could have finished it meanwhile.
         await lock.assure(this.opts.clock, true);
+        e = (await readEntry(layout, g)) ?? "torn";
+      }
+      if (e === "torn") {
         await removeEntry(layout, g);
         return head;
       }

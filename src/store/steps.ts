@@ -165,8 +165,9 @@ export async function applySteps(
 
 /**
  * The writer's own way to stage a put again from the bytes it still holds, when its staged file
- * is gone: the new file's name, or undefined when it must not (someone else may have finished
- * the request: head has reached its generation).
+ * is gone: the new file's name, or undefined when it has no bytes. It throws when the writer
+ * finds it no longer holds the write lock (someone else may have finished the request, and
+ * written the key since).
  */
 export type Restage = (step: PutStep) => Promise<string | undefined>;
 
@@ -295,11 +296,11 @@ async function movePending(layout: Layout, step: PutStep): Promise<"moved" | "go
 
 /**
  * The writer's own put, under its hold. Its staged file is gone either because someone finished
- * the request for it (its lock was lost meanwhile: then the key was written by this request or a
- * later one, and head has reached this generation), or because the file was removed (by hand; or
+ * the request for it (its lock was lost meanwhile: then the key carries this generation or a later
+ * one, and the head write's check stops the writer), or because the file was removed (by hand; or
  * a sweep raced a writer that lost its lock). Then the writer stages the bytes it still holds
- * again. What it cannot publish is not acknowledged as done (the entry stands, and whoever comes
- * next finishes it, from the bytes the entry holds when it holds them).
+ * again, once it knows it holds the lock. What it cannot publish is not acknowledged as done (the
+ * entry stands, and whoever comes next finishes it, from the bytes the entry holds when it holds them).
  */
 async function ownPut(
   layout: Layout,

@@ -33,6 +33,9 @@ export class WriteLock {
   private seen: HeadRecord | undefined | null = null;
   /** The check under way: steps run side by side, and one check answers all of them. */
   private checking: Promise<void> | undefined;
+  /** Checks begun so far, and the number of the last that passed. */
+  private checks = 0;
+  private passed = 0;
 
   private constructor(
     readonly fh: FileHandle,
@@ -80,7 +83,7 @@ export class WriteLock {
    * older than the hold). Remembered as what a check expects to find.
    */
   async readHead(): Promise<HeadRecord | undefined> {
-    await dropCachedPages(this.fh.fd, this.path);
+    await dropCachedPages(this.fh.fd, this.path).catch(() => {});
     const head = await readHeadFd(this.fh);
     this.seen = head;
     return head;
@@ -107,13 +110,19 @@ export class WriteLock {
   async assure(clock: Clock, force = false): Promise<void> {
     if (bugPlanted("bug.no-write-lock")) return;
     const asked = clock.monotonic();
+    const begunBefore = this.checks;
     // A check under way answers an unforced step once it ends (and fails it if it fails); a forced
     // one wants a check begun after it asked.
     while (this.checking) await this.checking;
-    if (!force && asked - this.knownAt < ASSURED_MS) return;
-    this.checking = this.check(clock).finally(() => {
-      this.checking = undefined;
-    });
+    if (force ? this.passed > begunBefore : asked - this.knownAt < ASSURED_MS) return;
+    const n = ++this.checks;
+    this.checking = this.check(clock)
+      .then(() => {
+        this.passed = n;
+      })
+      .finally(() => {
+        this.checking = undefined;
+      });
     await this.checking;
   }
 

@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Clock } from "../../src/clock.js";
 import { encodeHead, type HeadRecord } from "../../src/store/head.js";
 import { createEntry } from "../../src/store/journal.js";
@@ -80,6 +80,27 @@ describe("a writer's check of its write lock", () => {
       const outcomes = await Promise.allSettled([lock.assure(clock), lock.assure(clock), lock.assure(clock)]);
       expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
       await expect(lock.assure(clock)).rejects.toThrow(/head moved meanwhile/);
+    } finally {
+      await lock.close();
+    }
+  });
+
+  it("unforced steps that ask at once are answered by one check; forced ones each by a check begun after they asked", async () => {
+    const path = join(t.dir, "head");
+    await writeFile(path, "");
+    const clock = manualClock();
+    const lock = await WriteLock.open(path);
+    try {
+      await lock.lock(1_000, clock);
+      await lock.readHead();
+      const checks = vi.spyOn(lock as unknown as { check: (c: Clock) => Promise<void> }, "check");
+      clock.advance(600);
+      await Promise.all([lock.assure(clock), lock.assure(clock), lock.assure(clock)]);
+      expect(checks).toHaveBeenCalledTimes(1);
+      await Promise.all([lock.assure(clock, true), lock.assure(clock, true), lock.assure(clock, true)]);
+      // The first forced step starts a check; the other two asked while it ran, so it began before
+      // they asked and cannot vouch for them: they share the one begun next.
+      expect(checks).toHaveBeenCalledTimes(3);
     } finally {
       await lock.close();
     }
