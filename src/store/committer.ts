@@ -46,6 +46,11 @@ export interface RequestContext {
   known?: (key: string) => number | undefined;
   /** Committed requests of dead writers that this attempt finished before planning. */
   finished?: number;
+  /**
+   * For a body that changes the tree itself (the pending sweep): throws WriteLockLostError unless
+   * the lock is still held and head unmoved, as before each step of a plan.
+   */
+  assure?: () => Promise<void>;
 }
 
 /**
@@ -319,7 +324,11 @@ export class Committer {
       }
       this.lastGeneration = head.generation;
       this.known.validate(head.generation);
-      const ctx: RequestContext = { ...this.context(layout, head), finished: this.redone - redoneBefore };
+      const ctx: RequestContext = {
+        ...this.context(layout, head),
+        finished: this.redone - redoneBefore,
+        assure: () => lock.assure(this.opts.clock, true),
+      };
       // Values were staged while the requests waited for the lock; they read what they decide from now.
       // A later attempt (the first found the generation taken) stages its values again.
       const early = live.flatMap((q) => {

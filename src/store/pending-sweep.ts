@@ -62,6 +62,8 @@ export async function sweepPending(
   seen: ReadonlyMap<string, number>,
   now: number,
   ageMs: number,
+  /** Throws when the sweeper's write lock was lost (see WriteLock.assure). */
+  assure: () => Promise<void> = async () => {},
 ): Promise<PendingSweepResult> {
   if (await entryExists(layout, headGeneration + 1))
     return { removed: 0, deferred: true, seen: new Map(seen) };
@@ -73,6 +75,9 @@ export async function sweepPending(
     throw err;
   }
   const plan = planPendingSweep(names, seen, now, ageMs);
+  // A staged file another writer's entry names, swept by a sweeper that lost its lock, would leave
+  // that request nothing to publish if its writer died.
+  if (plan.remove.length > 0) await assure();
   // Trash directories (a removed tree on its way out) go whole.
   await parallel(
     plan.remove,

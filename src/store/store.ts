@@ -393,9 +393,12 @@ export class Store {
     ageMs = PENDING_SWEEP_AGE_MS,
   ): Promise<PendingSweepResult> {
     // The time is read under the lock: a name staged while the pass waited for it is not aged by the wait.
-    return this.underLock((ctx) => sweepPending(ctx.layout, ctx.head.generation, seen, now(), ageMs), {
-      finishFirst: true,
-    });
+    return this.underLock(
+      (ctx) => sweepPending(ctx.layout, ctx.head.generation, seen, now(), ageMs, ctx.assure),
+      {
+        finishFirst: true,
+      },
+    );
   }
 
   /**

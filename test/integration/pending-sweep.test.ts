@@ -1,8 +1,10 @@
+import { closeSync, openSync, writeSync } from "node:fs";
 import { mkdir, readdir, rename, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/clock.js";
 import { PendingSweeper } from "../../src/daemon/pending-sweeper.js";
+import { encodeHead } from "../../src/store/head.js";
 import { createEntry } from "../../src/store/journal.js";
 import { sweepPending } from "../../src/store/pending-sweep.js";
 import { Store } from "../../src/store/store.js";
@@ -117,6 +119,27 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     const got = await store.get("k");
     expect(got.kind === "value" && [got.value.toString(), got.version]).toEqual(["v1", 2]);
     expect(await pending()).toEqual([]);
+  });
+
+  it("a sweeper that finds head moved behind its back (its lock lost) removes nothing", async () => {
+    const store = new Store({ root: t.dir, node: "a" });
+    await store.set("k", "v0");
+    await mkdir(pendingDir(), { recursive: true });
+    await writeFile(join(pendingDir(), "3-aaaa"), "orphan");
+    const first = await store.sweepPending(new Map(), () => 0, 1000);
+    const head = join(t.dir, ".hfs", "head");
+    const moved = encodeHead({ generation: 40, ts: 9, node: "elsewhere", op: "set", key: "q" });
+    // Read under the lock, before the pass plans: as another writer would, had the lock been lost.
+    const behind = () => {
+      const fd = openSync(head, "r+");
+      writeSync(fd, moved, 0, moved.length, 0);
+      closeSync(fd);
+      return 1200;
+    };
+    await expect(store.sweepPending(first.seen, behind, 1000)).rejects.toMatchObject({
+      code: "E_WRITE_LOCK_LOST",
+    });
+    expect(await pending()).toEqual(["3-aaaa"]);
   });
 
   it("the sweeper node finishes a committed write whose writer died, with nobody writing after it", async () => {
