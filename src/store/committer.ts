@@ -424,7 +424,7 @@ export class Committer {
           (step) => lock.assure(this.opts.clock, step.t === "rmtree"),
         );
         failpoint("commit.after-apply");
-        await lock.assure(this.opts.clock, true);
+        await lock.assureHead(this.opts.clock);
         await lock.writeHead(after);
       } catch (err) {
         if (err instanceof WriteLockLostError) throw new WriteLockLostError(err.why, ctx.generation);
@@ -583,7 +583,7 @@ export class Committer {
       );
       this.redone++;
       head = headOf(e, e.members ?? head.members);
-      await lock.assure(this.opts.clock, true);
+      await lock.assureHead(this.opts.clock);
       await lock.writeHead(head);
     }
   }

@@ -125,6 +125,28 @@ describe("a writer's check of its write lock", () => {
     }
   });
 
+  it("before the head write, head is read again whatever the clock says; the lock is asked again only after 0.5 s", async () => {
+    const path = join(t.dir, "head");
+    await writeFile(path, "");
+    const clock = manualClock();
+    const lock = await WriteLock.open(path);
+    try {
+      await lock.lock(1_000, clock);
+      await lock.readHead();
+      const checks = vi.spyOn(lock as unknown as { check: (c: Clock) => Promise<void> }, "check");
+      await lock.assureHead(clock);
+      expect(checks).not.toHaveBeenCalled();
+      // A pause the clock did not count (it stands still here), and another writer's head meanwhile.
+      await writeHeadBehind(path, foreign);
+      await expect(lock.assureHead(clock)).rejects.toThrow(/head moved meanwhile, from generation 0 to 99/);
+      clock.advance(600);
+      await expect(lock.assureHead(clock)).rejects.toThrow(WriteLockLostError);
+      expect(checks).toHaveBeenCalledTimes(1);
+    } finally {
+      await lock.close();
+    }
+  });
+
   it("another holder: 'another writer holds it now'", async () => {
     const path = join(t.dir, "head");
     await writeFile(path, "");
