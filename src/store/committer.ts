@@ -50,7 +50,7 @@ export interface RequestContext {
    * For a body that changes the tree itself (the pending sweep): throws WriteLockLostError unless
    * the lock is still held and head unmoved, as before each step of a plan.
    */
-  assure?: () => Promise<void>;
+  assure: () => Promise<void>;
 }
 
 /**
@@ -318,16 +318,15 @@ export class Committer {
           ? held
           : await this.currentHead(layout, lock, attempt > 0);
       if (finishing.length > 0) {
-        const gateCtx = this.context(layout, head);
+        const gateCtx = this.context(layout, head, lock);
         for (const gate of finishing) await gate(gateCtx);
         head = await this.currentHead(layout, lock, true);
       }
       this.lastGeneration = head.generation;
       this.known.validate(head.generation);
       const ctx: RequestContext = {
-        ...this.context(layout, head),
+        ...this.context(layout, head, lock),
         finished: this.redone - redoneBefore,
-        assure: () => lock.assure(this.opts.clock, true),
       };
       // Values were staged while the requests waited for the lock; they read what they decide from now.
       // A later attempt (the first found the generation taken) stages its values again.
@@ -354,6 +353,10 @@ export class Committer {
             next.push(q);
           }
         }
+        // A body that found the lock lost (the sweep checks before it removes files) ends the hold:
+        // nothing more is committed under it.
+        const lost = outcomes.find((o) => o.status === "rejected" && o.reason instanceof WriteLockLostError);
+        if (lost) throw (lost as PromiseRejectedResult).reason;
       } catch (err) {
         await discardAll(early.map((e) => e.staged));
         throw err;
@@ -441,8 +444,9 @@ export class Committer {
     }
   }
 
-  private context(layout: Layout, head: HeadRecord): RequestContext {
+  private context(layout: Layout, head: HeadRecord, lock: WriteLock): RequestContext {
     return {
+      assure: () => lock.assure(this.opts.clock, true),
       generation: head.generation + 1,
       layout,
       head,

@@ -63,7 +63,7 @@ export async function sweepPending(
   now: number,
   ageMs: number,
   /** Throws when the sweeper's write lock was lost (see WriteLock.assure). */
-  assure: () => Promise<void> = async () => {},
+  assure: () => Promise<void>,
 ): Promise<PendingSweepResult> {
   if (await entryExists(layout, headGeneration + 1))
     return { removed: 0, deferred: true, seen: new Map(seen) };
@@ -76,8 +76,12 @@ export async function sweepPending(
   }
   const plan = planPendingSweep(names, seen, now, ageMs);
   // A staged file another writer's entry names, swept by a sweeper that lost its lock, would leave
-  // that request nothing to publish if its writer died.
-  if (plan.remove.length > 0) await assure();
+  // that request nothing to publish if its writer died: the lock checked, and the journal again.
+  if (plan.remove.length > 0) {
+    await assure();
+    if (await entryExists(layout, headGeneration + 1))
+      return { removed: 0, deferred: true, seen: new Map(seen) };
+  }
   // Trash directories (a removed tree on its way out) go whole.
   await parallel(
     plan.remove,

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/clock.js";
 import { PendingSweeper } from "../../src/daemon/pending-sweeper.js";
 import { encodeHead } from "../../src/store/head.js";
-import { createEntry } from "../../src/store/journal.js";
+import { createEntry, readEntry } from "../../src/store/journal.js";
 import { sweepPending } from "../../src/store/pending-sweep.js";
 import { Store } from "../../src/store/store.js";
 import { tempDir } from "../helpers/cli.js";
@@ -110,7 +110,7 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     expect(needed).toHaveLength(1);
     const old = new Map((await pending()).map((n) => [n, 0]));
     // Swept against the head before that request, the pass is put off.
-    const deferred = await sweepPending(await store.pinned(), 1, old, 10_000, 1000);
+    const deferred = await sweepPending(await store.pinned(), 1, old, 10_000, 1000, async () => {});
     expect(deferred).toMatchObject({ removed: 0, deferred: true });
     expect(await pending()).toEqual(["5-cccc", ...needed].sort());
     // Through the store, the pass finishes the request first, under the same hold.
@@ -121,7 +121,7 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     expect(await pending()).toEqual([]);
   });
 
-  it("a sweeper that finds head moved behind its back (its lock lost) removes nothing", async () => {
+  it("a sweeper that finds head moved behind its back (its lock lost) removes nothing, and ends its hold: a write queued meanwhile commits in a hold of its own", async () => {
     const store = new Store({ root: t.dir, node: "a" });
     await store.set("k", "v0");
     await mkdir(pendingDir(), { recursive: true });
@@ -130,16 +130,23 @@ describe("orphaned staged files and the writers they belong to (dir engine)", ()
     const head = join(t.dir, ".hfs", "head");
     const moved = encodeHead({ generation: 40, ts: 9, node: "elsewhere", op: "set", key: "q" });
     // Read under the lock, before the pass plans: as another writer would, had the lock been lost.
+    let queued: Promise<unknown> | undefined;
     const behind = () => {
       const fd = openSync(head, "r+");
       writeSync(fd, moved, 0, moved.length, 0);
       closeSync(fd);
+      queued = store.set("x", "1");
       return 1200;
     };
     await expect(store.sweepPending(first.seen, behind, 1000)).rejects.toMatchObject({
       code: "E_WRITE_LOCK_LOST",
     });
-    expect(await pending()).toEqual(["3-aaaa"]);
+    // Still there (beside the queued write's own staged value).
+    expect(await pending()).toContain("3-aaaa");
+    // Under the lost hold it would have committed generation 2 while head said 40; in its own it
+    // reads head as it is.
+    await expect(queued).resolves.toMatchObject({ key: "x", generation: 41 });
+    expect(await readEntry(await store.pinned(), 2)).toBeUndefined();
   });
 
   it("the sweeper node finishes a committed write whose writer died, with nobody writing after it", async () => {
