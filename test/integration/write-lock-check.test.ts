@@ -44,6 +44,28 @@ function manualClock(): Clock & { advance(ms: number): void } {
   };
 }
 
+/** A lock taken on a fresh head file, head read under it, for `fn`; closed whatever happens. */
+async function withHeldLock(
+  fn: (lock: WriteLock, clock: ReturnType<typeof manualClock>, path: string) => Promise<void>,
+): Promise<void> {
+  const path = join(t.dir, "head");
+  await writeFile(path, "");
+  const clock = manualClock();
+  const lock = await WriteLock.open(path);
+  try {
+    await lock.lock(1_000, clock);
+    await lock.readHead();
+    await fn(lock, clock, path);
+  } finally {
+    await lock.close();
+  }
+}
+
+/** The lock's checks (each takes the lock again and reads head), counted. */
+function spyChecks(lock: WriteLock) {
+  return vi.spyOn(lock as unknown as { check: (c: Clock) => Promise<void> }, "check");
+}
+
 describe("a writer's check of its write lock", () => {
   it("head written by another while it plans: it stops before its head write, names its committed generation, and leaves head as the other wrote it", async () => {
     const a = new Store({ root: t.dir, node: "a" });
@@ -68,32 +90,18 @@ describe("a writer's check of its write lock", () => {
   });
 
   it("steps that ask at once share one check, none passes before it ends, and every later one asks again", async () => {
-    const path = join(t.dir, "head");
-    await writeFile(path, "");
-    const clock = manualClock();
-    const lock = await WriteLock.open(path);
-    try {
-      await lock.lock(1_000, clock);
-      await lock.readHead();
+    await withHeldLock(async (lock, clock, path) => {
       await writeHeadBehind(path, foreign);
       clock.advance(600);
       const outcomes = await Promise.allSettled([lock.assure(clock), lock.assure(clock), lock.assure(clock)]);
       expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
       await expect(lock.assure(clock)).rejects.toThrow(/head moved meanwhile/);
-    } finally {
-      await lock.close();
-    }
+    });
   });
 
   it("unforced steps that ask at once are answered by one check; forced ones each by a check begun after they asked", async () => {
-    const path = join(t.dir, "head");
-    await writeFile(path, "");
-    const clock = manualClock();
-    const lock = await WriteLock.open(path);
-    try {
-      await lock.lock(1_000, clock);
-      await lock.readHead();
-      const checks = vi.spyOn(lock as unknown as { check: (c: Clock) => Promise<void> }, "check");
+    await withHeldLock(async (lock, clock) => {
+      const checks = spyChecks(lock);
       clock.advance(600);
       await Promise.all([lock.assure(clock), lock.assure(clock), lock.assure(clock)]);
       expect(checks).toHaveBeenCalledTimes(1);
@@ -101,39 +109,23 @@ describe("a writer's check of its write lock", () => {
       // The first forced step starts a check; the other two asked while it ran, so it began before
       // they asked and cannot vouch for them: they share the one begun next.
       expect(checks).toHaveBeenCalledTimes(3);
-    } finally {
-      await lock.close();
-    }
+    });
   });
 
   it("within 0.5 s of the last check a step asks nothing; a forced one (a tree removed, a value staged again) always asks", async () => {
-    const path = join(t.dir, "head");
-    await writeFile(path, "");
-    const clock = manualClock();
-    const lock = await WriteLock.open(path);
-    try {
-      await lock.lock(1_000, clock);
-      await lock.readHead();
+    await withHeldLock(async (lock, clock, path) => {
       clock.advance(600);
       await lock.assure(clock);
       await writeHeadBehind(path, foreign);
       clock.advance(400);
       await expect(lock.assure(clock)).resolves.toBeUndefined();
       await expect(lock.assure(clock, true)).rejects.toThrow(WriteLockLostError);
-    } finally {
-      await lock.close();
-    }
+    });
   });
 
   it("before the head write, head is read again whatever the clock says; the lock is asked again only after 0.5 s", async () => {
-    const path = join(t.dir, "head");
-    await writeFile(path, "");
-    const clock = manualClock();
-    const lock = await WriteLock.open(path);
-    try {
-      await lock.lock(1_000, clock);
-      await lock.readHead();
-      const checks = vi.spyOn(lock as unknown as { check: (c: Clock) => Promise<void> }, "check");
+    await withHeldLock(async (lock, clock, path) => {
+      const checks = spyChecks(lock);
       await lock.assureHead(clock);
       expect(checks).not.toHaveBeenCalled();
       // Past 0.5 s the lock is asked again too, once; within 0.5 s of that, not.
@@ -147,9 +139,7 @@ describe("a writer's check of its write lock", () => {
       await writeHeadBehind(path, foreign);
       await expect(lock.assureHead(clock)).rejects.toThrow(/head moved meanwhile, from generation 0 to 99/);
       expect(checks).toHaveBeenCalledTimes(1);
-    } finally {
-      await lock.close();
-    }
+    });
   });
 
   it("another holder: 'another writer holds it now'", async () => {
